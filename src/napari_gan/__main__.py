@@ -1,0 +1,75 @@
+"""Command line: ``napari-gan`` (or ``python -m napari_gan``).
+
+``napari-gan`` alone, or ``napari-gan gui``, opens napari with the Denoise widget
+docked and the noisy camera sample loaded. Further subcommands (e.g. ``train
+CONFIG``) are added as argparse subparsers beside ``gui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+PLUGIN = "napari-gan"
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PLUGIN, description="Train CNNs and GANs on napari layers."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    gui = sub.add_parser("gui", help="open napari with the Denoise widget and a sample (default)")
+    gui.add_argument(
+        "--sample",
+        default="noisy_camera",
+        help="napari-gan sample to open, or 'none' (default: %(default)s)",
+    )
+    gui.add_argument("--widget", default="Denoise", help="widget to dock (default: %(default)s)")
+    return parser
+
+
+def gui(*, sample: str | None = "noisy_camera", widget: str = "Denoise") -> None:
+    """Open napari with one of the plugin's widgets docked and a sample loaded.
+
+    Parameters
+    ----------
+    sample : str or None, optional
+        Key of a napari-gan sample (see napari.yaml); None opens none.
+    widget : str, optional
+        Display name of the widget to dock.
+    """
+    # napari is imported here, not at module level, so that other subcommands
+    # (headless training) run without Qt.
+    import napari
+
+    viewer = napari.Viewer()
+    if sample:
+        viewer.open_sample(PLUGIN, sample)
+    viewer.window.add_plugin_dock_widget(PLUGIN, widget)
+    napari.run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``napari-gan`` console script.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; by default ``sys.argv[1:]``.
+
+    Returns
+    -------
+    status : int
+        Process exit status.
+    """
+    args = _build_parser().parse_args(argv)
+    if args.command in (None, "gui"):
+        # A bare `napari-gan` did not go through the gui subparser: use its defaults.
+        sample = getattr(args, "sample", "noisy_camera")
+        widget = getattr(args, "widget", "Denoise")
+        gui(sample=None if sample.lower() == "none" else sample, widget=widget)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,280 @@
+"""Offline sample data for File > Open Sample > napari-gan.
+
+Every sample is built from images bundled inside scikit-image's wheel (never the
+ones it downloads) with a fixed seed, so the same call gives the same pixels on
+every machine and no network is needed. The plain-numpy helpers (`make_noisy`,
+`make_poisson_gaussian`, `blob_volume`, `load_pair`) are what tests and
+benchmarks reuse; the functions named in napari.yaml wrap them as napari
+LayerData tuples. This module imports neither napari nor Qt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SIGMA",
+    "SAMPLE_NAMES",
+    "NoisyPair",
+    "make_noisy",
+    "make_poisson_gaussian",
+    "blob_volume",
+    "load_pair",
+    "noisy_camera",
+    "noisy_moon",
+    "noisy_clean_pair",
+    "noisy_stack_3d",
+    "microscopy_like",
+]
+
+#: Gaussian noise level (on the 0-255 scale) of the denoising literature's benchmarks.
+SIGMA = 25.0
+
+# One fixed seed per sample: images of the same shape (camera, moon, astronaut)
+# would otherwise share one noise field, which would let a model trained on one
+# pair "know" the noise of another.
+_SEEDS = {"camera": 1, "moon": 2, "astronaut": 3, "stack_3d": 4, "microscopy": 5}
+
+#: Names accepted by `load_pair`.
+SAMPLE_NAMES = tuple(_SEEDS)
+
+# Microscope-like acquisition: few photons at the brightest pixel, a camera
+# offset so that read noise below zero is not clipped away, and sCMOS-like read
+# noise, with a gain of one ADU per photo-electron.
+_PEAK_PHOTONS = 30.0
+_READ_NOISE = 2.0
+_OFFSET = 100.0
+
+
+@dataclass(frozen=True)
+class NoisyPair:
+    """A noisy image, its clean reference and how the noise was made.
+
+    Attributes
+    ----------
+    noisy : ndarray
+        The noisy image; float32 for Gaussian noise, uint16 for Poisson-Gaussian.
+    clean : ndarray
+        The noise-free image of the same shape, in the same units as `noisy`.
+    noise : dict
+        Noise parameters (``kind``, ``seed`` and the kind's own parameters),
+        also written to the napari layer's metadata.
+    source : str
+        The scikit-image function the clean image comes from.
+    """
+
+    noisy: np.ndarray
+    clean: np.ndarray
+    noise: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+
+def make_noisy(image: np.ndarray, *, sigma: float, seed: int | None = 0) -> np.ndarray:
+    """Add white Gaussian noise to an image.
+
+    Parameters
+    ----------
+    image : ndarray, any shape and real dtype
+        The clean image. The noise is added in the image's own units (e.g. on the
+        0-255 scale for uint8 images).
+    sigma : float
+        Standard deviation of the noise, >= 0.
+    seed : int or None, optional
+        Seed of the random generator; the same seed gives the same noise.
+
+    Returns
+    -------
+    noisy : ndarray of float32, same shape as `image`
+        Not clipped to the input's range: clipping would bias dark and bright
+        regions and make the noise no longer Gaussian.
+    """
+    if not np.isfinite(sigma) or sigma < 0:
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    image = np.asarray(image)
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise TypeError(f"image must have a real numeric dtype, got {image.dtype}")
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(image.shape, dtype=np.float32)
+    return image.astype(np.float32) + np.float32(sigma) * noise
+
+
+def make_poisson_gaussian(
+    photons: np.ndarray,
+    *,
+    read_noise: float = _READ_NOISE,
+    offset: float = _OFFSET,
+    seed: int | None = 0,
+) -> np.ndarray:
+    """Simulate a camera image: photon shot noise plus Gaussian read noise.
+
+    Parameters
+    ----------
+    photons : ndarray of float, any shape
+        Expected number of photo-electrons per pixel (the clean signal), >= 0.
+    read_noise : float, optional
+        Standard deviation of the Gaussian read noise in ADU (gain is 1 ADU per
+        electron), >= 0.
+    offset : float, optional
+        Camera offset in ADU, added so that read noise is not clipped at zero.
+    seed : int or None, optional
+        Seed of the random generator.
+
+    Returns
+    -------
+    noisy : ndarray of uint16, same shape as `photons`
+        ``offset + Poisson(photons) + Normal(0, read_noise)``, rounded and
+        clipped to the uint16 range like a camera's digitiser. Its clean
+        reference in the same units is ``photons + offset``.
+    """
+    photons = np.asarray(photons, dtype=np.float64)
+    if not np.all(np.isfinite(photons)) or photons.min(initial=0) < 0:
+        raise ValueError("photons must be finite and >= 0")
+    if not np.isfinite(read_noise) or read_noise < 0:
+        raise ValueError(f"read_noise must be a finite number >= 0, got {read_noise!r}")
+    rng = np.random.default_rng(seed)
+    counts = rng.poisson(photons) + offset + read_noise * rng.standard_normal(photons.shape)
+    return np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+
+
+def blob_volume(shape: tuple[int, int, int] = (32, 128, 128), *, seed: int = 0) -> np.ndarray:
+    """A smooth synthetic volume of blobs, cell-like, on a 0-255 scale.
+
+    scikit-image bundles no 3D image (cells3d downloads), so the volume is made
+    from `skimage.data.binary_blobs`, blurred so that edges look like optics.
+
+    Parameters
+    ----------
+    shape : tuple of 3 ints, optional
+        (Z, Y, X) shape of the volume.
+    seed : int, optional
+        Seed of the blob layout.
+
+    Returns
+    -------
+    volume : ndarray of uint8, shape `shape`
+        Background near 30, blob interiors near 220.
+    """
+    from scipy import ndimage
+    from skimage.data import binary_blobs
+
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"shape must be three positive ints (Z, Y, X), got {shape!r}")
+    # binary_blobs makes cubes only: make one as large as the longest side, crop.
+    blobs = binary_blobs(
+        length=max(shape), n_dim=3, volume_fraction=0.3, blob_size_fraction=0.1, rng=seed
+    )
+    blobs = blobs[: shape[0], : shape[1], : shape[2]]
+    smooth = ndimage.gaussian_filter(blobs.astype(np.float32), sigma=1.0)
+    return np.rint(30.0 + 190.0 * smooth).astype(np.uint8)
+
+
+def _gray_uint8(rgb: np.ndarray) -> np.ndarray:
+    from skimage.color import rgb2gray
+    from skimage.util import img_as_ubyte
+
+    return img_as_ubyte(rgb2gray(rgb))
+
+
+def _gaussian_pair(clean: np.ndarray, seed: int, source: str) -> NoisyPair:
+    noise = {"kind": "gaussian", "sigma": SIGMA, "seed": seed, "data_range": 255.0}
+    return NoisyPair(make_noisy(clean, sigma=SIGMA, seed=seed), clean, noise, source)
+
+
+def load_pair(name: str, *, seed: int | None = None) -> NoisyPair:
+    """Build one of the samples as a noisy/clean pair of numpy arrays.
+
+    Parameters
+    ----------
+    name : {"camera", "moon", "astronaut", "stack_3d", "microscopy"}
+        ``camera``, ``moon``: the 512 x 512 uint8 images with Gaussian noise of
+        sigma 25. ``astronaut``: the same for the astronaut converted to gray.
+        ``stack_3d``: a 32 x 128 x 128 blob volume (see `blob_volume`) with
+        Gaussian noise of sigma 25. ``microscopy``: a 512 x 512 crop of the
+        Hubble deep field scaled to at most 30 photons, with shot noise, read
+        noise of 2 ADU and an offset of 100 ADU (uint16).
+    seed : int, optional
+        Noise seed; by default each sample has its own fixed seed.
+
+    Returns
+    -------
+    pair : NoisyPair
+        ``pair.noisy`` and ``pair.clean`` have the same shape; ``pair.noise``
+        holds the noise parameters.
+    """
+    from skimage import data
+
+    if name not in _SEEDS:
+        raise ValueError(f"unknown sample {name!r}; choose one of {SAMPLE_NAMES}")
+    seed = _SEEDS[name] if seed is None else seed
+    if name == "camera":
+        return _gaussian_pair(data.camera(), seed, "skimage.data.camera")
+    if name == "moon":
+        return _gaussian_pair(data.moon(), seed, "skimage.data.moon")
+    if name == "astronaut":
+        return _gaussian_pair(_gray_uint8(data.astronaut()), seed, "skimage.data.astronaut")
+    if name == "stack_3d":
+        return _gaussian_pair(blob_volume(seed=seed), seed, "skimage.data.binary_blobs")
+    # The deep field's sparse bright spots on a dark background look like a
+    # fluorescence image; its top-left 512 x 512 is dense with objects.
+    sky = _gray_uint8(data.hubble_deep_field())[:512, :512]
+    photons = sky.astype(np.float64) * (_PEAK_PHOTONS / 255.0)
+    noisy = make_poisson_gaussian(photons, read_noise=_READ_NOISE, offset=_OFFSET, seed=seed)
+    noise = {
+        "kind": "poisson-gaussian",
+        "peak_photons": _PEAK_PHOTONS,
+        "gain": 1.0,
+        "read_noise": _READ_NOISE,
+        "offset": _OFFSET,
+        "seed": seed,
+    }
+    clean = (photons + _OFFSET).astype(np.float32)
+    return NoisyPair(noisy, clean, noise, "skimage.data.hubble_deep_field")
+
+
+# ---- napari sample-data contributions (see napari.yaml) --------------------------
+
+
+def _layer(data: np.ndarray, name: str, pair: NoisyPair, *, noisy: bool, **kwargs: Any) -> tuple:
+    metadata = {"source": pair.source, "noise": pair.noise if noisy else None}
+    return (data, {"name": name, "metadata": metadata, **kwargs}, "image")
+
+
+def _noisy_layer(pair: NoisyPair, name: str) -> tuple:
+    # Fixed limits show the noisy image with the clean image's contrast; automatic
+    # ones would stretch to the noise's outliers.
+    return _layer(pair.noisy, name, pair, noisy=True, contrast_limits=(0.0, 255.0))
+
+
+def noisy_camera() -> list[tuple]:
+    """Camera man, 512 x 512, with Gaussian noise of sigma 25 (float32)."""
+    return [_noisy_layer(load_pair("camera"), "camera (noisy, sigma=25)")]
+
+
+def noisy_moon() -> list[tuple]:
+    """Moon surface, 512 x 512, with Gaussian noise of sigma 25 (float32)."""
+    return [_noisy_layer(load_pair("moon"), "moon (noisy, sigma=25)")]
+
+
+def noisy_clean_pair() -> list[tuple]:
+    """Gray astronaut, 512 x 512: noisy (sigma 25, float32) and clean (uint8) layers."""
+    pair = load_pair("astronaut")
+    return [
+        _noisy_layer(pair, "astronaut (noisy, sigma=25)"),
+        _layer(pair.clean, "astronaut (clean)", pair, noisy=False, contrast_limits=(0, 255)),
+    ]
+
+
+def noisy_stack_3d() -> list[tuple]:
+    """Blob volume, 32 x 128 x 128, with Gaussian noise of sigma 25 (float32)."""
+    return [_noisy_layer(load_pair("stack_3d"), "blobs 3D (noisy, sigma=25)")]
+
+
+def microscopy_like() -> list[tuple]:
+    """Poisson-Gaussian 'fluorescence' image, 512 x 512, uint16 (at most ~30 photons)."""
+    pair = load_pair("microscopy")
+    limits = (_OFFSET, float(np.percentile(pair.noisy, 99.9)))
+    name = "microscopy-like (Poisson-Gaussian)"
+    return [_layer(pair.noisy, name, pair, noisy=True, contrast_limits=limits)]

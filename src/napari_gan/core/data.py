@@ -1,0 +1,133 @@
+"""Normalisation, input checks, patch sampling and augmentation (numpy + torch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import InputError
+
+#: dtypes a user array may have; anything else (complex, object, bool, strings) is refused.
+_SUPPORTED_KINDS = "uif"
+
+
+def as_array(image, *, name: str = "image") -> np.ndarray:
+    """Turn numpy/dask/array-likes into a numpy array and refuse unsupported dtypes."""
+    if image is None:
+        raise InputError(f"{name} is None")
+    if hasattr(image, "compute") and not isinstance(image, np.ndarray):
+        image = image.compute()
+    arr = np.asarray(image)
+    if arr.dtype.kind not in _SUPPORTED_KINDS:
+        raise InputError(f"{name} has unsupported dtype {arr.dtype}; use an integer or floating-point image")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    return arr
+
+
+def check_finite(arr: np.ndarray, *, name: str = "image") -> None:
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise InputError(f"{name} contains {bad} NaN or infinite values; replace them first")
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """Percentile normalisation: ``(x - low) / (high - low)``.
+
+    Robust to outliers (hot pixels, saturated spots) because it uses
+    percentiles rather than min/max.
+    """
+
+    low: float
+    high: float
+
+    @classmethod
+    def fit(
+        cls,
+        arr: np.ndarray,
+        *,
+        pmin: float = 1.0,
+        pmax: float = 99.8,
+        name: str = "image",
+        max_samples: int = 4_000_000,
+    ) -> Normalization:
+        flat = arr.reshape(-1)
+        if flat.size > max_samples:
+            # A strided subsample gives the same percentiles to well under 1% of the range
+            # and keeps huge images from being sorted whole.
+            flat = flat[:: flat.size // max_samples + 1]
+        low, high = np.percentile(flat, [pmin, pmax]).astype(float)
+        if not high > low:
+            low, high = float(flat.min()), float(flat.max())
+        if not high > low:
+            raise InputError(f"{name} is constant (every pixel is {low:g}); there is nothing to learn")
+        return cls(float(low), float(high))
+
+    def apply(self, arr: np.ndarray) -> np.ndarray:
+        return ((np.asarray(arr, dtype=np.float32) - np.float32(self.low)) / np.float32(self.high - self.low)).astype(
+            np.float32, copy=False
+        )
+
+    def invert(self, arr: np.ndarray) -> np.ndarray:
+        return (arr * np.float32(self.high - self.low) + np.float32(self.low)).astype(np.float32, copy=False)
+
+
+def fit_patch_shape(
+    patch: tuple[int, ...], spatial: tuple[int, ...], multiple: int, *, name: str = "image", minimum: int = 0
+) -> tuple[int, ...]:
+    """Shrink the requested patch to the image where needed, keeping ``multiple``.
+
+    Refuses images with fewer than ``max(minimum, multiple)`` pixels along an axis:
+    patches smaller than that teach the network too little context.
+    """
+    minimum = max(minimum, multiple)
+    out = []
+    for p, s in zip(patch, spatial):
+        q = min(p, s) // multiple * multiple
+        if q < minimum:
+            raise InputError(
+                f"{name} of spatial shape {spatial} is smaller than the training patch {patch}; "
+                f"use an image of at least {minimum} pixels per axis"
+            )
+        out.append(q)
+    return tuple(out)
+
+
+class PatchSampler:
+    """Random patches from (N, C, *spatial) arrays with flip/rot90 augmentation.
+
+    Several arrays of the same shape (e.g. noisy and clean) are cut at the same
+    place and augmented the same way.
+    """
+
+    def __init__(self, arrays: list[np.ndarray], patch: tuple[int, ...], *, seed: int = 0, augment: bool = True):
+        self.arrays = arrays
+        self.patch = tuple(patch)
+        self.rng = np.random.default_rng(seed)
+        self.augment = augment
+        spatial = arrays[0].shape[2:]
+        # rot90 only keeps the patch shape when Y and X sizes agree
+        self.can_rotate = self.patch[-1] == self.patch[-2]
+        self.n = arrays[0].shape[0]
+        self.spatial = spatial
+
+    def sample(self, batch_size: int) -> list[torch.Tensor]:
+        outs = [[] for _ in self.arrays]
+        for _ in range(batch_size):
+            i = self.rng.integers(self.n)
+            start = [self.rng.integers(s - p + 1) for s, p in zip(self.spatial, self.patch)]
+            sl = (i, slice(None)) + tuple(slice(a, a + p) for a, p in zip(start, self.patch))
+            crops = [a[sl] for a in self.arrays]
+            if self.augment:
+                for ax in range(1, len(self.patch) + 1):
+                    if self.rng.random() < 0.5:
+                        crops = [np.flip(c, axis=ax) for c in crops]
+                if self.can_rotate:
+                    k = int(self.rng.integers(4))
+                    crops = [np.rot90(c, k, axes=(-2, -1)) for c in crops]
+            for o, c in zip(outs, crops):
+                o.append(np.ascontiguousarray(c))
+        return [torch.from_numpy(np.stack(o)) for o in outs]

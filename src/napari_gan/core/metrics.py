@@ -1,0 +1,28 @@
+"""Image-quality metrics (wrapping scikit-image where it has them)."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+
+def psnr(reference: np.ndarray, image: np.ndarray, *, data_range: float | None = None) -> float:
+    """Peak signal-to-noise ratio in dB; ``data_range`` defaults to the reference's range."""
+    reference = np.asarray(reference, dtype=np.float64)
+    if data_range is None:
+        data_range = float(reference.max() - reference.min())
+    return float(peak_signal_noise_ratio(reference, np.asarray(image, dtype=np.float64), data_range=data_range))
+
+
+def ssim(
+    reference: np.ndarray, image: np.ndarray, *, data_range: float | None = None, channel_axis: int | None = None
+) -> float:
+    """Structural similarity; ``data_range`` defaults to the reference's range."""
+    reference = np.asarray(reference, dtype=np.float64)
+    if data_range is None:
+        data_range = float(reference.max() - reference.min())
+    return float(
+        structural_similarity(
+            reference, np.asarray(image, dtype=np.float64), data_range=data_range, channel_axis=channel_axis
+        )
+    )

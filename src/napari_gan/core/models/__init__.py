@@ -1,0 +1,5 @@
+"""Plain ``nn.Module`` networks, one per file."""
+
+from .unet import UNet, UNetConfig
+
+__all__ = ["UNet", "UNetConfig"]

@@ -1,0 +1,1 @@
+"""User-facing model classes, one task per file."""

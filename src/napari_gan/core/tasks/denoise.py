@@ -1,0 +1,428 @@
+"""Denoiser: self-supervised (Neighbor2Neighbor or N2V2 blind-spot) or supervised (CARE)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
+from ..data import Normalization, PatchSampler, as_array, check_finite, fit_patch_shape
+from ..errors import CheckpointError, InputError
+from ..io import load_checkpoint
+from ..models.unet import UNet, UNetConfig
+from ..tiling import predict_tiled
+from ..training import check_budget, resolve_device, seed_everything, training_loop
+from .base import TrainableModel, register
+
+SELF_SUPERVISED = ("neighbor2neighbor", "n2v2")
+#: generic 2D single-channel model trained by scripts/pretrain_denoiser.py on
+#: scikit-image's bundled images; the warm start for self-supervised training
+PRETRAINED = "denoise_generic_2d.ngan"
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    """Options of a :class:`Denoiser` (all have defaults chosen on 2 CPU cores).
+
+    Parameters
+    ----------
+    self_supervised : {"neighbor2neighbor", "n2v2"}
+        Objective when no target is given. ``neighbor2neighbor`` trains on pairs of
+        sub-images drawn from neighbouring pixels, so every pixel gives a loss;
+        ``n2v2`` is Noise2Void with the N2V2 fixes (blind-spot masking, no top skip
+        connection, blur-pool, centre pixel never its own replacement).
+    patch_size : int
+        Training patch edge (pixels); 3D patches use it for Y/X and at most 32 for Z.
+    batch_size : int
+        Patches per step.
+    features, depth : int
+        U-Net width (channels of the first level) and number of downsamplings.
+    learning_rate : float
+        Adam learning rate when training from scratch; a warm start uses a quarter.
+    pretrained : bool
+        Start 2D single-channel self-supervised training from the bundled generic model.
+    tile_size, tile_overlap : int
+        Tiled prediction: tile edge and overlap in pixels.
+    """
+
+    self_supervised: str = "neighbor2neighbor"
+    patch_size: int = 64
+    batch_size: int = 16
+    features: int = 32
+    depth: int = 2
+    learning_rate: float = 1e-3
+    pretrained: bool = True
+    tile_size: int = 256
+    tile_overlap: int = 32
+
+    def __post_init__(self):
+        if self.self_supervised not in SELF_SUPERVISED:
+            raise ValueError(f"self_supervised must be one of {SELF_SUPERVISED}, got {self.self_supervised!r}")
+        for name in ("patch_size", "batch_size", "features", "depth", "tile_size"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.patch_size < 8:
+            raise ValueError(f"patch_size must be at least 8, got {self.patch_size}")
+        if not 0 <= self.tile_overlap < self.tile_size:
+            raise ValueError("tile_overlap must be >= 0 and smaller than tile_size")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+
+
+def _neighbor_pairs(
+    x: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Neighbor2Neighbor sub-sampling (Huang et al., 2021).
+
+    Splits every 2x2 cell of the last two axes, picks one pixel for ``g1`` and an
+    adjacent one (sharing an edge) for ``g2``. Returns g1, g2 and the indices used,
+    so the same sub-sampling can be applied to the network's full-size output.
+    """
+    *lead, h, w = x.shape
+    cells = x.reshape(*lead, h // 2, 2, w // 2, 2).movedim(-3, -2).reshape(*lead, h // 2, w // 2, 4)
+    shape = (x.shape[0],) + (1,) * (len(lead) - 1) + (h // 2, w // 2, 1)
+    first = torch.randint(0, 4, shape, generator=gen, device="cpu").to(x.device)
+    # cell order (0,0),(0,1),(1,0),(1,1): edge neighbours of k are k^1 and k^2
+    second = first ^ (torch.randint(1, 3, shape, generator=gen, device="cpu").to(x.device))
+    first = first.expand(*cells.shape[:-1], 1)
+    second = second.expand(*cells.shape[:-1], 1)
+    return cells.gather(-1, first)[..., 0], cells.gather(-1, second)[..., 0], first, second
+
+
+def _apply_pairs(y: torch.Tensor, first: torch.Tensor, second: torch.Tensor):
+    *lead, h, w = y.shape
+    cells = y.reshape(*lead, h // 2, 2, w // 2, 2).movedim(-3, -2).reshape(*lead, h // 2, w // 2, 4)
+    return cells.gather(-1, first)[..., 0], cells.gather(-1, second)[..., 0]
+
+
+def _blind_spot_mask(x: torch.Tensor, gen: torch.Generator, cell: int = 6, radius: int = 2):
+    """N2V masking: one random pixel per ``cell``-sized box of every spatial axis is
+    replaced by a random pixel within ``radius`` that is never the pixel itself
+    (N2V2's fix for plain N2V, which sometimes "replaced" a pixel with itself).
+
+    Returns the masked input and a boolean mask of the replaced pixels.
+    """
+    b, c, *spatial = x.shape
+    d = len(spatial)
+    mask = torch.zeros((b, 1, *spatial), dtype=torch.bool)
+    grids = torch.meshgrid(*[torch.arange(0, s - cell + 1, cell) for s in spatial], indexing="ij")
+    base = torch.stack([g.reshape(-1) for g in grids], dim=1)  # (P, d)
+    n = base.shape[0]
+    coords = base[None] + torch.randint(0, cell, (b, n, d), generator=gen)
+    # random non-zero offsets in [-radius, radius]^d
+    offsets = torch.randint(-radius, radius + 1, (b, n, d), generator=gen)
+    zero = (offsets == 0).all(-1)
+    while zero.any():
+        offsets[zero] = torch.randint(-radius, radius + 1, (int(zero.sum()), d), generator=gen)
+        zero = (offsets == 0).all(-1)
+    src = coords + offsets
+    size = torch.tensor(spatial)
+    # off the edge: look the other way instead (mirroring could land on the pixel itself)
+    outside = ((src < 0) | (src >= size)).any(-1, keepdim=True)
+    src = torch.where(outside, coords - offsets, src).clamp(min=0)
+    src = torch.minimum(src, size - 1)
+    bi = torch.arange(b)[:, None].expand(b, n).reshape(-1)
+    dst_idx = tuple(coords.reshape(-1, d).T)
+    src_idx = tuple(src.reshape(-1, d).T)
+    xm = x.clone()
+    xm[(bi, slice(None)) + dst_idx] = x[(bi, slice(None)) + src_idx]
+    mask[(bi, 0) + dst_idx] = True
+    return xm, mask
+
+
+@register
+class Denoiser(TrainableModel):
+    """Learn to remove noise from images, with or without clean targets.
+
+    ``fit(noisy)`` trains self-supervised on the noisy image(s) alone;
+    ``fit(noisy, target=clean)`` trains supervised on pairs (CARE). See
+    :meth:`fit_iter` for the arguments and :meth:`predict` for inference.
+
+    Examples
+    --------
+    >>> import napari_gan as ng
+    >>> den = ng.Denoiser().fit(noisy, max_steps=2000, time_limit=120, seed=0)
+    >>> clean = den.predict(noisy)
+    """
+
+    kind = "Denoiser"
+    config_class = DenoiserConfig
+
+    def __init__(self, config: DenoiserConfig | None = None, **options):
+        super().__init__(config, **options)
+        self.axes: str | None = None
+        self.mode: str | None = None  # "supervised" or the self-supervised objective
+        self.normalization: Normalization | None = None
+
+    # -- network -------------------------------------------------------------------
+    def _unet_config(self, dims: int, channels: int, mode: str) -> UNetConfig:
+        blind = mode == "n2v2"
+        return UNetConfig(
+            dims=dims,
+            in_channels=channels,
+            out_channels=channels,
+            features=self.config.features,
+            depth=self.config.depth,
+            top_skip=not blind,
+            blurpool=blind,
+            residual=not blind,
+        )
+
+    def _warm_start(self, net: UNet) -> bool:
+        try:
+            ref = resources.files("napari_gan") / "weights" / PRETRAINED
+            with resources.as_file(ref) as path:
+                if not path.is_file():
+                    return False
+                tensors, header = load_checkpoint(path, kind=self.kind)
+        except (CheckpointError, FileNotFoundError, ModuleNotFoundError):
+            return False
+        if UNetConfig(**header["net"]) != net.config:
+            return False
+        net.load_state_dict(tensors)
+        return True
+
+    # -- training ------------------------------------------------------------------
+    def _prepare(self, image, target, axes):
+        arr = as_array(image, name="image")
+        check_finite(arr, name="image")
+        axes = check_axes(axes, arr.shape) if axes is not None else default_axes(arr.shape)
+        if target is not None:
+            tgt = as_array(target, name="target")
+            if tgt.shape != arr.shape:
+                raise InputError(f"target has shape {tgt.shape} but image has shape {arr.shape}; they must match")
+            check_finite(tgt, name="target")
+        norm = Normalization.fit(arr, name="image")
+        x = to_ncs(norm.apply(arr), axes)
+        # the target uses the input's normalisation so the net learns the intensity mapping too
+        y = to_ncs(norm.apply(tgt), axes) if target is not None else None
+        return axes, norm, np.ascontiguousarray(x), (np.ascontiguousarray(y) if y is not None else None)
+
+    def fit_iter(
+        self,
+        image,
+        target=None,
+        *,
+        axes: str | None = None,
+        max_steps: int = 2000,
+        time_limit: float | None = None,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        """Validate the data, then return a generator that trains one step per ``next()``.
+
+        Parameters
+        ----------
+        image : array-like (numpy or dask), shape per ``axes``
+            Noisy image(s): 2D, 2D with channels, a stack of frames (S or T first),
+            or a volume (Z). Any integer or float dtype.
+        target : array-like, optional
+            Clean image(s) of the same shape: supervised (CARE) training. Without it
+            training is self-supervised (``config.self_supervised``).
+        axes : str, optional
+            Letters from ``STCZYX``, e.g. ``"YX"``, ``"YXC"``, ``"TYX"``, ``"ZYX"`` (3D
+            network). Default from the shape: see :func:`napari_gan.core.axes.default_axes`.
+        max_steps : int
+            Number of optimisation steps.
+        time_limit : float, optional
+            Seconds; training stops at whichever of ``max_steps``/``time_limit`` comes first.
+        seed : int
+            Seeds patch sampling, masking and (when training from scratch) the weights.
+        device : str
+            ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
+
+        Yields
+        ------
+        StepRecord
+            ``step``, ``total``, ``losses`` (dict) and ``elapsed`` seconds. Leaving the
+            loop early keeps what was learned so far.
+        """
+        check_budget(max_steps, time_limit)
+        axes, norm, x, y = self._prepare(image, target, axes)
+        mode = "supervised" if y is not None else self.config.self_supervised
+        dims = spatial_dims(axes)
+        channels = x.shape[1]
+        want = self._unet_config(dims, channels, mode)
+        dev = resolve_device(device)
+
+        continuing = self.net is not None and self.net.config == want
+        if self.net is not None and not continuing:
+            raise InputError(
+                f"this Denoiser was trained on {self.net.config.dims}D data with "
+                f"{self.net.config.in_channels} channel(s) ({self.mode}); the new data needs "
+                f"{dims}D with {channels} channel(s) ({mode}). Create a new Denoiser."
+            )
+        # Neighbor2Neighbor halves Y and X, so those need one more factor of 2
+        multiple = 2**self.config.depth
+        yx_multiple = multiple * (2 if mode == "neighbor2neighbor" else 1)
+        p = self.config.patch_size
+        patch = (p, p)
+        patch = fit_patch_shape(patch, x.shape[-2:], yx_multiple, name="image", minimum=min(p, 32))
+        if dims == 3:
+            patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+
+        seed_everything(seed)
+        warm = False
+        if not continuing:
+            self.net = UNet(want)
+            if self.config.pretrained and mode != "n2v2" and dims == 2 and channels == 1:
+                warm = self._warm_start(self.net)
+        self.net.to(dev).train()
+        self.device, self.axes, self.mode, self.normalization = dev, axes, mode, norm
+        lr = self.config.learning_rate * (0.25 if (warm or continuing) else 1.0)
+        opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        sampler = PatchSampler([x] if y is None else [x, y], patch, seed=seed)
+        gen = torch.Generator().manual_seed(seed)
+        net, bs = self.net, self.config.batch_size
+
+        def step():
+            net.train()  # a preview predict() between steps switches to eval
+            batch = [t.to(dev) for t in sampler.sample(bs)]
+            xb = batch[0]
+            if mode == "supervised":
+                loss = F.mse_loss(net(xb), batch[1])
+                parts = {"loss": loss}
+            elif mode == "neighbor2neighbor":
+                g1, g2, i1, i2 = _neighbor_pairs(xb, gen)
+                with torch.no_grad():
+                    f1, f2 = _apply_pairs(net(xb), i1, i2)
+                out = net(g1)
+                rec = F.mse_loss(out, g2)
+                reg = F.mse_loss(out - g2, f1 - f2)
+                # gamma=2 as in the paper; the regulariser corrects for g1/g2 not being
+                # exactly the same underlying image
+                loss = rec + 2.0 * reg
+                parts = {"loss": loss, "reconstruction": rec, "regularizer": reg}
+            else:
+                xm, m = _blind_spot_mask(xb.cpu(), gen)
+                out = net(xm.to(dev))
+                m = m.to(dev).expand_as(out)
+                loss = F.mse_loss(out[m], xb[m])
+                parts = {"loss": loss}
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.steps_trained += 1
+            return {k: v.detach().item() for k, v in parts.items()}
+
+        def on_end(done):
+            net.eval()
+
+        return training_loop(
+            step,
+            max_steps=max_steps,
+            time_limit=time_limit,
+            optimizers=[opt],
+            warmup=0 if (warm or continuing) else 20,
+            history=self.history,
+            on_end=on_end,
+        )
+
+    # -- inference -----------------------------------------------------------------
+    def predict(
+        self,
+        image,
+        *,
+        axes: str | None = None,
+        device: str | None = None,
+        tile_size: int | None = None,
+        batch_size: int = 4,
+        progress=None,
+    ) -> np.ndarray:
+        """Denoise ``image`` tile by tile.
+
+        Parameters
+        ----------
+        image : array-like (numpy, dask or zarr)
+            Same layout as the training data (same channels, 2D vs 3D); any size.
+            Dask/zarr arrays are read one tile at a time.
+        axes : str, optional
+            Defaults to the training axes when the number of dimensions agrees,
+            else is guessed from the shape.
+        device : str, optional
+            Defaults to the training device.
+        tile_size : int, optional
+            Defaults to ``config.tile_size`` (2D) or 64 (3D).
+        progress : callable(done, total), optional
+            Called after each batch of tiles.
+
+        Returns
+        -------
+        ndarray, float32, same shape as ``image``
+            In the input's intensity units.
+        """
+        self._require_fitted()
+        lazy = (
+            hasattr(image, "chunks")
+            or not isinstance(image, np.ndarray)
+            and hasattr(image, "dtype")
+            and hasattr(image, "shape")
+        )
+        arr = image if lazy else as_array(image, name="image")
+        if arr.dtype.kind not in "uif":
+            raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
+        if axes is None:
+            axes = self.axes if self.axes and len(self.axes) == arr.ndim else default_axes(arr.shape)
+        axes = check_axes(axes, arr.shape)
+        cfg = self.net.config
+        if spatial_dims(axes) != cfg.dims:
+            raise InputError(f"this Denoiser is {cfg.dims}D but axes {axes!r} describe {spatial_dims(axes)}D data")
+        src = to_ncs(arr, axes)
+        if src.shape[1] != cfg.in_channels:
+            raise InputError(f"this Denoiser expects {cfg.in_channels} channel(s), the image has {src.shape[1]}")
+        if not lazy:
+            check_finite(arr, name="image")
+        # per-image percentiles: the network was trained on normalised data, so a new
+        # image of other brightness is brought to the same range and mapped back
+        norm = Normalization.fit(arr if not lazy else _sample_lazy(arr), name="image")
+        dev = resolve_device(device or self.device or "auto")
+        net = self.net.to(dev).eval()
+
+        def fn(batch):
+            with torch.inference_mode():
+                t = torch.from_numpy(norm.apply(batch)).to(dev)
+                return net(t).float().cpu().numpy()
+
+        t = tile_size or (self.config.tile_size if cfg.dims == 2 else 64)
+        tile = (t,) * cfg.dims
+        out = predict_tiled(
+            src,
+            fn,
+            out_channels=cfg.out_channels,
+            tile=tile,
+            overlap=min(self.config.tile_overlap, t // 4),
+            multiple=net.multiple,
+            batch_size=batch_size,
+            progress=progress,
+        )
+        return from_ncs(norm.invert(out), axes)
+
+    # -- persistence ---------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "axes": self.axes,
+            "mode": self.mode,
+            "normalization": None if self.normalization is None else [self.normalization.low, self.normalization.high],
+            "net": self.net.config.to_dict(),
+        }
+
+    def _restore(self, state, tensors):
+        self.axes = state.get("axes")
+        self.mode = state.get("mode")
+        n = state.get("normalization")
+        self.normalization = Normalization(*n) if n else None
+        self.net = UNet(UNetConfig(**state["net"]))
+        self.net.load_state_dict(tensors)
+        self.net.eval()
+        self.device = "cpu"
+
+
+def _sample_lazy(arr, max_pixels: int = 4_000_000) -> np.ndarray:
+    """A strided subsample of a lazy array, enough for percentiles."""
+    stride = max(1, int((arr.size / max_pixels) ** (1 / arr.ndim)) + 1) if arr.size > max_pixels else 1
+    sub = arr[(slice(None, None, stride),) * arr.ndim]
+    return np.asarray(sub.compute() if hasattr(sub, "compute") else sub)

@@ -1,0 +1,110 @@
+"""The one training loop, written as a generator.
+
+Every task supplies a ``step()`` callable that performs one optimisation step
+and returns its losses; :func:`training_loop` owns timing, the step/time budget,
+the learning-rate schedule and the history, and yields a :class:`StepRecord`
+after every step. A widget runs the generator in a worker thread and stops it by
+quitting the worker; a script stops it by leaving its ``for`` loop. Either way
+the weights learned so far stay in the model.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What one training step reports."""
+
+    step: int
+    total: int
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+def resolve_device(device: str | torch.device = "auto") -> str:
+    """``"auto"`` -> ``"cuda"`` if available, then ``"mps"``, then ``"cpu"``."""
+    device = str(device)
+    if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ValueError("device='cuda' was requested but no CUDA GPU is available")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def check_budget(max_steps: int, time_limit: float | None) -> None:
+    if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+
+
+def cosine_factor(progress: float, floor: float = 0.05) -> float:
+    """Learning-rate multiplier: cosine from 1 down to ``floor`` as progress goes 0 -> 1."""
+    progress = min(max(progress, 0.0), 1.0)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def training_loop(
+    step: Callable[[], dict[str, float]],
+    *,
+    max_steps: int,
+    time_limit: float | None = None,
+    optimizers: list[torch.optim.Optimizer] = (),
+    warmup: int = 0,
+    history: list | None = None,
+    on_end: Callable[[int], None] | None = None,
+) -> Iterator[StepRecord]:
+    """Run ``step`` until ``max_steps`` or ``time_limit`` seconds, whichever comes first.
+
+    The learning rate of each optimizer follows a cosine schedule over the
+    progress towards whichever budget ends first, so a time-limited run still
+    anneals. ``on_end(steps_done)`` runs however the loop ends (finished,
+    stopped, or failed), so the model can mark itself trained.
+    """
+    base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
+    start = time.perf_counter()
+    done = 0
+    try:
+        for i in range(1, max_steps + 1):
+            elapsed = time.perf_counter() - start
+            progress = (i - 1) / max_steps
+            if time_limit:
+                progress = max(progress, elapsed / time_limit)
+            factor = cosine_factor(progress) * (min(1.0, i / warmup) if warmup else 1.0)
+            for opt, lrs in zip(optimizers, base_lrs):
+                for g, lr in zip(opt.param_groups, lrs):
+                    g["lr"] = lr * factor
+            losses = {k: float(v) for k, v in step().items()}
+            done = i
+            elapsed = time.perf_counter() - start
+            record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed)
+            if history is not None:
+                history.append({"step": i, "elapsed": round(elapsed, 3), **losses})
+            yield record
+            if time_limit and time.perf_counter() - start >= time_limit:
+                break
+    finally:
+        for opt, lrs in zip(optimizers, base_lrs):
+            for g, lr in zip(opt.param_groups, lrs):
+                g["lr"] = lr
+        if on_end is not None:
+            on_end(done)

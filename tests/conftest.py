@@ -1,0 +1,25 @@
+"""Shared test setup: two torch threads and small seeded images."""
+
+import pytest
+import torch
+
+from napari_gan._sample_data import NoisyPair, make_noisy
+
+# CI machines have two cores; more threads than that only contend with Qt and Xvfb.
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def small_pair() -> NoisyPair:
+    """A 96 x 96 crop of skimage's camera (uint8) with Gaussian noise of sigma 25 (float32)."""
+    from skimage.data import camera
+
+    clean = camera()[200:296, 200:296]
+    noise = {"kind": "gaussian", "sigma": 25.0, "seed": 0, "data_range": 255.0}
+    return NoisyPair(make_noisy(clean, sigma=25.0, seed=0), clean, noise, "skimage.data.camera")
+
+
+@pytest.fixture
+def noisy_image(small_pair: NoisyPair):
+    """The noisy half of `small_pair`: float32, shape (96, 96)."""
+    return small_pair.noisy

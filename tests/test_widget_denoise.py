@@ -1,0 +1,294 @@
+"""The Denoise dock widget in a real viewer (Xvfb via pytest-xvfb), trained for a few
+steps on tiny images: training, preview, stop, predict, save/load, event-loop stalls
+and bad input."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from qtpy.QtCore import QTimer
+
+import napari_gan as ng
+from napari_gan._widgets import _training
+from napari_gan._widgets.denoise import DenoiseWidget
+
+SCALE = (0.5, 2.0)
+TRANSLATE = (10.0, -4.0)
+
+
+def make_image(shape=(96, 96), seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    clean = 0.5 + 0.4 * np.sin(yy / 7.0) * np.cos(xx / 5.0)
+    return (clean + rng.normal(0, 0.2, shape)).astype(np.float32)
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Every message the widgets show with napari's show_error."""
+    shown: list[str] = []
+    monkeypatch.setattr(_training, "show_error", shown.append)
+    return shown
+
+
+@pytest.fixture
+def viewer_widget(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    widget = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Denoise")
+    yield viewer, widget
+    # never leave a worker running into the viewer's teardown
+    widget.stop()
+    qtbot.waitUntil(lambda: not widget.panel.is_busy, timeout=20_000)
+
+
+def configure(widget, *, patch=32, batch=4, steps=30, preview=5, time_limit=0):
+    widget.patch_size.value = patch
+    widget.batch_size.value = batch
+    widget.max_steps.value = steps
+    widget.preview_every.value = preview
+    widget.time_limit.value = time_limit
+
+
+def click(button):
+    native = getattr(button, "native", button)
+    from qtpy.QtWidgets import QApplication
+
+    native.click()
+    QApplication.processEvents()
+
+
+def wait_idle(qtbot, widget, timeout=20_000):
+    qtbot.waitUntil(lambda: not widget.panel.is_busy, timeout=timeout)
+
+
+def add_source(viewer, name="noisy", data=None):
+    return viewer.add_image(make_image() if data is None else data, name=name, scale=SCALE, translate=TRANSLATE)
+
+
+def train_briefly(qtbot, widget, layer, steps=6, **options):
+    widget.image_picker.value = layer
+    configure(widget, steps=steps, **options)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert widget.model is not None and widget.model.is_fitted
+
+
+def test_train_preview_stop_predict(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    assert widget.image_picker.value is layer
+    configure(widget, steps=30, preview=2, time_limit=20)
+
+    click(widget.panel.train_button)
+    assert widget.panel.is_training
+    assert not widget.panel.train_button.isEnabled() and widget.panel.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: "noisy [denoised preview]" in viewer.layers, timeout=15_000)
+    click(widget.panel.stop_button)
+    wait_idle(qtbot, widget)
+
+    assert errors == []
+    record = widget.panel.last_record
+    assert 0 < record.step <= record.total == 30
+    assert widget.panel.progress_bar.value() == record.step
+    assert len(widget.panel.loss_curve) == record.step
+    assert "loss" in widget.panel.loss_curve.series
+    assert widget.model.is_fitted and widget.model.steps_trained == record.step
+    assert widget.panel.train_button.isEnabled() and not widget.panel.stop_button.isEnabled()
+    assert widget.panel.device_label.text() == f"Device: {widget.model.device}"
+
+    preview = viewer.layers["noisy [denoised preview]"]
+    assert preview.data.shape == layer.data.shape  # 96 x 96 fits in the 256 x 256 preview crop
+    np.testing.assert_allclose(preview.scale, SCALE)
+    np.testing.assert_allclose(preview.translate, TRANSLATE)
+
+    assert widget.predict_button.enabled
+    widget.predict_picker.value = layer
+    click(widget.predict_button)
+    qtbot.waitUntil(lambda: "noisy [denoised]" in viewer.layers, timeout=15_000)
+    wait_idle(qtbot, widget)
+    out = viewer.layers["noisy [denoised]"]
+    assert out.data.shape == layer.data.shape
+    assert out.data.dtype == np.float32
+    np.testing.assert_allclose(out.scale, SCALE)
+    np.testing.assert_allclose(out.translate, TRANSLATE)
+    meta = out.metadata["napari_gan"]
+    assert meta["model"] == "Denoiser" and meta["source"] == "noisy"
+    assert meta["steps_trained"] == record.step
+    assert errors == []
+
+
+def test_preview_of_large_stack_is_a_placed_crop(viewer_widget, qtbot, errors):
+    """A stack previews the current frame's central 256 x 256 crop, placed over it."""
+    viewer, widget = viewer_widget
+    stack = np.stack([make_image((320, 300), seed=s) for s in range(3)])
+    layer = viewer.add_image(stack, name="stack", scale=(1.0, *SCALE), translate=(0.0, *TRANSLATE))
+    viewer.dims.set_current_step(0, 2)
+    widget.image_picker.value = layer
+    configure(widget, steps=2, preview=1)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert errors == []
+    preview = viewer.layers["stack [denoised preview]"]
+    assert preview.data.shape == (256, 256)
+    starts = np.array([(320 - 256) // 2, (300 - 256) // 2])
+    np.testing.assert_allclose(preview.scale, SCALE)
+    np.testing.assert_allclose(preview.translate, np.array(TRANSLATE) + starts * SCALE)
+    assert widget._frame == {"S": 2}
+
+
+def test_training_does_not_stall_the_event_loop(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    widget.image_picker.value = layer
+    configure(widget, steps=10_000, preview=2, time_limit=3)
+
+    beats: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: beats.append(time.perf_counter()))
+    timer.start()
+    qtbot.wait(100)
+    started = time.perf_counter()
+    click(widget.panel.train_button)
+    wait_idle(qtbot, widget)
+    finished = time.perf_counter()
+    qtbot.wait(100)
+    timer.stop()
+
+    assert errors == []
+    assert widget.panel.last_record.step > 0
+    assert widget.panel.previews_shown > 0  # the measured period includes adding the preview layer
+    during = [t for t in beats if started - 0.05 <= t <= finished + 0.05]
+    gaps = np.diff(during)
+    worst = float(gaps.max())
+    print(
+        f"\nevent-loop heartbeat over {finished - started:.2f} s of training "
+        f"({widget.panel.last_record.step} steps, {len(during)} beats): worst gap {worst * 1000:.0f} ms"
+    )
+    assert len(during) > 50
+    assert worst < 0.2
+
+
+def test_no_image_layer_is_a_notification(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    viewer.add_labels(np.zeros((32, 32), dtype=np.int32), name="labels")
+    viewer.add_points(np.zeros((3, 2)), name="points")
+    # pickers only offer Image layers, so nothing is chosen
+    assert widget.image_picker.value is None
+    click(widget.panel.train_button)
+    assert not widget.panel.is_busy
+    assert len(errors) == 1 and "no image layer chosen" in errors[0]
+    assert widget.panel.train_button.isEnabled()
+
+    click(widget.predict_button.native)  # disabled: no model; clicking must do nothing
+    assert widget.predict() is False
+    assert "no model yet" in errors[-1]
+
+
+@pytest.mark.parametrize("kind", ["labels", "points"])
+def test_labels_or_points_layer_is_refused(viewer_widget, qtbot, errors, tmp_path, kind):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    train_briefly(qtbot, widget, layer, steps=2, preview=0)
+    if kind == "labels":
+        other = viewer.add_labels(np.zeros((96, 96), dtype=np.int32), name="other")
+    else:
+        other = viewer.add_points(np.zeros((3, 2)), name="other")
+    assert other not in widget.image_picker.choices
+    before = len(viewer.layers)
+    assert widget.predict(other) is False
+    assert f"is a {type(other).__name__} layer" in errors[-1]
+    assert len(viewer.layers) == before and not widget.panel.is_busy
+
+
+def test_target_of_another_shape_is_reported(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    target = viewer.add_image(make_image((64, 64)), name="clean")
+    widget.image_picker.value = layer
+    widget.target_picker.value = target
+    configure(widget, steps=5)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert len(errors) == 1 and "shape" in errors[0] and "target" in errors[0]
+    assert widget.model is None
+    assert widget.panel.train_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (np.full((96, 96), 7.0, dtype=np.float32), "constant"),
+        (np.where(np.eye(96, dtype=bool), np.nan, make_image()).astype(np.float32), "NaN"),
+        (make_image((12, 12)), "smaller than the training patch"),
+    ],
+    ids=["constant", "nan", "too-small"],
+)
+def test_bad_images_are_reported(viewer_widget, qtbot, errors, data, words):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer, data=data)
+    widget.image_picker.value = layer
+    configure(widget, steps=3)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert len(errors) == 1 and words in errors[0], errors
+    assert widget.model is None and widget.panel.train_button.isEnabled()
+
+
+def test_deleting_layers_while_training(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    widget.image_picker.value = layer
+    configure(widget, steps=12, preview=2, time_limit=15)
+    assert widget.train()
+    qtbot.waitUntil(lambda: "noisy [denoised preview]" in viewer.layers, timeout=15_000)
+    viewer.layers.remove("noisy [denoised preview]")
+    viewer.layers.remove(layer)
+    assert widget.image_picker.value is None  # the picker followed the layer list
+    wait_idle(qtbot, widget)
+    assert errors == []
+    assert widget.model.is_fitted
+    record = widget.panel.last_record
+    assert record.step == record.total == 12
+    # the preview came back for the steps after the deletion
+    assert "noisy [denoised preview]" in viewer.layers
+
+
+def test_save_load_round_trip(viewer_widget, make_napari_viewer, qtbot, errors, tmp_path):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    train_briefly(qtbot, widget, layer, steps=3, preview=0)
+    path = widget.save_model(tmp_path / "den.ngan")
+    assert path is not None and path.is_file()
+
+    assert widget.predict(layer)
+    wait_idle(qtbot, widget)
+    first = np.array(viewer.layers["noisy [denoised]"].data)
+
+    other = DenoiseWidget(viewer)
+    viewer.window.add_dock_widget(other, name="Denoise 2")
+    loaded = other.load_model(path)
+    assert isinstance(loaded, ng.Denoiser) and other.model is loaded
+    assert other.predict_button.enabled and other.panel.save_button.isEnabled()
+    assert other.predict(layer)
+    wait_idle(qtbot, other)
+    result = viewer.layers["noisy [denoised]"]  # our own layer is updated, not duplicated
+    assert [lyr.name for lyr in viewer.layers].count("noisy [denoised]") == 1
+    np.testing.assert_allclose(result.data, first, rtol=1e-5, atol=1e-5)
+    assert result.metadata["napari_gan"]["checkpoint"] == str(path)
+    assert errors == []
+
+
+def test_loading_a_bad_file_is_reported(viewer_widget, qtbot, errors, tmp_path):
+    viewer, widget = viewer_widget
+    junk = tmp_path / "junk.ngan"
+    junk.write_bytes(b"definitely not a checkpoint")
+    assert widget.load_model(junk) is None
+    assert len(errors) == 1 and "not a napari-gan checkpoint" in errors[0]
+    assert widget.load_model(tmp_path / "missing.ngan") is None
+    assert widget.model is None and not widget.predict_button.enabled
+    assert widget.save_model(tmp_path / "nothing.ngan") is None
+    assert "Nothing to save" in errors[-1]
