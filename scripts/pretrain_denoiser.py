@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--out", default="src/napari_gan/weights/denoise_generic_2d.ngan")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="continue from this checkpoint (a previous run's output)")
+    ap.add_argument("--lr", type=float, help="learning rate (default: the Denoiser's)")
     args = ap.parse_args()
 
     seed_everything(args.seed)
@@ -77,7 +79,13 @@ def main():
     den = Denoiser(pretrained=False)
     cfg = den.config
     net = UNet(den._unet_config(2, 1, "supervised"))
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.learning_rate)
+    previous: list[dict] = []
+    done_before = 0
+    if args.init:
+        start = Denoiser.load(args.init)
+        net.load_state_dict(start.net.state_dict())
+        previous, done_before = start.history, start.steps_trained
+    opt = torch.optim.Adam(net.parameters(), lr=args.lr or cfg.learning_rate)
     p, per_image = cfg.patch_size, 4
 
     def step():
@@ -114,8 +122,8 @@ def main():
 
     den.net = net.eval()
     den.axes, den.mode, den.device = "YX", "supervised", "cpu"
-    den.steps_trained = len(history)
-    den.history = history
+    den.history = previous + [{**h, "step": h["step"] + done_before} for h in history]
+    den.steps_trained = done_before + len(history)
     print("saved", den.save(args.out))
 
 

@@ -1,5 +1,7 @@
 """Denoiser through the public API: shapes, dtypes, learning, stopping, errors, files."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -65,7 +67,7 @@ def test_fit_iter_records_and_stop_keeps_weights():
     assert all(r.total == 50 and "loss" in r.losses and r.elapsed >= 0 for r in records)
     assert all(np.isfinite(r.losses["loss"]) for r in records)
     assert den.is_fitted and den.steps_trained == 5
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         records[0].step = 3  # records are frozen
     # continuing training resumes from the same weights
     before = {k: v.clone() for k, v in den.net.state_dict().items()}

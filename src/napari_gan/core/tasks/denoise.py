@@ -172,10 +172,25 @@ class Denoiser(TrainableModel):
             residual=not blind,
         )
 
+    @staticmethod
+    def _generic_path():
+        return resources.files("napari_gan") / "weights" / PRETRAINED
+
+    @classmethod
+    def generic(cls) -> Denoiser:
+        """The bundled generic 2D single-channel model, ready to predict (no training).
+
+        It was trained by ``scripts/pretrain_denoiser.py`` on scikit-image's bundled
+        images with Gaussian and Poisson-Gaussian noise; ``fit`` fine-tunes it.
+        """
+        with resources.as_file(cls._generic_path()) as path:
+            if not path.is_file():
+                raise FileNotFoundError("this installation has no bundled generic denoiser")
+            return cls.load(path)
+
     def _warm_start(self, net: UNet) -> bool:
         try:
-            ref = resources.files("napari_gan") / "weights" / PRETRAINED
-            with resources.as_file(ref) as path:
+            with resources.as_file(self._generic_path()) as path:
                 if not path.is_file():
                     return False
                 tensors, header = load_checkpoint(path, kind=self.kind)
