@@ -112,10 +112,13 @@ def check_image_layer(layer, role: str = "image"):
 
 
 class LossCurve(QWidget):
-    """A live plot of training losses: one polyline per loss name, log-scaled y.
+    """A live plot of training losses: one polyline per loss name.
 
-    Drawn with QPainter so it needs no plotting library; ``add`` is cheap and the
-    repaint is coalesced by Qt, so calling it on every step does not stall napari.
+    Each loss gets its own y range (log-scaled while it stays positive), since the
+    terms of one objective can differ by orders of magnitude; the legend gives the
+    latest values. Drawn with QPainter, so no plotting library; ``add`` is O(1) and
+    a repaint draws at most one point per pixel column, so calling it on every step
+    of a long run does not slow napari down.
     """
 
     COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#e0e0e0")
@@ -123,9 +126,10 @@ class LossCurve(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._series: dict[str, list[tuple[int, float]]] = {}
+        self._ranges: dict[str, list[float]] = {}  # name -> [min, max]
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("Training loss per step (log scale)")
+        self.setToolTip("Training losses per step, each on its own scale (log while positive)")
 
     @property
     def series(self) -> dict[str, list[tuple[int, float]]]:
@@ -137,12 +141,16 @@ class LossCurve(QWidget):
 
     def clear(self) -> None:
         self._series = {}
+        self._ranges = {}
         self.update()
 
     def add(self, step: int, losses: dict[str, float]) -> None:
         for name, value in losses.items():
-            if value is not None and math.isfinite(value):
-                self._series.setdefault(name, []).append((int(step), float(value)))
+            if value is None or not math.isfinite(value):
+                continue
+            self._series.setdefault(name, []).append((int(step), float(value)))
+            bounds = self._ranges.setdefault(name, [value, value])
+            bounds[0], bounds[1] = min(bounds[0], value), max(bounds[1], value)
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
@@ -151,41 +159,53 @@ class LossCurve(QWidget):
         rect = self.rect().adjusted(4, 4, -4, -16)
         painter.setPen(QPen(QColor("#777777"), 1))
         painter.drawRect(rect)
-        points = [p for s in self._series.values() for p in s]
-        if not points:
+        if not self._series:
             painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "loss curve")
             painter.end()
             return
-        # log scale when all losses are positive: they fall over orders of magnitude
-        log = all(v > 0 for _, v in points)
-        ys = [math.log10(v) if log else v for _, v in points]
-        x0 = min(s for s, _ in points)
-        x1 = max(max(s for s, _ in points), x0 + 1)
-        y0, y1 = min(ys), max(ys)
-        if y1 - y0 < 1e-12:
-            y0, y1 = y0 - 0.5, y1 + 0.5
-
-        def to_screen(step: int, value: float) -> QPointF:
-            y = math.log10(value) if log else value
-            px = rect.left() + (step - x0) / (x1 - x0) * rect.width()
-            py = rect.bottom() - (y - y0) / (y1 - y0) * rect.height()
-            return QPointF(px, py)
-
-        legend = []
+        x0 = min(values[0][0] for values in self._series.values())
+        x1 = max(max(values[-1][0] for values in self._series.values()), x0 + 1)
+        metrics = painter.fontMetrics()
+        legend: list[tuple[QColor, str]] = []
         for i, (name, values) in enumerate(self._series.items()):
-            color = QColor(self.COLORS[i % len(self.COLORS)])
-            painter.setPen(QPen(color, 1.5))
+            low, high = self._ranges[name]
+            log = low > 0
+            y0, y1 = (math.log10(low), math.log10(high)) if log else (low, high)
+            if y1 - y0 < 1e-12:
+                y0, y1 = y0 - 0.5, y1 + 0.5
             # more points than pixels only costs time: subsample to the widget width
             stride = max(1, len(values) // max(1, rect.width()))
-            shown = values[::stride] + ([values[-1]] if (len(values) - 1) % stride else [])
-            painter.drawPolyline(QPolygonF([to_screen(s, v) for s, v in shown]))
-            legend.append(f"{name} {values[-1][1]:.3g}")
+            shown = values[::stride]
+            if shown[-1] is not values[-1]:
+                shown.append(values[-1])
+            polyline = QPolygonF()
+            for step, value in shown:
+                y = math.log10(value) if log else value
+                polyline.append(
+                    QPointF(
+                        rect.left() + (step - x0) / (x1 - x0) * rect.width(),
+                        rect.bottom() - (y - y0) / (y1 - y0) * rect.height(),
+                    )
+                )
+            color = QColor(self.COLORS[i % len(self.COLORS)])
+            painter.setPen(QPen(color, 1.5))
+            painter.drawPolyline(polyline)
+            legend.append((color, f"{name} {values[-1][1]:.3g}"))
+        # legend over the curves: one line per loss, top right, in the curve's colour
+        for i, (color, label) in enumerate(legend):
+            y_text = rect.top() + (i + 1) * metrics.height()
+            if y_text > rect.bottom():
+                break
+            width = metrics.horizontalAdvance(label)
+            x_text = rect.right() - width - 4
+            painter.fillRect(x_text - 2, y_text - metrics.ascent(), width + 4, metrics.height(), QColor(0, 0, 0, 120))
+            painter.setPen(QPen(color, 1))
+            painter.drawText(x_text, y_text, label)
         painter.setPen(QPen(QColor("#aaaaaa"), 1))
-        scale = " (log)" if log else ""
         painter.drawText(
             self.rect().adjusted(6, 0, -6, 0),
             Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
-            f"step {x0}-{x1}{scale}   " + "   ".join(legend),
+            f"steps {x0}-{x1}",
         )
         painter.end()
 
@@ -205,7 +225,6 @@ def preload_torch() -> None:
         import torch._dynamo  # noqa: F401
     except Exception:  # only a warm-up: training imports it (or fails) later anyway
         pass
-
 
 
 @dataclass
@@ -348,6 +367,7 @@ class TrainingPanel(QWidget):
         self._shown = threading.Event()  # set by the GUI thread once a preview is displayed
         self._last_record = None
         self._stopped_by_user = False
+        self._failed = False
         self._busy_sensitive: list[QWidget] = []
         self._job_text = ""
         self.worker = None  # the running worker (training or one-shot), else None
@@ -392,7 +412,8 @@ class TrainingPanel(QWidget):
         self.load_button.clicked.connect(self._load_clicked)
         self.add_busy_sensitive(self.train_button, self.load_button)
         # a closed widget must not leave a worker training for nobody
-        self.destroyed.connect(self._stop.set)
+        stop = self._stop
+        self.destroyed.connect(lambda *_: stop.set())
         self._job_progress.connect(self._on_job_progress)
         self._update_device_label()
 
@@ -476,6 +497,7 @@ class TrainingPanel(QWidget):
         self._job = job
         self._stop.clear()
         self._stopped_by_user = False
+        self._failed = False
         self._last_record = None
         self.previews_shown = 0
         self.loss_curve.clear()
@@ -507,6 +529,7 @@ class TrainingPanel(QWidget):
         if job is None:
             return
         if update.error is not None:
+            self._failed = True
             self.error(update.error, context=f"{job.description.capitalize()} failed")
             return
         record = update.record
@@ -538,8 +561,9 @@ class TrainingPanel(QWidget):
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("not trained")
         else:
-            how = "Stopped" if self._stopped_by_user else "Finished"
-            self.set_status(f"{how} at step {record.step} / {record.total} ({record.elapsed:.1f} s)")
+            how = "Failed" if self._failed else "Stopped" if self._stopped_by_user else "Finished"
+            summary = f"{how} at step {record.step} / {record.total} ({record.elapsed:.1f} s)"
+            self.set_status(f"{summary}: {self.last_message}" if self._failed else summary)
             self._update_device_label()
             self.model_changed.emit(self._model)
         self.training_finished.emit()
@@ -563,9 +587,7 @@ class TrainingPanel(QWidget):
         if self.is_busy:
             self.warning(f"Busy: wait for the current job to finish before {description}")
             return False
-        worker = thread_worker(_call_safely, start_thread=False)(
-            lambda: func(self._job_progress.emit)
-        )
+        worker = thread_worker(_call_safely, start_thread=False)(lambda: func(self._job_progress.emit))
 
         def done(outcome) -> None:
             result, error = outcome
@@ -706,16 +728,17 @@ def central_crop(
 AXES_CHOICES = ("auto", "YX", "YXC", "SYX", "TYX", "ZYX", "SYXC", "TYXC", "SZYX", "TZYX", "CYX", "CZYX")
 
 
-def layer_axes(layer, choice: str = "auto", *, model_axes: str | None = None) -> str:
+def layer_axes(layer, choice: str = "auto", *, model_axes: str | None = None, strict: bool = True) -> str:
     """The axes string to pass to the core for ``layer``'s data.
 
-    An explicit ``choice`` is used when it has one letter per dimension. ``"auto"``
-    (or a choice of the wrong length, e.g. for another layer) follows napari: RGB
-    layers end in C; otherwise the axes a model was trained with are reused when
-    their length fits, else the core's default for the shape.
+    An explicit ``choice`` is returned as is when ``strict`` (the core then refuses
+    one of the wrong length with a clear message); otherwise only when it has one
+    letter per dimension. ``"auto"`` follows napari: RGB layers end in C; otherwise
+    the axes a model was trained with are reused when their length fits, else the
+    core's default for the shape.
     """
     shape = tuple(image_array(layer).shape)
-    if choice and choice != "auto" and len(choice) == len(shape):
+    if choice and choice != "auto" and (strict or len(choice) == len(shape)):
         return choice
     rgb = bool(getattr(layer, "rgb", False))
     if not rgb and model_axes and len(model_axes) == len(shape):

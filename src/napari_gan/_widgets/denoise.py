@@ -131,8 +131,7 @@ class DenoiseWidget(QWidget):
         self.fine_tune = CheckBox(
             value=False,
             text="Continue training the current model",
-            tooltip="Fine-tune the trained or loaded model (keeping its own settings) "
-            "instead of starting a new one",
+            tooltip="Fine-tune the trained or loaded model (keeping its own settings) instead of starting a new one",
         )
         self._train_options = Container(
             widgets=[
@@ -218,7 +217,8 @@ class DenoiseWidget(QWidget):
             if model is None or not model.is_fitted:
                 raise ng.InputError("no model yet: train one or load a saved model first")
             layer = check_image_layer(layer if layer is not None else self.predict_picker.value)
-            axes = layer_axes(layer, self.axes_picker.value, model_axes=model.axes)
+            # the axes option describes the training image; another layer may differ
+            axes = layer_axes(layer, self.axes_picker.value, model_axes=model.axes, strict=False)
         except Exception as exc:
             self.panel.error(exc, context="Cannot predict")
             return False
@@ -280,9 +280,7 @@ class DenoiseWidget(QWidget):
         self._checkpoint = None if model is not current else self._checkpoint
 
         def start():
-            return model.fit_iter(
-                data, target_data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0
-            )
+            return model.fit_iter(data, target_data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
 
         def preview() -> _Preview:
             # worker thread: only arrays here, no layer

@@ -4,8 +4,8 @@ Every task supplies a ``step()`` callable that performs one optimisation step
 and returns its losses; :func:`training_loop` owns timing, the step/time budget,
 the learning-rate schedule and the history, and yields a :class:`StepRecord`
 after every step. A widget runs the generator in a worker thread and stops it by
-quitting the worker; a script stops it by leaving its ``for`` loop. Either way
-the weights learned so far stay in the model.
+closing it between steps (``gen.close()``); a script stops it by leaving its
+``for`` loop. Either way the weights learned so far stay in the model.
 """
 
 from __future__ import annotations
