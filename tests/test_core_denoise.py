@@ -224,3 +224,12 @@ def test_predict_dask_input_matches_numpy():
     np.testing.assert_allclose(den.predict(lazy), den.predict(noisy), atol=1e-4)
     # fit accepts dask arrays too
     ng.Denoiser(**FAST).fit(lazy, max_steps=1)
+
+
+def test_predict_zarr_input_reads_lazily(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    _, noisy = _noisy((96, 128))
+    den = ng.Denoiser(**FAST).fit(noisy, max_steps=2)
+    z = zarr.open(str(tmp_path / "img.zarr"), mode="w", shape=noisy.shape, chunks=(32, 32), dtype="f4")
+    z[:] = noisy
+    np.testing.assert_allclose(den.predict(z), den.predict(noisy), atol=1e-4)

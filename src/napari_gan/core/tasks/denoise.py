@@ -44,7 +44,8 @@ class DenoiserConfig:
     learning_rate : float
         Adam learning rate when training from scratch; a warm start uses a quarter.
     pretrained : bool
-        Start 2D single-channel self-supervised training from the bundled generic model.
+        Start 2D single-channel training (self-supervised with Neighbor2Neighbor, or
+        supervised) from the bundled generic model instead of random weights.
     tile_size, tile_overlap : int
         Tiled prediction: tile edge and overlap in pixels.
     """
@@ -371,12 +372,14 @@ class Denoiser(TrainableModel):
             In the input's intensity units.
         """
         self._require_fitted()
-        lazy = (
-            hasattr(image, "chunks")
-            or not isinstance(image, np.ndarray)
-            and hasattr(image, "dtype")
-            and hasattr(image, "shape")
-        )
+        # dask, zarr, h5py...: kept lazy and read tile by tile (NaNs are not checked
+        # there: that would read the whole array once more)
+        lazy = not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
+        if lazy:
+            import dask.array as da  # zarr/h5py: wrap so axis reordering stays lazy
+
+            if not isinstance(image, da.Array):
+                image = da.from_array(image, chunks=getattr(image, "chunks", None) or "auto")
         arr = image if lazy else as_array(image, name="image")
         if arr.dtype.kind not in "uif":
             raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
