@@ -57,7 +57,7 @@ class DenoiserConfig:
     depth: int = 2
     learning_rate: float = 1e-3
     pretrained: bool = True
-    tile_size: int = 256
+    tile_size: int = 384
     tile_overlap: int = 32
 
     def __post_init__(self):
@@ -256,6 +256,13 @@ class Denoiser(TrainableModel):
         StepRecord
             ``step``, ``total``, ``losses`` (dict) and ``elapsed`` seconds. Leaving the
             loop early keeps what was learned so far.
+
+        Notes
+        -----
+        Calling ``fit``/``fit_iter`` again on a trained (or loaded) Denoiser continues
+        training from its weights at a quarter of the learning rate, provided the new
+        data has the same dimensionality, channels and mode; otherwise it raises.
+        Validation runs before the generator is returned, so bad input raises here.
         """
         check_budget(max_steps, time_limit)
         axes, norm, x, y = self._prepare(image, target, axes)
@@ -346,7 +353,7 @@ class Denoiser(TrainableModel):
         axes: str | None = None,
         device: str | None = None,
         tile_size: int | None = None,
-        batch_size: int = 4,
+        batch_size: int = 2,
         progress=None,
     ) -> np.ndarray:
         """Denoise ``image`` tile by tile.
@@ -436,7 +443,7 @@ class Denoiser(TrainableModel):
         self.net = UNet(UNetConfig(**state["net"]))
         self.net.load_state_dict(tensors)
         self.net.eval()
-        self.device = "cpu"
+        self.device = None  # the next predict/fit picks "auto"
 
 
 def _sample_lazy(arr, max_pixels: int = 4_000_000) -> np.ndarray:
