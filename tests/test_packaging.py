@@ -104,6 +104,9 @@ def test_wheel_ships_manifest(tmp_path):
         info = zf.getinfo("napari_gan/napari.yaml")
         assert not (info.external_attr >> 16) & 0o020000  # a regular file, not a symlink
         assert zf.read(info).decode() == (ROOT / "napari.yaml").read_text()
+        # the bundled generic denoiser (the warm start) ships too
+        weights = ROOT / "src" / "napari_gan" / "weights" / "denoise_generic_2d.ngan"
+        assert zf.read("napari_gan/weights/denoise_generic_2d.ngan") == weights.read_bytes()
         entry_points = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
         text = zf.read(entry_points).decode()
     assert "[napari.manifest]\nnapari-gan = napari_gan:napari.yaml" in text
