@@ -132,8 +132,11 @@ def main():
     ap.add_argument("--json", help="also write the raw numbers here")
     ap.add_argument("--no-n2v2", dest="n2v2", action="store_false", help="skip the N2V2 comparison row")
     ap.add_argument("--speed-only", action="store_true", help="only the prediction speed and memory section")
-    ap.add_argument("--supervised-only", action="store_true",
-                    help="baselines and the supervised model only (no self-supervised runs, no speed section)")
+    ap.add_argument(
+        "--supervised-only",
+        action="store_true",
+        help="baselines and the supervised model only (no self-supervised runs, no speed section)",
+    )
     args = ap.parse_args()
     budgets = [2.0, 4.0] if args.quick else [float(b) for b in args.budgets.split(",")]
     if args.supervised_only:

@@ -114,9 +114,7 @@ def test_wheel_ships_manifest(tmp_path):
 
 
 def test_cli_help():
-    result = subprocess.run(
-        [sys.executable, "-m", "napari_gan", "--help"], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-m", "napari_gan", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "gui" in result.stdout
 

@@ -14,9 +14,7 @@ PLUGIN = "napari-gan"
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PLUGIN, description="Train CNNs and GANs on napari layers."
-    )
+    parser = argparse.ArgumentParser(prog=PLUGIN, description="Train CNNs and GANs on napari layers.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     gui = sub.add_parser("gui", help="open napari with the Denoise widget and a sample (default)")
     gui.add_argument(

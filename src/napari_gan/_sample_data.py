@@ -163,9 +163,7 @@ def blob_volume(shape: tuple[int, int, int] = (32, 128, 128), *, seed: int = 0) 
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"shape must be three positive ints (Z, Y, X), got {shape!r}")
     # binary_blobs makes cubes only: make one as large as the longest side, crop.
-    blobs = binary_blobs(
-        length=max(shape), n_dim=3, volume_fraction=0.3, blob_size_fraction=0.1, rng=seed
-    )
+    blobs = binary_blobs(length=max(shape), n_dim=3, volume_fraction=0.3, blob_size_fraction=0.1, rng=seed)
     blobs = blobs[: shape[0], : shape[1], : shape[2]]
     smooth = ndimage.gaussian_filter(blobs.astype(np.float32), sigma=1.0)
     return np.rint(30.0 + 190.0 * smooth).astype(np.uint8)
