@@ -73,6 +73,7 @@ def test_fit_iter_records_and_stop_keeps_weights():
     before = {k: v.clone() for k, v in den.net.state_dict().items()}
     den.fit(noisy, max_steps=2)
     assert den.steps_trained == 7
+    assert [h["step"] for h in den.history] == list(range(1, 8))  # one continuous curve
     assert any(not torch.equal(before[k], v) for k, v in den.net.state_dict().items())
 
 

@@ -71,13 +71,16 @@ def training_loop(
     optimizers: list[torch.optim.Optimizer] = (),
     warmup: int = 0,
     history: list | None = None,
+    history_offset: int = 0,
     on_end: Callable[[int], None] | None = None,
 ) -> Iterator[StepRecord]:
     """Run ``step`` until ``max_steps`` or ``time_limit`` seconds, whichever comes first.
 
     The learning rate of each optimizer follows a cosine schedule over the
     progress towards whichever budget ends first, so a time-limited run still
-    anneals. ``on_end(steps_done)`` runs however the loop ends (finished,
+    anneals. History entries count steps from ``history_offset`` (the steps a
+    model had before this run), so a continued model's history stays one curve.
+    ``on_end(steps_done)`` runs however the loop ends (finished,
     stopped, or failed), so the model can mark itself trained.
     """
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
@@ -98,7 +101,7 @@ def training_loop(
             elapsed = time.perf_counter() - start
             record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed)
             if history is not None:
-                history.append({"step": i, "elapsed": round(elapsed, 3), **losses})
+                history.append({"step": history_offset + i, "elapsed": round(elapsed, 3), **losses})
             yield record
             if time_limit and time.perf_counter() - start >= time_limit:
                 break

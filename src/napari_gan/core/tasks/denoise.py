@@ -342,6 +342,7 @@ class Denoiser(TrainableModel):
             optimizers=[opt],
             warmup=0 if (warm or continuing) else 20,
             history=self.history,
+            history_offset=self.steps_trained,
             on_end=on_end,
         )
 
