@@ -4,7 +4,7 @@ Prints one markdown table of PSNR/SSIM on camera and moon (Gaussian sigma=25)
 and on a Poisson-Gaussian "microscopy-like" image, then training and prediction
 speed and the peak memory of an 8192 x 8192 prediction.
 
-    pip install -e ".[bench]"          # adds bm3d and psutil
+    pip install -e ".[bench]"          # adds bm3d
     python bench/denoise.py            # full run, ~40 min on 2 CPU cores
     python bench/denoise.py --quick    # a smoke run of the same code, ~3 min
 
@@ -202,7 +202,7 @@ def main():
         raw[name] = {k: {"psnr": v[0][0], "ssim": v[0][1], "seconds": v[1]} for k, v in res.items()}
 
     if args.speed_only:
-        sup_models["gaussian"] = ng.Denoiser(tile_size=384).fit(load_pair("astronaut").noisy, max_steps=1)
+        sup_models["gaussian"] = ng.Denoiser().fit(load_pair("astronaut").noisy, max_steps=1)
     methods = list(next(iter(raw.values())).keys()) if raw else []
     names = list(raw)
     print()
