@@ -103,8 +103,20 @@ class PatchSampler:
     place and augmented the same way.
     """
 
-    def __init__(self, arrays: list[np.ndarray], patch: tuple[int, ...], *, seed: int = 0, augment: bool = True):
+    def __init__(
+        self,
+        arrays: list[np.ndarray],
+        patch: tuple[int, ...],
+        *,
+        seed: int = 0,
+        augment: bool = True,
+        centers: np.ndarray | None = None,
+    ):
+        """``centers``, optional (M, 1 + spatial dims) integer array of (sample, *position):
+        patches are then placed to contain one of these positions, drawn at random
+        (e.g. the annotated pixels of sparse scribbles), instead of anywhere."""
         self.arrays = arrays
+        self.centers = None if centers is None or len(centers) == 0 else np.asarray(centers)
         self.patch = tuple(patch)
         self.rng = np.random.default_rng(seed)
         self.augment = augment
@@ -117,8 +129,15 @@ class PatchSampler:
     def sample(self, batch_size: int) -> list[torch.Tensor]:
         outs = [[] for _ in self.arrays]
         for _ in range(batch_size):
-            i = self.rng.integers(self.n)
-            start = [self.rng.integers(s - p + 1) for s, p in zip(self.spatial, self.patch)]
+            if self.centers is None:
+                i = self.rng.integers(self.n)
+                start = [self.rng.integers(s - p + 1) for s, p in zip(self.spatial, self.patch)]
+            else:
+                i, *pos = self.centers[self.rng.integers(len(self.centers))]
+                # anywhere in the patch, so the annotated pixel is not always at its centre
+                start = [
+                    int(np.clip(c - self.rng.integers(p), 0, s - p)) for c, s, p in zip(pos, self.spatial, self.patch)
+                ]
             sl = (i, slice(None)) + tuple(slice(a, a + p) for a, p in zip(start, self.patch))
             crops = [a[sl] for a in self.arrays]
             if self.augment:

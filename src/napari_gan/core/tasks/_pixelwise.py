@@ -1,0 +1,185 @@
+"""What the pixel-wise recognition tasks (Segmenter, SpotDetector) share: turning an
+image and an annotation of its spatial shape into network layout, per-channel
+normalisation, and tiled prediction of per-pixel maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..axes import check_axes, default_axes, spatial_dims, to_ncs
+from ..data import Normalization, as_array, check_finite
+from ..errors import InputError
+from ..tiling import predict_tiled
+
+
+def annotation_axes(axes: str) -> str:
+    """The axes of an annotation (labels, points) of an image with ``axes``: no C."""
+    return axes.replace("C", "")
+
+
+@dataclass(frozen=True)
+class ChannelNorm:
+    """Percentile normalisation of each channel separately (fluorescence channels
+    differ in brightness by orders of magnitude)."""
+
+    norms: tuple[Normalization, ...]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, *, name: str = "image") -> ChannelNorm:
+        """``x``: (N, C, *spatial). A constant channel next to informative ones is kept
+        (scaled by 1) rather than refused; an image that is constant throughout is refused."""
+        norms = []
+        for c in range(x.shape[1]):
+            try:
+                norms.append(Normalization.fit(x[:, c], name=name))
+            except InputError:
+                norms.append(None)
+        if all(n is None for n in norms):
+            Normalization.fit(x, name=name)  # raises the "constant image" message
+        norms = [
+            n if n is not None else Normalization(float(x[:, c].min()), float(x[:, c].min()) + 1.0)
+            for c, n in enumerate(norms)
+        ]
+        return cls(tuple(norms))
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        out = np.empty(x.shape, dtype=np.float32)
+        for c, n in enumerate(self.norms):
+            out[:, c] = n.apply(x[:, c])
+        return out
+
+
+def prepare_image(image, axes: str | None, *, name: str = "image") -> tuple[np.ndarray, str]:
+    """Validate ``image`` and return it as float-ready (N, C, *spatial) with its axes."""
+    arr = as_array(image, name=name)
+    check_finite(arr, name=name)
+    axes = check_axes(axes, arr.shape) if axes is not None else default_axes(arr.shape)
+    return to_ncs(arr, axes), axes
+
+
+def annotation_shape(image_shape: tuple[int, ...], axes: str) -> tuple[int, ...]:
+    return tuple(s for s, a in zip(image_shape, axes) if a != "C")
+
+
+def prepare_labels(labels, image_shape: tuple[int, ...], axes: str, *, name: str = "labels") -> np.ndarray:
+    """Validate an integer annotation of the image's non-channel shape; returns (N, 1, *spatial) int64."""
+    if labels is None:
+        raise InputError(f"{name} is None: give an annotation of the image's shape")
+    if hasattr(labels, "compute") and not isinstance(labels, np.ndarray):
+        labels = labels.compute()
+    lab = np.asarray(labels)
+    want = annotation_shape(image_shape, axes)
+    if lab.dtype.kind == "b":
+        lab = lab.astype(np.uint8)
+    if lab.dtype.kind == "f":
+        raise InputError(
+            f"{name} have floating-point dtype {lab.dtype}; labels must be integers "
+            "(0 = not annotated / background, 1, 2, ... = classes or objects)"
+        )
+    if lab.dtype.kind not in "ui":
+        raise InputError(f"{name} have unsupported dtype {lab.dtype}; use an integer Labels layer")
+    if lab.shape != want:
+        raise InputError(
+            f"{name} have shape {lab.shape} but the image (axes {axes!r}, shape {image_shape}) needs {want}"
+        )
+    if lab.size and lab.min() < 0:
+        raise InputError(f"{name} contain negative values; use 0 for unannotated and positive ids")
+    return to_ncs(lab.astype(np.int64, copy=False), annotation_axes(axes))
+
+
+def prepare_region(region, image_shape: tuple[int, ...], axes: str) -> np.ndarray | None:
+    """``region``: None, a boolean mask of the annotation's shape, or a tuple of slices.
+
+    Returns (N, 1, *spatial) bool, or None for "everywhere"."""
+    if region is None:
+        return None
+    want = annotation_shape(image_shape, axes)
+    if isinstance(region, tuple) and all(isinstance(s, slice) for s in region):
+        mask = np.zeros(want, dtype=bool)
+        mask[region] = True
+    else:
+        if hasattr(region, "compute") and not isinstance(region, np.ndarray):
+            region = region.compute()
+        mask = np.asarray(region)
+        if mask.shape != want:
+            raise InputError(f"region has shape {mask.shape} but the annotation needs {want}")
+        mask = mask.astype(bool)
+    if not mask.any():
+        raise InputError("the training region is empty: draw or give a region that covers annotated pixels")
+    return to_ncs(mask, annotation_axes(axes))
+
+
+def lazy_or_array(image):
+    """numpy stays numpy; dask/zarr/h5py are wrapped in dask so reordering stays lazy."""
+    lazy = not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
+    if lazy:
+        import dask.array as da
+
+        if not isinstance(image, da.Array):
+            image = da.from_array(image, chunks=getattr(image, "chunks", None) or "auto")
+        return image, True
+    return as_array(image, name="image"), False
+
+
+def predict_maps(
+    net: torch.nn.Module,
+    src,
+    *,
+    device: str,
+    activation,
+    tile: int,
+    overlap: int,
+    batch_size: int = 2,
+    progress=None,
+) -> np.ndarray:
+    """Per-pixel maps of ``net`` over ``src`` (N, C, *spatial), tile by tile.
+
+    ``activation`` turns raw network output of a batch into the maps to blend (e.g.
+    a softmax), so the overlaps average probabilities, not logits. Each tile is
+    normalised with per-image channel percentiles computed once here.
+    """
+    cfg = net.config
+    sample = src if isinstance(src, np.ndarray) else _strided(src)
+    norm = ChannelNorm.fit(np.asarray(sample, dtype=np.float32))
+    fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
+    net = net.to(device).eval().to(memory_format=fmt)
+
+    def fn(batch):
+        with torch.inference_mode():
+            t = torch.from_numpy(norm.apply(batch)).to(device).contiguous(memory_format=fmt)
+            return activation(net(t)).float().contiguous().cpu().numpy()
+
+    out_channels = activation(torch.zeros((1, cfg.out_channels) + (1,) * cfg.dims)).shape[1]
+    t = tile if cfg.dims == 2 else min(tile, 64)
+    return predict_tiled(
+        src,
+        fn,
+        out_channels=out_channels,
+        tile=(t,) * cfg.dims,
+        overlap=min(overlap, t // 4),
+        multiple=net.multiple,
+        batch_size=batch_size,
+        progress=progress,
+    )
+
+
+def _strided(arr, max_pixels: int = 4_000_000) -> np.ndarray:
+    stride = max(1, int((arr.size / max_pixels) ** (1 / max(1, arr.ndim - 2))) + 1) if arr.size > max_pixels else 1
+    sub = arr[(slice(None), slice(None)) + (slice(None, None, stride),) * (arr.ndim - 2)]
+    return np.asarray(sub.compute() if hasattr(sub, "compute") else sub)
+
+
+def intensity_jitter(x: torch.Tensor, gen: torch.Generator, *, gain: float = 1.25, shift: float = 0.1):
+    """Random per-patch contrast and brightness change, so the model does not depend
+    on the exact percentile normalisation of the one image it was trained on."""
+    shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+    g = torch.exp((torch.rand(shape, generator=gen) * 2 - 1) * np.log(gain)).to(x.device)
+    s = ((torch.rand(shape, generator=gen) * 2 - 1) * shift).to(x.device)
+    return x * g + s
+
+
+def dims_of(axes: str) -> int:
+    return spatial_dims(axes)
