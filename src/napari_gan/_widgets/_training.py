@@ -40,6 +40,8 @@ from napari_gan.core.axes import default_axes
 
 __all__ = [
     "AXES_CHOICES",
+    "axes_picker",
+    "budget_widgets",
     "LossCurve",
     "TrainingJob",
     "TrainingPanel",
@@ -746,3 +748,37 @@ def layer_axes(layer, choice: str = "auto", *, model_axes: str | None = None, st
     if not rgb and model_axes and "Z" in model_axes and len(shape) in (3, 4):
         return "ZYX" if len(shape) == 3 else "SZYX"
     return default_axes(shape, rgb=rgb)
+
+
+def axes_picker():
+    """The Axes option every task widget has."""
+    from magicgui.widgets import ComboBox
+
+    return ComboBox(
+        choices=AXES_CHOICES,
+        value="auto",
+        label="Axes",
+        tooltip="Letters from STCZYX: S samples, T time, C channels, Z depth (3D network). "
+        "auto: YX, YXC for RGB layers, SYX for other 3D stacks.",
+    )
+
+
+def budget_widgets(default_steps: int):
+    """Max steps, time limit, preview interval and "continue training" options."""
+    from magicgui.widgets import CheckBox, SpinBox
+
+    max_steps = SpinBox(value=default_steps, min=1, max=10_000_000, label="Max steps")
+    time_limit = SpinBox(value=0, min=0, max=7 * 24 * 3600, label="Time limit (s)", tooltip="0 = no time limit")
+    preview_every = SpinBox(
+        value=25,
+        min=0,
+        max=1_000_000,
+        label="Preview every",
+        tooltip="Refresh the preview layer every N steps (0 = no preview)",
+    )
+    fine_tune = CheckBox(
+        value=False,
+        text="Continue training the current model",
+        tooltip="Fine-tune the trained or loaded model (keeping its own settings) instead of starting a new one",
+    )
+    return max_steps, time_limit, preview_every, fine_tune

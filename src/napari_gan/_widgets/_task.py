@@ -1,0 +1,331 @@
+"""The frame every task widget (Denoise, Segment, Detect, ...) is built on.
+
+:class:`TaskWidget` lays out a "Train" box (the task's options above a
+:class:`TrainingPanel`) and a "Predict" box, keeps the layer pickers in step with the
+layer list, follows the dims slider for previews, and runs predictions in a worker.
+A task subclass only says which options it has, how layers become a
+:class:`TrainingJob`, and how a result becomes a layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import napari
+import numpy as np
+from magicgui.widgets import Container, PushButton, create_widget
+from qtpy.QtWidgets import QGroupBox, QVBoxLayout, QWidget
+
+import napari_gan as ng
+
+from ._training import TrainingJob, TrainingPanel, check_image_layer, image_array, layer_axes
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a source image layer sits in the world, captured in the GUI thread, so
+    results computed later in a worker go back on top of it."""
+
+    name: str
+    axes: str
+    rgb: bool
+    scale: tuple[float, ...]
+    translate: tuple[float, ...]
+    contrast_limits: tuple[float, float] | None
+    colormap: Any
+
+    @classmethod
+    def of(cls, layer, axes: str) -> Placement:
+        return cls(
+            name=layer.name,
+            axes=axes,
+            rgb=bool(layer.rgb),
+            scale=tuple(float(s) for s in layer.scale),
+            translate=tuple(float(t) for t in layer.translate),
+            contrast_limits=tuple(layer.contrast_limits) if layer.contrast_limits is not None else None,
+            colormap=None if layer.rgb else layer.colormap,
+        )
+
+    def display_kwargs(self) -> dict:
+        kwargs = {"scale": self.scale, "translate": self.translate, "rgb": self.rgb}
+        if self.contrast_limits is not None:
+            kwargs["contrast_limits"] = self.contrast_limits
+        if self.colormap is not None:
+            kwargs["colormap"] = self.colormap
+        return kwargs
+
+    def layer_axes(self) -> list[int]:
+        """Data axes of the source that are layer (world) axes: all but an RGB channel axis."""
+        n = len(self.axes)
+        return [i for i in range(n) if not (self.rgb and i == n - 1)]
+
+    def annotation_kwargs(self) -> dict:
+        """scale/translate for a layer over the source without its channel axis
+        (labels, points): the channel axis, if the source has one, is dropped."""
+        keep = [i for i in self.layer_axes() if self.axes[i] != "C"]
+        world = self.layer_axes()
+        return {
+            "scale": tuple(self.scale[world.index(i)] for i in keep),
+            "translate": tuple(self.translate[world.index(i)] for i in keep),
+        }
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A prediction on a crop computed in the worker, with where the crop starts in
+    the source (data axis -> first index)."""
+
+    data: Any
+    starts: dict[int, int]
+
+
+def crop_placement(placement: Placement, starts: dict[int, int], *, drop_channels: bool) -> dict:
+    """scale/translate of a layer showing a crop of the source that starts at ``starts``."""
+    world = placement.layer_axes()
+    kept = [i for i in sorted(starts) if i in world and not (drop_channels and placement.axes[i] == "C")]
+    return {
+        "scale": [placement.scale[world.index(i)] for i in kept],
+        "translate": [placement.translate[world.index(i)] + starts[i] * placement.scale[world.index(i)] for i in kept],
+    }
+
+
+def _disconnect(connections, *_: Any) -> None:
+    for emitter, callback in connections:
+        emitter.disconnect(callback)
+
+
+class TaskWidget(QWidget):
+    """Base of the task dock widgets; see the module docstring.
+
+    Subclasses set :attr:`model_type`, :attr:`predict_label`, build their option
+    widgets in :meth:`_build_options` and implement :meth:`_prepare_training`,
+    :meth:`_show_preview` and :meth:`_prediction`.
+    """
+
+    model_type: type = object
+    predict_label = "Predict on"
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self._placement: Placement | None = None
+        self._source_layer = None  # the layer being trained on, only to follow the dims slider
+        self._frame: dict[str, int] = {}  # read by the worker's preview: S/T/Z index to show
+        self._checkpoint: str | None = None
+
+        self._train_options = Container(widgets=self._build_options())
+        self.panel = TrainingPanel(
+            prepare=self._prepare_training,
+            model_type=self.model_type,
+            show_preview=self._show_preview_safely,
+        )
+        self.predict_picker = create_widget(
+            annotation=napari.layers.Image,
+            label=self.predict_label,
+            options={"choices": self._image_layers},
+        )
+        self.predict_button = PushButton(text="Predict")
+        self.predict_button.enabled = False
+        self._predict_options = Container(
+            widgets=[self.predict_picker, *self._build_predict_options(), self.predict_button]
+        )
+
+        train_box = QGroupBox("Train")
+        train_layout = QVBoxLayout(train_box)
+        train_layout.addWidget(self._train_options.native)
+        train_layout.addWidget(self.panel)
+        predict_box = QGroupBox("Predict")
+        QVBoxLayout(predict_box).addWidget(self._predict_options.native)
+        layout = QVBoxLayout(self)
+        layout.addWidget(train_box)
+        layout.addWidget(predict_box)
+        layout.addStretch(1)
+
+        self.predict_button.changed.connect(lambda *_: self.predict())
+        self.panel.add_busy_sensitive(self.predict_button.native)
+        self.panel.model_changed.connect(self._on_model_changed)
+        self.panel.training_finished.connect(self._on_training_finished)
+
+        events = self.viewer.layers.events
+        # not named reset_choices: napari would connect that too when docking, and
+        # rebuilding the pickers twice per layer change is wasted GUI time
+        layer_changes = (events.inserted, events.removed, events.reordered, events.renamed)
+        connections = [(emitter, self.refresh_layer_choices) for emitter in layer_changes]
+        connections.append((self.viewer.dims.events.current_step, self._follow_dims))
+        for emitter, callback in connections:
+            emitter.connect(callback)
+        # the viewer may outlive this widget: never leave it calling into a deleted one
+        self.destroyed.connect(partial(_disconnect, connections))
+        self.refresh_layer_choices()
+
+    # ----------------------------------------------------------------- to implement
+
+    def _build_options(self) -> list:
+        raise NotImplementedError
+
+    def _build_predict_options(self) -> list:
+        return []
+
+    def _prepare_training(self, current) -> TrainingJob:
+        raise NotImplementedError
+
+    def _show_preview(self, preview: Preview) -> None:
+        raise NotImplementedError
+
+    def _prediction(self, model, layer, data, axes: str, placement: Placement):
+        """Return ``(func(progress) -> result, on_result(result), description)``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def model(self):
+        """The trained or loaded model, else None."""
+        return self.panel.model
+
+    def train(self) -> bool:
+        """Start training with the chosen layers and options (what Train does).
+
+        Returns True if training started; problems are shown as notifications.
+        """
+        return self.panel.start_training()
+
+    def stop(self) -> None:
+        """Stop training after the current step; the model keeps what it learned."""
+        self.panel.stop_training()
+
+    def predict(self, layer=None) -> bool:
+        """Apply the model to ``layer`` (default: the one chosen under Predict) in a
+        worker and add the result as a new layer. Returns True if it started."""
+        model = self.model
+        try:
+            if model is None or not model.is_fitted:
+                raise ng.InputError("no model yet: train one or load a saved model first")
+            layer = check_image_layer(layer if layer is not None else self.predict_picker.value)
+            # the axes option describes the training image; another layer may differ
+            axes = layer_axes(layer, self._axes_choice(), model_axes=model.axes, strict=False)
+            data = image_array(layer)
+            func, on_result, description = self._prediction(model, layer, data, axes, Placement.of(layer, axes))
+        except Exception as exc:
+            self.panel.error(exc, context="Cannot predict")
+            return False
+        return self.panel.run_job(func, on_result, description=description)
+
+    def save_model(self, path: str | Path) -> Path | None:
+        """Save the current model (what Save does, without the dialog)."""
+        saved = self.panel.save_model(path)
+        if saved is not None:
+            self._checkpoint = str(saved)
+        return saved
+
+    def load_model(self, path: str | Path):
+        """Load a saved model of this widget's kind (what Load does, without the dialog)."""
+        model = self.panel.load_model(path)
+        if model is not None:
+            self._checkpoint = str(path)
+        return model
+
+    def refresh_layer_choices(self, *_: Any) -> None:
+        """Refresh the layer pickers (called whenever the layer list changes)."""
+        self._train_options.reset_choices()
+        self._predict_options.reset_choices()
+
+    # ----------------------------------------------------------------- helpers
+
+    def _axes_choice(self) -> str:
+        picker = getattr(self, "axes_picker", None)
+        return picker.value if picker is not None else "auto"
+
+    def _layers_of(self, kind) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, kind)]
+
+    def _image_layers(self, *_: Any) -> list[tuple[str, napari.layers.Image]]:
+        return self._layers_of(napari.layers.Image)
+
+    def _begin(self, layer, axes: str, model, current) -> None:
+        """Remember what is being trained on (GUI thread, when Train is clicked)."""
+        self._placement = Placement.of(layer, axes)
+        self._source_layer = layer
+        self._frame = {}
+        self._follow_dims()
+        self._checkpoint = None if model is not current else self._checkpoint
+
+    def _follow_dims(self, *_: Any) -> None:
+        """Keep the preview on the frame/plane the user is looking at (GUI thread)."""
+        layer, placement = self._source_layer, self._placement
+        if layer is None or placement is None or layer not in self.viewer.layers:
+            return
+        try:
+            coords = layer.world_to_data(self.viewer.dims.point)
+        except Exception:  # transforms napari cannot invert: keep the last frame
+            return
+        frame = {}
+        for i, letter in enumerate(placement.axes[: len(coords)]):
+            if letter in "STZ":
+                frame[letter] = int(round(float(coords[i])))
+        self._frame = frame  # one assignment: the worker reads a consistent dict
+
+    def _show_preview_safely(self, preview: Preview) -> None:
+        if self._placement is not None:
+            self._show_preview(preview)
+
+    def _on_training_finished(self) -> None:
+        self._source_layer = None
+
+    def _on_model_changed(self, model) -> None:
+        self.predict_button.enabled = model is not None and not self.panel.is_busy
+
+    def _replace_or_add(self, kind: str, name: str, data, *, same_shape: bool = True, **kwargs):
+        """Update our own layer ``name`` of ``kind`` in place when it fits, else add a
+        new one (so re-running a prediction or preview does not pile up layers)."""
+        existing = self.viewer.layers[name] if name in self.viewer.layers else None
+        cls = getattr(napari.layers, kind.capitalize())
+        fits = isinstance(existing, cls) and "napari_gan" in existing.metadata
+        if fits and same_shape:
+            fits = np.shape(existing.data) == np.shape(data) if kind != "points" else existing.ndim == data.shape[1]
+        if fits:
+            existing.data = data
+            for key in ("metadata", "scale", "translate"):
+                if key in kwargs and (key == "metadata" or not np.allclose(getattr(existing, key), kwargs[key])):
+                    setattr(existing, key, kwargs[key])
+            return existing
+        if existing is not None and "napari_gan" in existing.metadata:
+            self.viewer.layers.remove(existing)
+        return getattr(self.viewer, f"add_{kind}")(data, name=name, **kwargs)
+
+
+def to_image_coords(coords: np.ndarray, layer, image_layer) -> np.ndarray:
+    """Coordinates in ``layer``'s data space -> ``image_layer``'s data space (the
+    trailing axes of both correspond; only scale and translate are undone, which is
+    how napari places layers added over an image)."""
+    coords = np.asarray(coords, dtype=np.float64)
+    d = coords.shape[1]
+    s_scale, s_translate = np.asarray(layer.scale)[-d:], np.asarray(layer.translate)[-d:]
+    world_axes = len(image_layer.scale)
+    if d > world_axes:
+        raise ng.InputError(f"layer {layer.name!r} has {d} dimensions but image {image_layer.name!r} {world_axes}")
+    i_scale = np.asarray(image_layer.scale)[world_axes - d :]
+    i_translate = np.asarray(image_layer.translate)[world_axes - d :]
+    return (coords * s_scale + s_translate - i_translate) / i_scale
+
+
+def shapes_region(shapes, image_layer, annotation_shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """The bounding box of all shapes in a Shapes layer, as slices of the annotation
+    (the image without channels): leading axes the shapes do not span stay whole."""
+    if shapes is None:
+        return None
+    if len(shapes.data) == 0:
+        raise ng.InputError(f"Shapes layer {shapes.name!r} has no shapes: draw a rectangle around the annotated part")
+    vertices = to_image_coords(np.concatenate([np.asarray(v)[:, -2:] for v in shapes.data]), shapes, image_layer)
+    lo = np.floor(vertices.min(0)).astype(int)
+    hi = np.ceil(vertices.max(0)).astype(int) + 1
+    sl = [slice(None)] * (len(annotation_shape) - 2)
+    for a, b, size in zip(lo, hi, annotation_shape[-2:]):
+        a, b = max(a, 0), min(b, size)
+        if b <= a:
+            raise ng.InputError(f"the shapes in {shapes.name!r} lie outside the image")
+        sl.append(slice(a, b))
+    return tuple(sl)
