@@ -16,6 +16,8 @@ SAMPLE_KEYS = {
     "noisy_clean_pair",
     "noisy_stack_3d",
     "microscopy_like",
+    "nuclei_with_masks",
+    "spots_with_points",
 }
 # Top-level names; "napari" must not match our own "napari_gan".
 GUI_PACKAGES = (
@@ -49,7 +51,12 @@ def test_manifest_from_distribution():
     commands = {c.id: c.python_name for c in pm.contributions.commands}
     assert commands["napari-gan.make_denoise_widget"] == "napari_gan._widgets.denoise:DenoiseWidget"
     widgets = {w.display_name: w.command for w in pm.contributions.widgets}
-    assert widgets == {"Denoise": "napari-gan.make_denoise_widget"}
+    assert widgets == {
+        "Denoise": "napari-gan.make_denoise_widget",
+        "Segment": "napari-gan.make_segment_widget",
+        "Detect": "napari-gan.make_detect_widget",
+        "Compare layers": "napari-gan.make_compare_widget",
+    }
     samples = {s.key: s.command for s in pm.contributions.sample_data}
     assert set(samples) == SAMPLE_KEYS
     for key, command in samples.items():

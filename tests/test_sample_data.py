@@ -40,6 +40,19 @@ def test_samples_are_reproducible(key):
         np.testing.assert_array_equal(a[0], b[0])
 
 
+def test_segmentation_samples():
+    (image, _, kind), (masks, _, mkind), (scr, _, skind) = sd.nuclei_with_masks()
+    assert (kind, mkind, skind) == ("image", "labels", "labels")
+    assert image.shape == masks.shape == scr.shape == (256, 256)
+    assert image.dtype == np.float32 and masks.dtype == np.int32 and masks.max() > 30
+    # scribbles: 1 = background, 2 = nucleus, sparse, and consistent with the masks
+    assert set(np.unique(scr)) == {0, 1, 2} and np.count_nonzero(scr) < 0.05 * scr.size
+    assert (masks[scr == 2] > 0).all()
+    (img, _, _), (pts, pkw, pkind), (region, _, rkind) = sd.spots_with_points()
+    assert pkind == "points" and rkind == "shapes" and img.shape == (256, 256)
+    assert len(pts) > 20 and (pts[:, 0] < 128).all() and pts.shape[1] == 2
+
+
 def test_pair_sample_has_noisy_and_clean_layer():
     (noisy, noisy_kw, _), (clean, clean_kw, _) = sd.noisy_clean_pair()
     assert noisy_kw["metadata"]["noise"]["sigma"] == sd.SIGMA

@@ -276,3 +276,49 @@ def microscopy_like() -> list[tuple]:
     limits = (_OFFSET, float(np.percentile(pair.noisy, 99.9)))
     name = "microscopy-like (Poisson-Gaussian)"
     return [_layer(pair.noisy, name, pair, noisy=True, contrast_limits=limits)]
+
+
+def nuclei_with_masks() -> list[tuple]:
+    """Synthetic crowded nuclei (256 x 256, float32), their masks, and scribbles drawn
+    from the masks (1 = background, 2 = nucleus, under 3% of the pixels), for the
+    Segment widget: train on the scribbles (semantic) or on the masks (instance)."""
+    from .core.synthetic import scribbles, touching_nuclei
+
+    image, masks = touching_nuclei((256, 256), seed=7)
+    meta = {"source": "napari_gan.core.synthetic.touching_nuclei(seed=7)"}
+    return [
+        (image, {"name": "nuclei", "metadata": meta}, "image"),
+        (masks, {"name": "nuclei masks", "metadata": meta, "visible": False}, "labels"),
+        (scribbles(masks, seed=7), {"name": "nuclei scribbles", "metadata": meta}, "labels"),
+    ]
+
+
+def spots_with_points() -> list[tuple]:
+    """Synthetic diffraction-limited spots (256 x 256, float32, SNR 4) and a Points layer
+    marking the spots of the top half, for the Detect widget (train with the region
+    of the top half, then detect in the whole image)."""
+    from .core.synthetic import spots
+
+    image, coords = spots((256, 256), n=120, snr=4.0, seed=7)
+    meta = {"source": "napari_gan.core.synthetic.spots(snr=4, seed=7)"}
+    top = coords[coords[:, 0] < 128]
+    region = np.array([[0.0, 0.0], [127.0, 255.0]])
+    return [
+        (image, {"name": "spots", "metadata": meta}, "image"),
+        (
+            top,
+            {
+                "name": "spots (top half marked)",
+                "metadata": meta,
+                "size": 5,
+                "face_color": "transparent",
+                "border_color": "cyan",
+            },
+            "points",
+        ),
+        (
+            [region],
+            {"name": "annotated region", "shape_type": "rectangle", "face_color": "transparent", "edge_color": "cyan"},
+            "shapes",
+        ),
+    ]
