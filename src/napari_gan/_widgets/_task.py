@@ -9,6 +9,7 @@ A task subclass only says which options it has, how layers become a
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -277,6 +278,20 @@ class TaskWidget(QWidget):
 
     def _on_model_changed(self, model) -> None:
         self.predict_button.enabled = model is not None and not self.panel.is_busy
+
+    def _result_metadata(self, model, placement: Placement, **extra) -> dict:
+        """What a result layer records about how it was made (``layer.metadata``)."""
+        return {
+            "napari_gan": {
+                "model": type(model).__name__,
+                "source": placement.name,
+                "axes": placement.axes,
+                "steps_trained": model.steps_trained,
+                "config": dataclasses.asdict(model.config),
+                "checkpoint": self._checkpoint,
+                **extra,
+            }
+        }
 
     def _replace_or_add(self, kind: str, name: str, data, *, same_shape: bool = True, **kwargs):
         """Update our own layer ``name`` of ``kind`` in place when it fits, else add a

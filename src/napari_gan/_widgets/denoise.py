@@ -8,8 +8,6 @@ predictions are the core's, run in worker threads by the shared
 
 from __future__ import annotations
 
-import dataclasses
-
 import napari
 import numpy as np
 from magicgui.widgets import SpinBox, create_widget
@@ -155,17 +153,7 @@ class DenoiseWidget(TaskWidget):
         """GUI thread: show a prediction as "<source> [denoised]" (replacing our own
         earlier result of the same name and shape, so re-running does not pile up layers)."""
         name = placement.name + RESULT_SUFFIX
-        metadata = {
-            "napari_gan": {
-                "model": type(model).__name__,
-                "source": placement.name,
-                "axes": placement.axes,
-                "mode": model.mode,
-                "steps_trained": model.steps_trained,
-                "config": dataclasses.asdict(model.config),
-                "checkpoint": self._checkpoint,
-            }
-        }
+        metadata = self._result_metadata(model, placement, mode=model.mode)
         existing = self.viewer.layers[name] if name in self.viewer.layers else None
         if (
             isinstance(existing, napari.layers.Image)

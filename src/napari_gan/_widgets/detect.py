@@ -136,16 +136,7 @@ class DetectWidget(TaskWidget):
 
     def _add_result(self, result: np.ndarray, placement: Placement, model) -> None:
         name = placement.name + RESULT_SUFFIX
-        metadata = {
-            "napari_gan": {
-                "model": type(model).__name__,
-                "source": placement.name,
-                "axes": placement.axes,
-                "threshold": model.threshold,
-                "steps_trained": model.steps_trained,
-                "checkpoint": self._checkpoint,
-            }
-        }
+        metadata = self._result_metadata(model, placement, threshold=model.threshold)
         self._replace_or_add(
             "points",
             name,

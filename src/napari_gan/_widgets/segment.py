@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import napari
 import numpy as np
 from magicgui.widgets import ComboBox, SpinBox, create_widget
@@ -161,18 +159,7 @@ class SegmentWidget(TaskWidget):
 
     def _add_result(self, result: np.ndarray, placement: Placement, model, output: str) -> None:
         name = placement.name + RESULT_SUFFIX
-        metadata = {
-            "napari_gan": {
-                "model": type(model).__name__,
-                "source": placement.name,
-                "axes": placement.axes,
-                "mode": model.mode,
-                "output": output,
-                "steps_trained": model.steps_trained,
-                "config": dataclasses.asdict(model.config),
-                "checkpoint": self._checkpoint,
-            }
-        }
+        metadata = self._result_metadata(model, placement, mode=model.mode, output=output)
         self._replace_or_add("labels", name, result, metadata=metadata, **placement.annotation_kwargs())
         n = len(np.unique(result)) - (1 if (result == 0).any() else 0)
         what = "objects" if output != "classes" and not (model.mode == "semantic" and output == "labels") else "classes"

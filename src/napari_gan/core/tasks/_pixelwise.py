@@ -124,6 +124,30 @@ def lazy_or_array(image):
     return as_array(image, name="image"), False
 
 
+def prediction_input(image, axes: str | None, model) -> tuple[object, object, str, bool]:
+    """Check an image against a trained model before prediction.
+
+    Returns ``(arr, src, axes, lazy)``: the array (numpy, or dask for lazy inputs,
+    which stay unread), its (N, C, *spatial) view, the resolved axes (default: the
+    training axes when the number of dimensions agrees) and whether it is lazy.
+    """
+    arr, lazy = lazy_or_array(image)
+    if arr.dtype.kind not in "uif":
+        raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
+    if axes is None:
+        axes = model.axes if model.axes and len(model.axes) == arr.ndim else default_axes(arr.shape)
+    axes = check_axes(axes, arr.shape)
+    cfg, kind = model.net.config, type(model).__name__
+    if spatial_dims(axes) != cfg.dims:
+        raise InputError(f"this {kind} is {cfg.dims}D but axes {axes!r} describe {spatial_dims(axes)}D data")
+    src = to_ncs(arr, axes)
+    if src.shape[1] != cfg.in_channels:
+        raise InputError(f"this {kind} expects {cfg.in_channels} channel(s), the image has {src.shape[1]}")
+    if not lazy:  # lazy arrays are not scanned for NaNs: that would read them whole once more
+        check_finite(arr, name="image")
+    return arr, src, axes, lazy
+
+
 def predict_maps(
     net: torch.nn.Module,
     src,
@@ -142,7 +166,7 @@ def predict_maps(
     normalised with per-image channel percentiles computed once here.
     """
     cfg = net.config
-    sample = src if isinstance(src, np.ndarray) else _strided(src)
+    sample = src if isinstance(src, np.ndarray) else strided_sample(src)
     norm = ChannelNorm.fit(np.asarray(sample, dtype=np.float32))
     fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
     net = net.to(device).eval().to(memory_format=fmt)
@@ -166,7 +190,8 @@ def predict_maps(
     )
 
 
-def _strided(arr, max_pixels: int = 4_000_000) -> np.ndarray:
+def strided_sample(arr, max_pixels: int = 4_000_000) -> np.ndarray:
+    """A strided subsample of a (N, C, *spatial) array, enough for percentiles."""
     stride = max(1, int((arr.size / max_pixels) ** (1 / max(1, arr.ndim - 2))) + 1) if arr.size > max_pixels else 1
     sub = arr[(slice(None), slice(None)) + (slice(None, None, stride),) * (arr.ndim - 2)]
     return np.asarray(sub.compute() if hasattr(sub, "compute") else sub)

@@ -16,6 +16,7 @@ from ..io import load_checkpoint
 from ..models.unet import UNet, UNetConfig
 from ..tiling import predict_tiled
 from ..training import check_budget, resolve_device, seed_everything, training_loop
+from ._pixelwise import prediction_input, strided_sample
 from .base import TrainableModel, register
 
 SELF_SUPERVISED = ("neighbor2neighbor", "n2v2")
@@ -396,31 +397,11 @@ class Denoiser(TrainableModel):
             In the input's intensity units.
         """
         self._require_fitted()
-        # dask, zarr, h5py...: kept lazy and read tile by tile (NaNs are not checked
-        # there: that would read the whole array once more)
-        lazy = not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
-        if lazy:
-            import dask.array as da  # zarr/h5py: wrap so axis reordering stays lazy
-
-            if not isinstance(image, da.Array):
-                image = da.from_array(image, chunks=getattr(image, "chunks", None) or "auto")
-        arr = image if lazy else as_array(image, name="image")
-        if arr.dtype.kind not in "uif":
-            raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
-        if axes is None:
-            axes = self.axes if self.axes and len(self.axes) == arr.ndim else default_axes(arr.shape)
-        axes = check_axes(axes, arr.shape)
+        arr, src, axes, lazy = prediction_input(image, axes, self)
         cfg = self.net.config
-        if spatial_dims(axes) != cfg.dims:
-            raise InputError(f"this Denoiser is {cfg.dims}D but axes {axes!r} describe {spatial_dims(axes)}D data")
-        src = to_ncs(arr, axes)
-        if src.shape[1] != cfg.in_channels:
-            raise InputError(f"this Denoiser expects {cfg.in_channels} channel(s), the image has {src.shape[1]}")
-        if not lazy:
-            check_finite(arr, name="image")
         # per-image percentiles: the network was trained on normalised data, so a new
         # image of other brightness is brought to the same range and mapped back
-        norm = Normalization.fit(arr if not lazy else _sample_lazy(arr), name="image")
+        norm = Normalization.fit(arr if not lazy else strided_sample(src), name="image")
         dev = resolve_device(device or self.device or "auto")
         # channels-last is what oneDNN's CPU convolutions want: measured 1.7x faster here
         fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
@@ -463,10 +444,3 @@ class Denoiser(TrainableModel):
         self.net.load_state_dict(tensors)
         self.net.eval()
         self.device = None  # the next predict/fit picks "auto"
-
-
-def _sample_lazy(arr, max_pixels: int = 4_000_000) -> np.ndarray:
-    """A strided subsample of a lazy array, enough for percentiles."""
-    stride = max(1, int((arr.size / max_pixels) ** (1 / arr.ndim)) + 1) if arr.size > max_pixels else 1
-    sub = arr[(slice(None, None, stride),) * arr.ndim]
-    return np.asarray(sub.compute() if hasattr(sub, "compute") else sub)

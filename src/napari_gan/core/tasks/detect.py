@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from skimage.feature import peak_local_max
 
-from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
-from ..data import PatchSampler, check_finite, fit_patch_shape
+from ..axes import from_ncs, spatial_dims, to_ncs
+from ..data import PatchSampler, fit_patch_shape
 from ..errors import InputError
 from ..models.unet import UNet, UNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
@@ -19,8 +19,8 @@ from ._pixelwise import (
     annotation_axes,
     annotation_shape,
     intensity_jitter,
-    lazy_or_array,
     predict_maps,
+    prediction_input,
     prepare_image,
     prepare_region,
 )
@@ -339,20 +339,7 @@ class SpotDetector(TrainableModel):
         self._require_fitted()
         if output not in ("points", "heatmap"):
             raise InputError(f"output must be 'points' or 'heatmap', got {output!r}")
-        arr, lazy = lazy_or_array(image)
-        if arr.dtype.kind not in "uif":
-            raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
-        if axes is None:
-            axes = self.axes if self.axes and len(self.axes) == arr.ndim else default_axes(arr.shape)
-        axes = check_axes(axes, arr.shape)
-        cfg = self.net.config
-        if spatial_dims(axes) != cfg.dims:
-            raise InputError(f"this SpotDetector is {cfg.dims}D but axes {axes!r} describe {spatial_dims(axes)}D data")
-        src = to_ncs(arr, axes)
-        if src.shape[1] != cfg.in_channels:
-            raise InputError(f"this SpotDetector expects {cfg.in_channels} channel(s), the image has {src.shape[1]}")
-        if not lazy:
-            check_finite(arr, name="image")
+        _, src, axes, _ = prediction_input(image, axes, self)
         dev = resolve_device(device or self.device or "auto")
         heat = self._maps(src, dev, progress)
         lab_axes = annotation_axes(axes)

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from skimage import measure, segmentation
 from skimage.feature import peak_local_max
 
-from ..axes import check_axes, default_axes, from_ncs, spatial_dims
+from ..axes import from_ncs, spatial_dims
 from ..data import PatchSampler, fit_patch_shape
 from ..errors import InputError
 from ..models.unet import UNet, UNetConfig
@@ -21,8 +21,8 @@ from ._pixelwise import (
     ChannelNorm,
     annotation_axes,
     intensity_jitter,
-    lazy_or_array,
     predict_maps,
+    prediction_input,
     prepare_image,
     prepare_labels,
     prepare_region,
@@ -367,24 +367,7 @@ class Segmenter(TrainableModel):
         self._require_fitted()
         if output not in OUTPUTS:
             raise InputError(f"output must be one of {OUTPUTS}, got {output!r}")
-        arr, lazy = lazy_or_array(image)
-        if arr.dtype.kind not in "uif":
-            raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
-        if axes is None:
-            axes = self.axes if self.axes and len(self.axes) == arr.ndim else default_axes(arr.shape)
-        axes = check_axes(axes, arr.shape)
-        cfg = self.net.config
-        if spatial_dims(axes) != cfg.dims:
-            raise InputError(f"this Segmenter is {cfg.dims}D but axes {axes!r} describe {spatial_dims(axes)}D data")
-        from ..axes import to_ncs
-
-        src = to_ncs(arr, axes)
-        if src.shape[1] != cfg.in_channels:
-            raise InputError(f"this Segmenter expects {cfg.in_channels} channel(s), the image has {src.shape[1]}")
-        if not lazy:
-            from ..data import check_finite
-
-            check_finite(arr, name="image")
+        _, src, axes, _ = prediction_input(image, axes, self)
         dev = resolve_device(device or self.device or "auto")
         instance = self.mode == "instance"
 
