@@ -1,0 +1,202 @@
+"""GAN networks: a DCGAN-style generator/discriminator pair for small images (32 or
+64 pixels), and a fully convolutional texture generator on spatial noise with a
+patch discriminator (SGAN/PSGAN style).
+
+Generators upsample with nearest-neighbour + 3x3 convolution (no checkerboard
+artefacts of transposed convolutions) and use batch norm; discriminators use
+spectral norm and no batch norm, which keeps hinge-loss training stable on the
+few hundred images a user has. Class-conditional models embed the class into the
+generator's input and use a projection discriminator (Miyato & Koyama, 2018).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Shape of a :class:`Generator` / :class:`Discriminator` pair.
+
+    ``size`` is the image edge (32 or 64), ``channels`` the image channels,
+    ``latent`` the length of z, ``features`` the width of the last generator block
+    (and first discriminator block; widths double per 2x downsampling, capped at
+    ``8 * features``), ``n_classes`` 0 for an unconditional model.
+    """
+
+    size: int = 32
+    channels: int = 1
+    latent: int = 64
+    features: int = 32
+    n_classes: int = 0
+
+    def __post_init__(self):
+        if self.size not in (32, 64):
+            raise ValueError(f"size must be 32 or 64, got {self.size!r}")
+        for name in ("channels", "latent", "features"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer")
+        if self.n_classes < 0:
+            raise ValueError("n_classes must be >= 0")
+
+    @property
+    def n_blocks(self) -> int:
+        return {32: 3, 64: 4}[self.size]  # 4 px -> size
+
+
+def _widths(cfg_features: int, n: int) -> list[int]:
+    """Widths from coarse (4 px) to fine: 8f, 4f, 2f, f (capped at 8f)."""
+    return [cfg_features * min(8, 2 ** (n - i)) for i in range(n + 1)]
+
+
+class Generator(nn.Module):
+    """z (B, latent) [+ class (B,)] -> images (B, channels, size, size) in [-1, 1]."""
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        self.config = config
+        n = config.n_blocks
+        w = _widths(config.features, n)
+        self.embed = nn.Embedding(config.n_classes, config.latent) if config.n_classes else None
+        self.fc = nn.Linear(config.latent, w[0] * 16)
+        self.bn0 = nn.BatchNorm2d(w[0])
+        blocks = []
+        for i in range(n):
+            blocks += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(w[i], w[i + 1], 3, padding=1, bias=False),
+                nn.BatchNorm2d(w[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
+        self.blocks = nn.Sequential(*blocks)
+        self.out = nn.Conv2d(w[-1], config.channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            z = z * self.embed(y)  # multiplicative conditioning keeps z's scale
+        h = self.fc(z).view(z.shape[0], -1, 4, 4)
+        h = torch.relu(self.bn0(h))
+        return torch.tanh(self.out(self.blocks(h)))
+
+
+class Discriminator(nn.Module):
+    """images (B, channels, size, size) [+ class] -> one realness score per image."""
+
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        self.config = config
+        n = config.n_blocks
+        w = _widths(config.features, n)[::-1]  # f, 2f, ... 8f
+        layers = [spectral_norm(nn.Conv2d(config.channels, w[0], 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        for i in range(n):
+            layers += [
+                spectral_norm(nn.Conv2d(w[i], w[i + 1], 4, stride=2, padding=1)),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+        self.body = nn.Sequential(*layers)
+        self.fc = spectral_norm(nn.Linear(w[-1] * 16, 1))
+        self.embed = spectral_norm(nn.Embedding(config.n_classes, w[-1] * 16)) if config.n_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.body(x).flatten(1)
+        out = self.fc(h)[:, 0]
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(1)
+        return out
+
+
+# --------------------------------------------------------------------------- textures
+
+
+@dataclass(frozen=True)
+class TextureGANConfig:
+    """Shape of a :class:`TextureGenerator` / :class:`PatchDiscriminator` pair.
+
+    The generator maps a noise field of ``latent`` channels at 1/``2**n_up`` of the
+    output resolution to an image; ``features`` is its finest width (coarser
+    blocks are twice as wide per level).
+    """
+
+    channels: int = 1
+    latent: int = 16
+    features: int = 24
+    n_up: int = 3
+    d_features: int = 32
+    d_layers: int = 3
+
+    def __post_init__(self):
+        for name in ("channels", "latent", "features", "n_up", "d_features", "d_layers"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer")
+
+    @property
+    def stride(self) -> int:
+        """Output pixels per noise cell."""
+        return 2**self.n_up
+
+    @property
+    def noise_halo(self) -> int:
+        """Noise cells on each side that influence one output pixel's cell: the
+        generator's receptive field, in noise cells (rounded up)."""
+        # each 3x3 conv at level l (resolution 2**l) reaches 1 / 2**l cells; two per block
+        reach = 2.0  # the two 3x3 convs at noise resolution
+        for level in range(1, self.n_up + 1):
+            reach += 1.0 / 2**level
+        reach += 1.0 / 2**self.n_up  # output conv
+        return int(reach) + 1
+
+
+class TextureGenerator(nn.Module):
+    """Noise (B, latent, h, w) -> image (B, channels, h * stride, w * stride) in [-1, 1].
+
+    Fully convolutional: any noise size gives a texture of that size times the
+    stride, and a large noise field can be processed in overlapping tiles with the
+    same result as one pass (see :attr:`TextureGANConfig.noise_halo`).
+    """
+
+    def __init__(self, config: TextureGANConfig):
+        super().__init__()
+        self.config = config
+        n = config.n_up
+        w = [config.features * 2 ** (n - i) for i in range(n + 1)]
+        layers = [
+            nn.Conv2d(config.latent, w[0], 3, padding=1, bias=False),
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(w[0], w[0], 3, padding=1, bias=False),
+            nn.BatchNorm2d(w[0]),
+            nn.ReLU(inplace=True),
+        ]
+        for i in range(n):
+            layers += [
+                nn.Upsample(scale_factor=2, mode="nearest"),
+                nn.Conv2d(w[i], w[i + 1], 3, padding=1, bias=False),
+                nn.BatchNorm2d(w[i + 1]),
+                nn.ReLU(inplace=True),
+            ]
+        layers.append(nn.Conv2d(w[-1], config.channels, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.body(noise))
+
+
+class PatchDiscriminator(nn.Module):
+    """image (B, channels, H, W) -> a map of realness scores, one per local patch."""
+
+    def __init__(self, config: TextureGANConfig):
+        super().__init__()
+        f = config.d_features
+        layers = [spectral_norm(nn.Conv2d(config.channels, f, 3, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        for i in range(config.d_layers):
+            a, b = f * 2**i, f * 2 ** (i + 1)
+            layers += [spectral_norm(nn.Conv2d(a, b, 4, stride=2, padding=1)), nn.LeakyReLU(0.2, inplace=True)]
+        layers.append(spectral_norm(nn.Conv2d(f * 2**config.d_layers, 1, 3, padding=1)))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, y: None = None) -> torch.Tensor:
+        return self.body(x)

@@ -1,0 +1,627 @@
+"""ImageGAN: learn to generate new images like a stack of examples ("samples" mode),
+or new, seamless textures of any size like one example image ("texture" mode)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.transform import resize
+
+from ..data import as_array, check_finite
+from ..errors import InputError
+from ..models.dcgan import (
+    DCGANConfig,
+    Discriminator,
+    Generator,
+    PatchDiscriminator,
+    TextureGANConfig,
+    TextureGenerator,
+)
+from ..training import check_budget, resolve_device, seed_everything, training_loop
+from .base import TrainableModel, register
+
+MODES = ("samples", "texture")
+#: noise cells added on each side of a training crop's noise field (and cropped away from
+#: the output), so the discriminator never sees the generator's zero-padded border,
+#: which a large generated texture does not have either
+_MARGIN = 1
+#: largest noise field (cells per side) generated in one pass; larger ones go in tiles
+_TILE_CELLS = 96
+
+
+@dataclass(frozen=True)
+class ImageGANConfig:
+    """Options of an :class:`ImageGAN`.
+
+    Parameters
+    ----------
+    mode : {"samples", "texture"}
+        ``samples``: learn from a stack of images (N, Y, X[, C]) and generate new
+        images of that size. ``texture``: learn from one image (Y, X[, C]) and
+        generate textures of any size.
+    image_size : {None, 32, 64}
+        Samples mode: the network's image edge; images are resized to it (and
+        generated images resized back to the data's size). None: 32 for images of
+        at most 40 pixels per side, else 64.
+    latent : int
+        Samples mode: length of the latent vector z.
+    features : int
+        Width of the generator's finest block (samples mode: also the
+        discriminator's first block; texture mode: the generator's).
+    batch_size : int or None
+        Images (samples) or crops (texture) per step; None: 32 (samples) or 8 (texture).
+    crop_size : int
+        Texture mode: edge of the training crops (a multiple of 8). The texture
+        must be at least this large.
+    learning_rate : float
+        Adam learning rate of both networks (cosine-annealed over the budget).
+    ema : float
+        Decay of the exponential moving average of the generator's weights; the
+        averaged generator is the one that generates.
+    augment : bool or None
+        Differentiable augmentation (translation, cutout, brightness, contrast) of
+        every image the discriminator sees. None: on in samples mode for fewer than
+        2000 images, off in texture mode (random crops are plenty).
+    flip : bool
+        Also learn from the horizontally flipped images (not for data with a
+        handedness, e.g. text).
+    """
+
+    mode: str = "samples"
+    image_size: int | None = None
+    latent: int = 64
+    features: int | None = None
+    batch_size: int | None = None
+    crop_size: int = 64
+    learning_rate: float = 2e-4
+    ema: float = 0.999
+    augment: bool | None = None
+    flip: bool = True
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.image_size not in (None, 32, 64):
+            raise ValueError(f"image_size must be None, 32 or 64, got {self.image_size!r}")
+        for name in ("latent", "features", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.crop_size < 16 or self.crop_size % 8:
+            raise ValueError(f"crop_size must be a multiple of 8 and at least 16, got {self.crop_size!r}")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        if not 0 <= self.ema < 1:
+            raise ValueError("ema must be in [0, 1)")
+
+    @property
+    def width(self) -> int:
+        return self.features or (32 if self.mode == "samples" else 24)
+
+    @property
+    def batch(self) -> int:
+        return self.batch_size or (32 if self.mode == "samples" else 8)
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _prepare_samples(images) -> tuple[np.ndarray, bool]:
+    """(N, Y, X[, C]) or a list of same-shaped 2D images -> (N, C, Y, X) float32, has C."""
+    if isinstance(images, (list, tuple)):
+        if len(images) == 0:
+            raise InputError("images is an empty list")
+        arrays = [as_array(a, name=f"images[{i}]") for i, a in enumerate(images)]
+        shapes = {a.shape for a in arrays}
+        if len(shapes) > 1:
+            raise InputError(
+                f"the images have different shapes {sorted(shapes)}; resize or crop them to one size first"
+            )
+        arr = np.stack(arrays)
+    else:
+        arr = as_array(images, name="images")
+    check_finite(arr, name="images")
+    if arr.ndim == 2:
+        raise InputError(
+            f"samples mode needs a stack of images (N, Y, X[, C]); got one 2D image of shape {arr.shape}. "
+            "Use mode='texture' to learn from a single image"
+        )
+    if arr.ndim == 4 and arr.shape[-1] > 4:
+        raise InputError(
+            f"images of shape {arr.shape} look like a stack of 3D volumes; ImageGAN generates 2D images "
+            "(N, Y, X) or (N, Y, X, C) with at most 4 channels"
+        )
+    if arr.ndim > 4:
+        raise InputError(f"ImageGAN generates 2D images; got a {arr.ndim}D array of shape {arr.shape}")
+    has_c = arr.ndim == 4
+    x = arr[..., None] if not has_c else arr
+    if x.shape[0] < 2:
+        raise InputError(
+            f"samples mode needs several images to learn what varies between them; got {x.shape[0]}. "
+            "Use mode='texture' to learn from a single image"
+        )
+    if min(x.shape[1:3]) < 8:
+        raise InputError(f"images of {x.shape[1]} x {x.shape[2]} pixels are too small (at least 8 x 8)")
+    return np.ascontiguousarray(np.moveaxis(x, -1, 1), dtype=np.float32), has_c
+
+
+def _prepare_texture(image, crop: int) -> tuple[np.ndarray, bool]:
+    """(Y, X[, C]) -> (C, Y, X) float32, has C."""
+    arr = as_array(image, name="image")
+    check_finite(arr)
+    if arr.ndim == 3 and arr.shape[-1] > 4:
+        raise InputError(
+            f"texture mode needs one 2D image (Y, X) or (Y, X, C); got a 3D array of shape {arr.shape}, "
+            "a volume or a stack. Pass one plane, or use mode='samples' for a stack of images"
+        )
+    if arr.ndim not in (2, 3):
+        raise InputError(f"texture mode needs one 2D image (Y, X) or (Y, X, C); got shape {arr.shape}")
+    has_c = arr.ndim == 3
+    x = arr if has_c else arr[..., None]
+    if min(x.shape[:2]) < crop:
+        raise InputError(
+            f"the texture of {x.shape[0]} x {x.shape[1]} pixels is smaller than the generator's training crop "
+            f"({crop} x {crop} pixels, what its receptive field learns from); use a larger image or a smaller "
+            "crop_size (at least 16)"
+        )
+    return np.ascontiguousarray(np.moveaxis(x, -1, 0), dtype=np.float32), has_c
+
+
+def _class_indices(classes, n: int) -> tuple[np.ndarray, list]:
+    labels = list(np.asarray(classes).tolist()) if not isinstance(classes, (list, tuple)) else list(classes)
+    if len(labels) != n:
+        raise InputError(f"classes must give one label per image: {len(labels)} labels for {n} images")
+    names = sorted(set(labels), key=lambda v: (str(type(v)), v))
+    if len(names) < 2:
+        raise InputError(f"classes has a single class {names[0]!r}; class-conditional training needs at least two")
+    lookup = {v: i for i, v in enumerate(names)}
+    return np.array([lookup[v] for v in labels], dtype=np.int64), names
+
+
+# --------------------------------------------------------------------------- augmentation
+
+
+def diff_augment(x: torch.Tensor) -> torch.Tensor:
+    """DiffAugment (Zhao et al., 2020): random brightness, contrast, translation by up to
+    1/8 of the size and a cutout of half the size, all differentiable so the generator
+    learns through them. Uses torch's global generator (seeded by ``fit``)."""
+    b, _, h, w = x.shape
+    dev = x.device
+    x = x + (torch.rand(b, 1, 1, 1, device=dev) - 0.5) * 0.5
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * (torch.rand(b, 1, 1, 1, device=dev) * 0.5 + 0.75) + mean
+    # translation: shift with zero fill, through a padded gather
+    sy, sx = max(1, h // 8), max(1, w // 8)
+    ty = torch.randint(-sy, sy + 1, (b, 1, 1), device=dev)
+    tx = torch.randint(-sx, sx + 1, (b, 1, 1), device=dev)
+    gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+    gy = torch.clamp(gy[None] + ty + 1, 0, h + 1)
+    gx = torch.clamp(gx[None] + tx + 1, 0, w + 1)
+    padded = F.pad(x, (1, 1, 1, 1))
+    x = padded.permute(0, 2, 3, 1)[torch.arange(b, device=dev)[:, None, None], gy, gx].permute(0, 3, 1, 2)
+    # cutout
+    ch, cw = h // 2, w // 2
+    cy = torch.randint(0, h + 1 - ch % 2, (b, 1, 1), device=dev) - ch // 2
+    cx = torch.randint(0, w + 1 - cw % 2, (b, 1, 1), device=dev) - cw // 2
+    gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
+    keep = ~(((gy[None] - cy) >= 0) & ((gy[None] - cy) < ch) & ((gx[None] - cx) >= 0) & ((gx[None] - cx) < cw))
+    return x * keep[:, None].to(x.dtype)
+
+
+def _hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
+    for pe, p in zip(ema.parameters(), net.parameters()):
+        pe.lerp_(p, 1 - decay)
+    for be, b in zip(ema.buffers(), net.buffers()):
+        be.copy_(b)
+
+
+def _walk(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """A point between two Gaussian latents that stays Gaussian (unit variance):
+    cos/sin weights, where a straight line would pass through low-norm latents."""
+    angle = t * math.pi / 2
+    return math.cos(angle) * a + math.sin(angle) * b
+
+
+# --------------------------------------------------------------------------- model
+
+
+@register
+class ImageGAN(TrainableModel):
+    """A generative adversarial network that learns from your images.
+
+    ``samples`` mode learns from a stack of images (cells, particles, faces, digits)
+    and generates new ones of the same size; ``texture`` mode learns from one image of
+    a texture (tissue, a material, a micrograph) and generates seamless textures of
+    any size. Generated images are float32 in the training data's intensity range.
+
+    Examples
+    --------
+    >>> import napari_gan as ng
+    >>> gan = ng.ImageGAN().fit(stack, max_steps=2000)            # (N, Y, X[, C])
+    >>> samples = gan.generate(16, seed=0)                        # (16, Y, X[, C])
+    >>> walk = gan.interpolate(30, seed_a=0, seed_b=1)            # a latent walk
+    >>> tex = ng.ImageGAN(mode="texture").fit(image).generate(1, size=(1024, 1024))
+    """
+
+    kind = "ImageGAN"
+    config_class = ImageGANConfig
+
+    def __init__(self, config: ImageGANConfig | None = None, **options):
+        super().__init__(config, **options)
+        self.net: torch.nn.ModuleDict | None = None
+        self.net_config: DCGANConfig | TextureGANConfig | None = None
+        self.shape: tuple[int, int] | None = None  # (Y, X) of the training images
+        self.channels: int = 0
+        self.has_channel_axis = False
+        self.low = self.high = 0.0
+        self.class_names: list | None = None
+        self.augment = False
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    # -- training ------------------------------------------------------------------
+    def fit_iter(
+        self,
+        images,
+        *,
+        classes: Sequence | None = None,
+        max_steps: int = 2000,
+        time_limit: float | None = None,
+        seed: int = 0,
+        device: str = "auto",
+    ):
+        """Validate the data, then return a generator that trains one step per ``next()``.
+
+        Calling it again on a trained model continues training (same data layout).
+
+        Parameters
+        ----------
+        images : array-like
+            Samples mode: (N, Y, X) or (N, Y, X, C) with C <= 4, or a list of
+            same-shaped 2D images; at least 2. Texture mode: one image (Y, X) or
+            (Y, X, C), at least ``crop_size`` pixels per side. numpy or dask.
+        classes : sequence, optional
+            Samples mode: one class label (int or str) per image, for a
+            class-conditional GAN; then ``generate(n, classes=...)``.
+        max_steps, time_limit, seed, device
+            Budget (whichever ends first), random seed (deterministic on CPU for a
+            seed) and device ("auto": cuda, then mps, then cpu).
+
+        Yields
+        ------
+        StepRecord
+            Losses ``g`` (generator) and ``d`` (discriminator, hinge).
+        """
+        check_budget(max_steps, time_limit)
+        cfg = self.config
+        if cfg.mode == "samples":
+            x, has_c = _prepare_samples(images)
+            if classes is not None:
+                y, names = _class_indices(classes, x.shape[0])
+            else:
+                y, names = None, None
+        else:
+            if classes is not None:
+                raise InputError("classes are for samples mode; a texture is one image")
+            x, has_c = _prepare_texture(images, cfg.crop_size)
+            y, names = None, None
+        channels = x.shape[-3]
+        shape = tuple(int(s) for s in x.shape[-2:])
+        continuing = self.net is not None
+        if continuing:
+            if channels != self.channels or (cfg.mode == "samples" and shape != self.shape):
+                raise InputError(
+                    f"this ImageGAN was trained on {self.channels}-channel images of {self.shape}; the new data has "
+                    f"{channels} channel(s) of {shape}. Create a new ImageGAN"
+                )
+            if (names is None) != (self.class_names is None) or (names is not None and names != self.class_names):
+                raise InputError(
+                    f"this ImageGAN was trained with classes {self.class_names}; continue with the same classes"
+                )
+        else:
+            low, high = float(x.min()), float(x.max())
+            if not high > low:
+                raise InputError(f"the images are constant (every pixel is {low:g}); there is nothing to learn")
+            self.low, self.high = low, high
+            self.channels, self.shape, self.has_channel_axis, self.class_names = channels, shape, has_c, names
+        xn = (x - np.float32(self.low)) / np.float32((self.high - self.low) / 2) - 1
+        xn = np.clip(xn, -1.0, 1.0, out=xn)  # a continued run may bring slightly wider data
+
+        dev = resolve_device(device)
+        seed_everything(seed)
+        if cfg.mode == "samples":
+            size = cfg.image_size or (32 if max(shape) <= 40 else 64)
+            if not continuing:
+                self.net_config = DCGANConfig(
+                    size=size,
+                    channels=channels,
+                    latent=cfg.latent,
+                    features=cfg.width,
+                    n_classes=len(names) if names else 0,
+                )
+            size = self.net_config.size
+            if shape != (size, size):
+                xn = np.stack([resize(im, (channels, size, size), order=1, anti_aliasing=True) for im in xn])
+            data = torch.from_numpy(np.ascontiguousarray(xn, dtype=np.float32)).to(dev)
+            labels = torch.from_numpy(y).to(dev) if y is not None else None
+            self.augment = cfg.augment if cfg.augment is not None else x.shape[0] < 2000
+        else:
+            if not continuing:
+                self.net_config = TextureGANConfig(channels=channels, features=cfg.width)
+            data = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
+            labels = None
+            self.augment = bool(cfg.augment)
+        if not continuing:
+            self.net = self._build(self.net_config)
+        self.net.to(dev)
+        self.device = dev
+        g, g_ema, d = self.net["generator"], self.net["generator_ema"], self.net["discriminator"]
+        g.train()
+        d.train()
+        g_ema.eval()
+        lr = cfg.learning_rate
+        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.99))
+        opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.99))
+        bs = cfg.batch
+        rng = torch.Generator().manual_seed(seed)
+        augment = diff_augment if self.augment else (lambda t: t)
+        flip = cfg.flip
+
+        def real_batch():
+            if cfg.mode == "samples":
+                idx = torch.randint(data.shape[0], (bs,), generator=rng).to(dev)
+                batch = data[idx]
+                yb = labels[idx] if labels is not None else None
+            else:
+                c = cfg.crop_size
+                ys = torch.randint(data.shape[-2] - c + 1, (bs,), generator=rng).tolist()
+                xs = torch.randint(data.shape[-1] - c + 1, (bs,), generator=rng).tolist()
+                batch = torch.stack([data[:, a : a + c, b : b + c] for a, b in zip(ys, xs)])
+                yb = None
+            if flip:
+                flips = (torch.rand(bs, generator=rng) < 0.5).to(dev)
+                batch = torch.where(flips[:, None, None, None], batch.flip(-1), batch)
+            return batch, yb
+
+        def fake_batch(yb):
+            if cfg.mode == "samples":
+                z = torch.randn(bs, self.net_config.latent, device=dev)
+                return g(z, yb)
+            cells = cfg.crop_size // self.net_config.stride + 2 * _MARGIN
+            noise = torch.randn(bs, self.net_config.latent, cells, cells, device=dev)
+            m = _MARGIN * self.net_config.stride
+            return g(noise)[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
+
+        def step():
+            real, yb = real_batch()
+            fake = fake_batch(yb)
+            loss_d = _hinge_d(d(augment(real), yb), d(augment(fake.detach()), yb))
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            loss_g = -d(augment(fake), yb).mean()
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            self.steps_trained += 1
+            t = self.steps_trained
+            _ema_update(g_ema, g, min(cfg.ema, (1 + t) / (10 + t)))
+            return {"g": loss_g.detach().item(), "d": loss_d.detach().item()}
+
+        def on_end(done):
+            g_ema.eval()
+
+        return training_loop(
+            step,
+            max_steps=max_steps,
+            time_limit=time_limit,
+            optimizers=[opt_g, opt_d],
+            history=self.history,
+            history_offset=self.steps_trained,
+            on_end=on_end,
+        )
+
+    @staticmethod
+    def _build(net_config) -> torch.nn.ModuleDict:
+        if isinstance(net_config, DCGANConfig):
+            g, d = Generator(net_config), Discriminator(net_config)
+        else:
+            g, d = TextureGenerator(net_config), PatchDiscriminator(net_config)
+        g_ema = copy.deepcopy(g)
+        for p in g_ema.parameters():
+            p.requires_grad_(False)
+        return torch.nn.ModuleDict({"generator": g, "generator_ema": g_ema, "discriminator": d})
+
+    # -- generation ------------------------------------------------------------------
+    def _class_tensor(self, classes, n: int, seed: int) -> torch.Tensor | None:
+        if self.class_names is None:
+            if classes is not None:
+                raise InputError("this ImageGAN was trained without classes; call generate() without classes=")
+            return None
+        k = len(self.class_names)
+        if classes is None:  # one random class per image, from the seed
+            return torch.randint(k, (n,), generator=torch.Generator().manual_seed(seed + 7919))
+        many = isinstance(classes, (list, tuple, np.ndarray))
+        labels = list(classes) if many else [classes] * n
+        if len(labels) != n:
+            raise InputError(f"classes must be one label or {n} labels, got {len(labels)}")
+        out = []
+        by_str = {str(v): i for i, v in enumerate(self.class_names)}
+        for v in labels:
+            v = v.item() if isinstance(v, np.generic) else v
+            if v in self.class_names:
+                out.append(self.class_names.index(v))
+            elif str(v) in by_str:
+                out.append(by_str[str(v)])
+            else:
+                raise InputError(f"unknown class {v!r}; this ImageGAN knows {self.class_names}")
+        return torch.tensor(out, dtype=torch.int64)
+
+    def _latents(self, n: int, seed: int, cells: tuple[int, int] | None = None) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(int(seed))
+        if self.mode == "samples":
+            return torch.randn(n, self.net_config.latent, generator=gen)
+        return torch.randn(n, self.net_config.latent, *cells, generator=gen)
+
+    def _cells(self, size) -> tuple[tuple[int, int], tuple[int, int]]:
+        if size is None:
+            size = self.shape
+        if isinstance(size, (int, np.integer)):
+            size = (int(size), int(size))
+        size = tuple(int(s) for s in size)
+        if len(size) != 2 or min(size) < 1:
+            raise InputError(f"size must be (Y, X) with positive sizes, got {size!r}")
+        s = self.net_config.stride
+        return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
+
+    @torch.no_grad()
+    def _decode(self, z: torch.Tensor, y: torch.Tensor | None, size=None, progress=None) -> np.ndarray:
+        """Latents -> (n, Y, X[, C]) float32 in the data's range."""
+        g = self.net["generator_ema"].eval()
+        dev = self.device or "cpu"
+        outs = []
+        n = z.shape[0]
+        for i in range(0, n, 64 if self.mode == "samples" else 1):
+            zi = z[i : i + 64] if self.mode == "samples" else z[i : i + 1]
+            if self.mode == "samples":
+                yi = y[i : i + 64].to(dev) if y is not None else None
+                outs.append(g(zi.to(dev), yi).float().cpu().numpy())
+            else:
+                outs.append(self._texture_pass(g, zi, size, dev))
+            if progress is not None:
+                progress(min(i + len(zi), n), n)
+        out = np.concatenate(outs)
+        if self.mode == "samples" and tuple(out.shape[-2:]) != self.shape:
+            out = np.stack([resize(im, (out.shape[1], *self.shape), order=1, anti_aliasing=True) for im in out])
+        out = (np.clip(out, -1, 1) + 1) * np.float32((self.high - self.low) / 2) + np.float32(self.low)
+        out = np.moveaxis(out.astype(np.float32, copy=False), 1, -1)
+        return np.ascontiguousarray(out if self.has_channel_axis else out[..., 0])
+
+    def _texture_pass(self, g, noise: torch.Tensor, size: tuple[int, int], dev) -> np.ndarray:
+        """One noise field (1, L, h, w) -> (1, C, *size); fields larger than
+        ``_TILE_CELLS`` go in overlapping tiles, each widened by the generator's
+        receptive field, so the result equals one pass (no seams)."""
+        s, halo = self.net_config.stride, self.net_config.noise_halo + 1
+        h, w = noise.shape[-2:]
+        out = np.empty((1, self.channels, h * s, w * s), dtype=np.float32)
+        t = _TILE_CELLS
+        for y0 in range(0, h, t):
+            for x0 in range(0, w, t):
+                a, b = max(y0 - halo, 0), min(y0 + t + halo, h)
+                c, d = max(x0 - halo, 0), min(x0 + t + halo, w)
+                tile = g(noise[..., a:b, c:d].to(dev)).float().cpu().numpy()
+                ty, tx = min(t, h - y0), min(t, w - x0)
+                oy, ox = (y0 - a) * s, (x0 - c) * s
+                out[..., y0 * s : (y0 + ty) * s, x0 * s : (x0 + tx) * s] = tile[..., oy : oy + ty * s, ox : ox + tx * s]
+        m = _MARGIN * s
+        return out[..., m : m + size[0], m : m + size[1]]
+
+    def generate(self, n: int = 1, *, seed: int = 0, classes=None, size=None, progress=None) -> np.ndarray:
+        """Generate ``n`` new images.
+
+        Parameters
+        ----------
+        n : int
+            Number of images.
+        seed : int
+            The same seed gives the same images (the i-th image depends on the seed
+            and on i only up to ``n``: use one call per set).
+        classes : label or sequence of n labels, optional
+            Class-conditional models: the class of every image (one label for all).
+            None: random classes from the seed.
+        size : int or (int, int), optional
+            Texture mode: the output's (Y, X), any size (default: the training
+            image's). Samples mode generates the training images' size.
+
+        Returns
+        -------
+        ndarray of float32, shape (n, Y, X) or (n, Y, X, C)
+            In the training data's intensity range (de-normalised).
+        """
+        self._require_fitted()
+        n = self._check_n(n)
+        if self.mode == "samples":
+            if size is not None and tuple(np.atleast_1d(size)) not in (self.shape, (self.shape[0],)):
+                raise InputError(
+                    f"samples mode generates images of the training size {self.shape}; size= is for texture mode"
+                )
+            return self._decode(self._latents(n, seed), self._class_tensor(classes, n, seed), progress=progress)
+        if classes is not None:
+            raise InputError("texture mode has no classes")
+        size, cells = self._cells(size)
+        return self._decode(self._latents(n, seed, cells), None, size, progress=progress)
+
+    def interpolate(self, n: int, seed_a: int = 0, seed_b: int = 1, *, classes=None, size=None) -> np.ndarray:
+        """A latent walk: ``n`` images going smoothly from ``generate(1, seed=seed_a)``
+        to ``generate(1, seed=seed_b)`` (same ``classes`` / ``size``).
+
+        Returns
+        -------
+        ndarray of float32, shape (n, Y, X[, C])
+            Frame 0 is seed_a's image, frame n-1 seed_b's.
+        """
+        self._require_fitted()
+        n = self._check_n(n)
+        if self.mode == "samples":
+            za, zb = self._latents(1, seed_a), self._latents(1, seed_b)
+            ya = self._class_tensor(classes, 1, seed_a)
+            if ya is not None and classes is None:
+                ya = self._class_tensor(None, 1, seed_a)
+            y = ya.repeat(n) if ya is not None else None
+            size_ = None
+        else:
+            if classes is not None:
+                raise InputError("texture mode has no classes")
+            size_, cells = self._cells(size)
+            za, zb = self._latents(1, seed_a, cells), self._latents(1, seed_b, cells)
+            y = None
+        ts = np.linspace(0, 1, n) if n > 1 else [0.0]
+        z = torch.cat([_walk(za, zb, float(t)) for t in ts])
+        return self._decode(z, y, size_)
+
+    @staticmethod
+    def _check_n(n) -> int:
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise InputError(f"n must be a positive integer, got {n!r}")
+        return int(n)
+
+    # -- persistence -----------------------------------------------------------------
+    def _state(self) -> dict:
+        return {
+            "net_config": dataclasses.asdict(self.net_config),
+            "shape": list(self.shape),
+            "channels": self.channels,
+            "has_channel_axis": self.has_channel_axis,
+            "range": [self.low, self.high],
+            "class_names": self.class_names,
+            "augment": self.augment,
+        }
+
+    def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
+        cls = DCGANConfig if self.mode == "samples" else TextureGANConfig
+        self.net_config = cls(**state["net_config"])
+        self.shape = tuple(state["shape"])
+        self.channels = int(state["channels"])
+        self.has_channel_axis = bool(state["has_channel_axis"])
+        self.low, self.high = (float(v) for v in state["range"])
+        self.class_names = state.get("class_names")
+        self.augment = bool(state.get("augment", False))
+        self.net = self._build(self.net_config)
+        self.net.load_state_dict(tensors)
+        self.net["generator_ema"].eval()
+        self.device = resolve_device("auto")
+        self.net.to(self.device)

@@ -1,0 +1,179 @@
+"""ImageGAN (samples and texture modes) and the generative-model metrics, on tiny
+networks for a few steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import napari_gan as ng
+from napari_gan.core import metrics
+from napari_gan.core.tasks import generate as generate_module
+
+TINY = dict(features=8, latent=16, batch_size=4)
+
+
+def blobs_stack(n=6, size=20, channels=None, seed=0):
+    """Bright discs at random places on a dark background, uint8."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    out = []
+    for _ in range(n):
+        cy, cx = rng.uniform(5, size - 5, 2)
+        img = 40 + 180 * (((yy - cy) ** 2 + (xx - cx) ** 2) < 16)
+        out.append(img)
+    stack = np.array(out, dtype=np.uint8)
+    if channels:
+        stack = np.stack([stack] * channels, -1)
+    return stack
+
+
+def stripes(shape=(80, 96), seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (100 + 50 * np.sin(xx / 3.0 + yy / 5.0) + rng.normal(0, 5, shape)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def samples_gan():
+    return ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=3, seed=0)
+
+
+@pytest.fixture(scope="module")
+def texture_gan():
+    return ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2).fit(stripes(), max_steps=3, seed=0)
+
+
+def test_samples_shapes_range_and_loss_record(samples_gan):
+    gan = samples_gan
+    out = gan.generate(5, seed=0)
+    assert out.shape == (5, 20, 20) and out.dtype == np.float32
+    # de-normalised to the data's range (40..220), not [-1, 1]
+    assert out.min() >= 40 - 1e-3 and out.max() <= 220 + 1e-3
+    assert gan.steps_trained == 3 and gan.net_config.size == 32
+    assert [h["step"] for h in gan.history] == [1, 2, 3]
+    assert all({"g", "d"} <= set(h) and np.isfinite(h["g"]) and np.isfinite(h["d"]) for h in gan.history)
+    assert set(gan.net.keys()) == {"generator", "generator_ema", "discriminator"}
+
+
+def test_samples_deterministic_for_a_seed(samples_gan):
+    again = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=3, seed=0)
+    np.testing.assert_array_equal(again.generate(4, seed=3), samples_gan.generate(4, seed=3))
+    assert not np.array_equal(samples_gan.generate(4, seed=3), samples_gan.generate(4, seed=4))
+    walk = samples_gan.interpolate(5, seed_a=3, seed_b=4)
+    assert walk.shape == (5, 20, 20)
+    np.testing.assert_allclose(walk[0], samples_gan.generate(1, seed=3)[0], atol=1e-4)
+    np.testing.assert_allclose(walk[-1], samples_gan.generate(1, seed=4)[0], atol=1e-4)
+
+
+def test_rgb_list_and_class_conditional():
+    stack = blobs_stack(n=6, size=24, channels=3)
+    gan = ng.ImageGAN(**TINY).fit(list(stack), classes=["a", "b"] * 3, max_steps=2)
+    out = gan.generate(3, seed=0, classes="b")
+    assert out.shape == (3, 24, 24, 3) and out.dtype == np.float32
+    assert gan.generate(2, classes=["a", "b"]).shape == (2, 24, 24, 3)
+    with pytest.raises(ng.InputError, match="unknown class"):
+        gan.generate(1, classes="c")
+    with pytest.raises(ng.InputError, match="one label per image"):
+        ng.ImageGAN(**TINY).fit(stack, classes=["a", "b"], max_steps=1)
+
+
+def test_save_load_round_trip_and_continue(samples_gan, tmp_path):
+    path = samples_gan.save(tmp_path / "gan.ngan")
+    loaded = ng.load_model(path)
+    assert isinstance(loaded, ng.ImageGAN) and loaded.mode == "samples"
+    np.testing.assert_array_equal(loaded.generate(3, seed=1), samples_gan.generate(3, seed=1))
+    # training continues on the loaded model: one history, discriminator kept
+    loaded.fit(blobs_stack(), max_steps=2, seed=1)
+    assert loaded.steps_trained == 5 and [h["step"] for h in loaded.history][-2:] == [4, 5]
+    with pytest.raises(ng.InputError, match="Create a new ImageGAN"):
+        loaded.fit(blobs_stack(size=24), max_steps=1)
+
+
+def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
+    gan = texture_gan
+    out = gan.generate(2, seed=0, size=(70, 150))
+    assert out.shape == (2, 70, 150) and out.dtype == np.float32
+    assert gan.generate(1).shape == (1, 80, 96)  # default: the training image's size
+    # tiles widened by the receptive field give the same texture as one pass (no seams)
+    monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
+    np.testing.assert_allclose(gan.generate(2, seed=0, size=(70, 150)), out, atol=1e-4)
+    walk = gan.interpolate(3, 0, 5, size=(40, 40))
+    assert walk.shape == (3, 40, 40)
+    np.testing.assert_allclose(walk[0], gan.generate(1, seed=0, size=(40, 40))[0], atol=1e-4)
+    loaded = ng.load_model(gan.save(tmp_path / "tex.ngan"))
+    np.testing.assert_array_equal(loaded.generate(1, seed=2, size=64), gan.generate(1, seed=2, size=64))
+
+
+@pytest.mark.parametrize(
+    ("mode", "data", "message"),
+    [
+        ("samples", np.zeros((1, 16, 16)) + np.eye(16), "several images"),
+        ("samples", np.random.rand(16, 16), "texture"),
+        ("samples", [np.random.rand(16, 16), np.random.rand(16, 18)], "different shapes"),
+        ("samples", np.full((4, 16, 16), np.nan), "NaN"),
+        ("samples", np.random.rand(2, 10, 16, 16), "3D volumes"),
+        ("samples", np.ones((4, 16, 16)), "constant"),
+        ("texture", np.random.rand(20, 64, 64), "volume or a stack"),
+        ("texture", np.random.rand(40, 40), "smaller than the generator's training crop"),
+        ("texture", np.where(np.eye(80) > 0, np.inf, 1.0), "infinite"),
+    ],
+)
+def test_bad_input_is_refused(mode, data, message):
+    with pytest.raises(ng.InputError, match=message):
+        ng.ImageGAN(mode=mode, **TINY).fit(data, max_steps=1)
+
+
+def test_generate_needs_training_and_checks_options(samples_gan, texture_gan):
+    with pytest.raises(RuntimeError, match="not been trained"):
+        ng.ImageGAN().generate(1)
+    with pytest.raises(ng.InputError, match="positive integer"):
+        samples_gan.generate(0)
+    with pytest.raises(ng.InputError, match="without classes"):
+        samples_gan.generate(1, classes="a")
+    with pytest.raises(ng.InputError, match="texture mode"):
+        samples_gan.generate(1, size=(64, 64))
+    with pytest.raises(ValueError, match="mode"):
+        ng.ImageGAN(mode="video")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_sliced_wasserstein_orders_and_is_deterministic():
+    rng = np.random.default_rng(0)
+    a, b = stripes((96, 96), seed=1), stripes((96, 96), seed=2)
+    noise = rng.normal(a.mean(), a.std(), a.shape)
+    kw = dict(n_descriptors=1024, n_projections=64, n_repeats=1, levels=2)
+    same = metrics.sliced_wasserstein(a, b, **kw)
+    other = metrics.sliced_wasserstein(a, noise, **kw)
+    assert len(same["levels"]) == 2 and same["mean"] == pytest.approx(np.mean(same["levels"]))
+    assert same["mean"] < other["mean"] / 3
+    assert metrics.sliced_wasserstein(a, noise, **kw) == other
+    floor = metrics.sliced_wasserstein_floor(a, **kw)
+    assert floor["mean"] < other["mean"] / 3
+    with pytest.raises(ng.InputError, match="too small"):
+        metrics.sliced_wasserstein(a[:20, :20], b, levels=3)
+
+
+def test_memorisation_flags_copies_and_diversity():
+    texture = stripes((96, 96), seed=3)
+    rng = np.random.default_rng(0)
+    copied = metrics.memorisation_distance(texture[:48, :48], texture, n_patches=200)
+    fresh = metrics.memorisation_distance(stripes((48, 48), seed=9), texture, n_patches=200)
+    noise = metrics.memorisation_distance(rng.normal(100, 35, (48, 48)), texture, n_patches=200)
+    assert copied["generated"] < 1e-6 and copied["copied_fraction"] == 1.0
+    assert fresh["copied_fraction"] < 0.2 and fresh["ratio"] > 0.5
+    assert noise["ratio"] > fresh["ratio"]
+    stack = blobs_stack(n=8)
+    assert metrics.diversity(np.repeat(stack[:1], 4, 0)) == 0.0
+    assert 0.5 < metrics.diversity(stack) < 1.5
+
+
+def test_generate_samples():
+    from napari_gan import _sample_data as sd
+
+    ((brick, meta, kind),) = sd.brick_texture()
+    assert brick.shape == (512, 512) and kind == "image" and "generate" not in meta["name"]
+    ((faces, meta, kind),) = sd.faces_stack()
+    assert faces.shape == (100, 25, 25) and faces.dtype == np.float32
