@@ -1,0 +1,295 @@
+"""The "Image-to-image" dock widget: train a :class:`napari_gan.Translator` (super-
+resolution, inpainting / object removal, colorization, deblurring, paired translation)
+on image layers and apply it to any layer; results are marked as generated."""
+
+from __future__ import annotations
+
+import napari
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_widget
+
+import napari_gan as ng
+from napari_gan.core.tasks.translate import TASKS
+
+from ._task import Placement, Preview, TaskWidget, crop_placement
+from ._training import (
+    TrainingJob,
+    axes_picker,
+    budget_widgets,
+    central_crop,
+    check_image_layer,
+    image_array,
+    layer_axes,
+)
+
+PREVIEW_SUFFIX = " [generated preview]"
+TASK_LABELS = {
+    "superres": "super-resolution",
+    "inpaint": "inpainting",
+    "colorize": "colorized",
+    "deblur": "deblurred",
+    "paired": "translated",
+}
+
+
+def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
+    """A Labels layer (nonzero = fill) or a Shapes layer (inside any shape = fill) as a
+    boolean mask of the image's shape without channels; 2D shapes over a stack mark
+    every frame."""
+    if isinstance(layer, napari.layers.Labels):
+        data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        if data.shape != want:
+            raise ng.InputError(f"mask {layer.name!r} has shape {data.shape}; the image needs {want}")
+        return data != 0
+    if isinstance(layer, napari.layers.Shapes):
+        if len(layer.data) == 0:
+            raise ng.InputError(f"Shapes layer {layer.name!r} has no shapes: draw the region to fill first")
+        if layer.ndim == len(want):
+            masks = layer.to_masks(mask_shape=want)
+            return np.asarray(masks).any(axis=0)
+        masks = np.asarray(layer.to_masks(mask_shape=want[-2:])).any(axis=0)
+        return np.broadcast_to(masks, want).copy()
+    raise ng.InputError("the mask must be a Labels or Shapes layer")
+
+
+class TranslateWidget(TaskWidget):
+    """Train an image-to-image model on image layers and apply it to any layer."""
+
+    model_type = ng.Translator
+    predict_label = "Apply to layer"
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        self._training_task = "superres"
+        super().__init__(napari_viewer)
+        self._update_visibility()
+
+    def _build_options(self) -> list:
+        self.task_picker = ComboBox(
+            choices=("superres", "inpaint", "colorize", "deblur", "paired"),
+            value="superres",
+            label="Task",
+            tooltip="superres: learn to upscale from your high-resolution images; inpaint: learn to fill "
+            "holes from the image itself; colorize: learn colour from RGB layers; deblur: learn to undo a "
+            "Gaussian blur from sharp images; paired: learn source -> target from pairs",
+        )
+        self.image_picker = create_widget(
+            annotation=napari.layers.Image,
+            label="Training image",
+            options={"choices": self._image_layers, "tooltip": "paired: the source; colorize: an RGB layer"},
+        )
+        self.target_picker = create_widget(
+            annotation=napari.layers.Image | None,
+            label="Target",
+            options={"choices": self._image_layers, "nullable": True, "tooltip": "paired: the target image"},
+        )
+        self.target_picker.value = None
+        self.scale_picker = ComboBox(choices=(2, 4), value=2, label="Scale")
+        self.blur = FloatSpinBox(
+            value=0.0,
+            min=0.0,
+            max=20.0,
+            step=0.5,
+            label="Blur sigma",
+            tooltip="deblur: the Gaussian blur to undo (0 = 2 pixels); superres: extra blur before downscaling",
+        )
+        self.noise = FloatSpinBox(
+            value=0.0, min=0.0, max=0.5, step=0.01, label="Noise", tooltip="noise added to the degraded input"
+        )
+        self.adversarial = FloatSpinBox(
+            value=0.01,
+            min=0.0,
+            max=1.0,
+            step=0.005,
+            label="Adversarial weight",
+            tooltip="weight of the PatchGAN loss next to L1; 0 trains a plain CNN (no discriminator)",
+        )
+        self.axes_picker = axes_picker()
+        self.patch_size = SpinBox(value=64, min=16, max=1024, step=16, label="Patch size")
+        self.batch_size = SpinBox(value=8, min=1, max=1024, label="Batch size")
+        self.max_steps, self.time_limit, self.preview_every, self.fine_tune = budget_widgets(1000)
+        self.task_picker.changed.connect(self._update_visibility)
+        return [
+            self.task_picker,
+            self.image_picker,
+            self.target_picker,
+            self.scale_picker,
+            self.blur,
+            self.noise,
+            self.adversarial,
+            self.axes_picker,
+            self.patch_size,
+            self.batch_size,
+            self.max_steps,
+            self.time_limit,
+            self.preview_every,
+            self.fine_tune,
+        ]
+
+    def _build_predict_options(self) -> list:
+        self.mask_picker = create_widget(
+            annotation=napari.layers.Labels | napari.layers.Shapes | None,
+            label="Mask (inpaint)",
+            options={
+                "choices": lambda *_: self._layers_of((napari.layers.Labels, napari.layers.Shapes)),
+                "nullable": True,
+                "tooltip": "inpaint: the region to fill, painted in a Labels layer or drawn as shapes",
+            },
+        )
+        self.mask_picker.value = None
+        self.uncertainty = CheckBox(
+            value=False,
+            text="Also add the spread over flips (uncertainty)",
+            tooltip="where the spread is high the model is unsure or inventing detail",
+        )
+        return [self.mask_picker, self.uncertainty]
+
+    def _update_visibility(self, *_) -> None:
+        task = self.task_picker.value
+        self.target_picker.visible = task == "paired"
+        self.scale_picker.visible = task == "superres"
+        self.blur.visible = task in ("superres", "deblur")
+        self.noise.visible = task in ("superres", "deblur")
+        self.mask_picker.visible = task == "inpaint"
+
+    def _config(self) -> ng.TranslatorConfig:
+        task = self.task_picker.value
+        return ng.TranslatorConfig(
+            task=task,
+            scale=int(self.scale_picker.value),
+            blur=float(self.blur.value) or None,
+            noise=float(self.noise.value),
+            adversarial_weight=float(self.adversarial.value),
+            patch_size=int(self.patch_size.value),
+            batch_size=int(self.batch_size.value),
+        )
+
+    def _prepare_training(self, current) -> TrainingJob:
+        image = check_image_layer(self.image_picker.value, "training image")
+        axes = layer_axes(image, self.axes_picker.value)
+        data = image_array(image)
+        target = None
+        if self.fine_tune.value and current is not None:
+            model = current
+        else:
+            model = ng.Translator(self._config())
+        task = model.task
+        if task == "paired":
+            target_layer = check_image_layer(self.target_picker.value, "target")
+            target = image_array(target_layer)
+            target_axes = layer_axes(target_layer, "auto")
+        elif task == "colorize" and not image.rgb:
+            raise ng.InputError(
+                f"layer {image.name!r} is grayscale; colorize learns colour from an RGB layer "
+                "(then apply the model to a grayscale layer)"
+            )
+        time_limit = float(self.time_limit.value) or None
+        max_steps = int(self.max_steps.value)
+        self._begin(image, axes, model, current)
+        self._training_task = task
+
+        def start():
+            if task == "paired":
+                return model.fit_iter(
+                    data,
+                    target,
+                    axes=axes,
+                    target_axes=target_axes,
+                    max_steps=max_steps,
+                    time_limit=time_limit,
+                    seed=0,
+                )
+            return model.fit_iter(data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
+
+        def preview() -> Preview:
+            index, crop_axes, starts = central_crop(data.shape, axes, frame=self._frame)
+            degraded, hole = model.degrade(np.asarray(data[index]), axes=crop_axes)
+            in_axes = crop_axes.replace("C", "") if task == "colorize" else crop_axes
+            out = model.predict(degraded, mask=hole, axes=in_axes)
+            return Preview(out, starts)
+
+        return TrainingJob(
+            model=model,
+            start=start,
+            preview=preview,
+            preview_every=int(self.preview_every.value),
+            description=f"{TASK_LABELS[task]} training on {image.name!r}",
+        )
+
+    def _show_preview(self, preview: Preview) -> None:
+        placement = self._placement
+        data = preview.data
+        rgb = data.ndim >= 3 and data.shape[-1] == 3 and (placement.rgb or self._training_task == "colorize")
+        where = crop_placement(placement, preview.starts, drop_channels=True)
+        self._replace_or_add(
+            "image",
+            placement.name + PREVIEW_SUFFIX,
+            data,
+            same_shape=True,
+            metadata={"napari_gan": {"preview_of": placement.name, "generated": True}},
+            rgb=rgb,
+            **where,
+        )
+
+    def _prediction(self, model, layer, data, axes, placement):
+        mask = None
+        if model.task == "inpaint":
+            mask_layer = self.mask_picker.value
+            if mask_layer is None:
+                raise ng.InputError("choose a mask (Labels or Shapes layer) marking the region to fill")
+            want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
+            mask = mask_array(mask_layer, layer, want)
+        elif model.task == "colorize" and layer.rgb:
+            raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
+        in_axes = axes
+        uncertainty = bool(self.uncertainty.value)
+        return (
+            lambda progress: model.predict(
+                data, mask=mask, axes=in_axes, return_uncertainty=uncertainty, progress=progress
+            ),
+            lambda result: self._add_result(result, placement, model, uncertainty),
+            f"{TASK_LABELS[model.task]} of {layer.name!r}",
+        )
+
+    def _output_kwargs(self, placement: Placement, model, result: np.ndarray, *, spread: bool) -> dict:
+        """scale/translate (and rgb) of a result over its source; super-resolution pixels
+        are ``scale`` times smaller, centred on the source pixels they came from."""
+        has_c = "C" in placement.axes
+        if has_c:
+            kwargs = placement.annotation_kwargs()
+        else:
+            kwargs = {"scale": placement.scale, "translate": placement.translate}
+        scale, translate = list(kwargs["scale"]), list(kwargs["translate"])
+        if model.task == "superres":
+            s = model.config.scale
+            for ax in (-2, -1):
+                translate[ax] += (0.5 / s - 0.5) * scale[ax]
+                scale[ax] /= s
+        rgb = not spread and result.ndim >= 3 and result.shape[-1] in (3, 4) and result.ndim > len(scale)
+        return {"scale": tuple(scale), "translate": tuple(translate), "rgb": rgb}
+
+    def _add_result(self, result, placement: Placement, model, uncertainty: bool) -> None:
+        spread = None
+        if uncertainty:
+            result, spread = result
+        label = TASK_LABELS[model.task]
+        name = f"{placement.name} [generated: {label}]"
+        metadata = self._result_metadata(model, placement, task=model.task, generated=True)
+        kwargs = self._output_kwargs(placement, model, result, spread=False)
+        if not kwargs["rgb"] and placement.contrast_limits is not None and model.task in ("superres", "deblur"):
+            kwargs["contrast_limits"] = placement.contrast_limits
+        self._replace_or_add("image", name, result, metadata=metadata, **kwargs)
+        if spread is not None:
+            meta = self._result_metadata(model, placement, task=model.task, generated=True, spread_over="flips")
+            kwargs = self._output_kwargs(placement, model, spread, spread=True)
+            self._replace_or_add(
+                "image",
+                f"{placement.name} [generated: {label} spread]",
+                spread,
+                metadata=meta,
+                colormap="magma",
+                **kwargs,
+            )
+        self.panel.set_status(f"added {name!r}" + (" and its spread" if spread is not None else ""))
+
+
+__all__ = ["TranslateWidget", "TASKS"]

@@ -1,0 +1,166 @@
+"""Translator (image-to-image): every task's shapes, residual-on-classical behaviour,
+bad input, losses, uncertainty, save/load, determinism. Tiny networks, few steps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import color, data, transform
+
+import napari_gan as ng
+from napari_gan.core.metrics import psnr
+from napari_gan.core.tasks.translate import pyramid_fill
+
+TINY = dict(features=8, depth=2, patch_size=32, batch_size=4, d_features=8, tile_size=64, tile_overlap=16)
+
+
+@pytest.fixture(scope="module")
+def cam():
+    return data.camera()[::4, ::4].astype(np.float32) / 255  # 128 x 128
+
+
+def test_losses_and_networks_follow_the_adversarial_weight(cam):
+    plain = ng.Translator(task="deblur", adversarial_weight=0, **TINY)
+    records = list(plain.fit_iter(cam, max_steps=3))
+    assert [r.step for r in records] == [1, 2, 3]
+    assert set(records[-1].losses) == {"l1"}
+    assert set(plain.net) == {"g"}
+    gan = ng.Translator(task="deblur", adversarial_weight=0.05, **TINY)
+    losses = list(gan.fit_iter(cam, max_steps=3))[-1].losses
+    assert set(losses) == {"l1", "g_adv", "d"}
+    assert set(gan.net) == {"g", "d"}
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_superres_output_shape_any_size_and_untrained_is_spline(cam, scale):
+    sr = ng.Translator(task="superres", scale=scale, **TINY).fit(cam, max_steps=1, seed=0)
+    small = cam[:37, :50]
+    big = sr.predict(small)
+    assert big.shape == (37 * scale, 50 * scale) and big.dtype == np.float32
+    # the residual starts at 0: one step barely moves it from the cubic-spline estimate
+    spline = transform.rescale(small, scale, order=3)
+    assert np.abs(big - spline).mean() < 0.02
+    stack = sr.predict(np.stack([small, small[::-1]]))
+    assert stack.shape == (2, 37 * scale, 50 * scale)
+    np.testing.assert_allclose(stack[0], big, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_deblur_training_sharpens_an_unseen_image():
+    import torch
+
+    from napari_gan.core.tasks.translate import gaussian_blur
+
+    train = data.camera()[::2, ::2].astype(np.float32) / 255
+    test = data.astronaut()[100:228, 100:228].mean(-1).astype(np.float32) / 255
+    db = ng.Translator(task="deblur", blur=1.5, adversarial_weight=0, learning_rate=3e-3, **TINY)
+    db.fit(train, max_steps=150, seed=0)
+    blurred = gaussian_blur(torch.from_numpy(test)[None, None], 1.5)[0, 0].numpy()
+    base = psnr(test, blurred, data_range=1)
+    ours = psnr(test, db.predict(blurred), data_range=1)
+    assert ours > base, (ours, base)
+
+
+def test_bad_scale_and_task_are_refused():
+    with pytest.raises(ng.InputError, match="scale must be 2 or 4"):
+        ng.Translator(task="superres", scale=3)
+    with pytest.raises(ng.InputError, match="task must be one of"):
+        ng.Translator(task="magic")
+
+
+def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
+    inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=2, seed=0)
+    mask = np.zeros(cam.shape, bool)
+    mask[40:60, 50:90] = True
+    filled, spread = inp.predict(cam, mask=mask, return_uncertainty=True)
+    assert filled.shape == cam.shape and spread.shape == cam.shape
+    np.testing.assert_array_equal(filled[~mask], cam[~mask])
+    assert np.abs(filled[mask] - cam[mask]).mean() < 0.25  # a fill, not garbage
+    assert (spread[~mask] == 0).all() and (spread >= 0).all()
+    with pytest.raises(ng.InputError, match="mask is empty"):
+        inp.predict(cam, mask=np.zeros(cam.shape, bool))
+    with pytest.raises(ng.InputError, match="covers the whole image"):
+        inp.predict(cam, mask=np.ones(cam.shape, bool))
+    with pytest.raises(ng.InputError, match="mask has shape"):
+        inp.predict(cam, mask=mask[:10])
+    with pytest.raises(ng.InputError, match="needs mask="):
+        inp.predict(cam)
+
+
+def test_pyramid_fill_keeps_known_and_fills_smoothly():
+    import torch
+
+    x = torch.linspace(0, 1, 64).repeat(64, 1)[None, None]
+    known = torch.ones_like(x)
+    known[..., 20:40, 20:40] = 0
+    out = pyramid_fill(x, known)
+    assert torch.equal(out[known > 0], x[known > 0])
+    assert (out - x).abs()[known == 0].mean() < 0.1
+
+
+def test_colorize_returns_rgb_and_refuses_gray_targets():
+    rgb = data.astronaut()[::4, ::4]  # 128 x 128 x 3 uint8
+    col = ng.Translator(task="colorize", **TINY).fit(rgb, max_steps=2, seed=0)
+    gray = color.rgb2gray(rgb)
+    out = col.predict(gray)
+    assert out.shape == gray.shape + (3,) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+    # zero chroma at the start: the output is the gray image's own lightness
+    assert np.abs(color.rgb2gray(out) - gray).mean() < 0.05
+    with pytest.raises(ng.InputError, match="grayscale image cannot teach colour"):
+        ng.Translator(task="colorize", **TINY).fit(gray, max_steps=1)
+    with pytest.raises(ng.InputError, match="grayscale stored as RGB"):
+        ng.Translator(task="colorize", **TINY).fit(np.repeat(rgb[..., :1], 3, -1), max_steps=1)
+    with pytest.raises(ng.InputError, match="convert it to gray"):
+        col.predict(rgb)
+
+
+def test_paired_learns_a_mapping_and_checks_shapes(cam):
+    target = 1 - cam  # an inverted contrast: far from the identity start
+    pair = ng.Translator(task="paired", adversarial_weight=0, learning_rate=3e-3, **TINY)
+    pair.fit(cam, target, max_steps=60, seed=0)
+    other = data.moon()[::4, ::4].astype(np.float32) / 255
+    out = pair.predict(other)
+    assert out.shape == other.shape
+    # from the identity start (correlation +1) towards the inverted contrast
+    before = np.corrcoef(other.ravel(), 1 - other.ravel())[0, 1]
+    assert np.corrcoef(out.ravel(), 1 - other.ravel())[0, 1] > before + 0.5
+    with pytest.raises(ng.InputError, match="same shape"):
+        ng.Translator(task="paired", **TINY).fit(cam, cam[:100], max_steps=1)
+    with pytest.raises(ng.InputError, match="needs a target"):
+        ng.Translator(task="paired", **TINY).fit(cam, max_steps=1)
+    with pytest.raises(ng.InputError, match="only for task='paired'"):
+        ng.Translator(task="deblur", **TINY).fit(cam, cam, max_steps=1)
+
+
+def test_paired_list_of_sizes_other_channels_and_stacks(cam):
+    sources = [cam, cam[:80, :100]]
+    targets = [np.stack([cam, cam**2, 1 - cam], -1), np.stack([cam, cam**2, 1 - cam], -1)[:80, :100]]
+    pair = ng.Translator(task="paired", **TINY).fit(sources, targets, max_steps=2)
+    out = pair.predict(np.stack([cam[:50, :60]] * 3))  # a stack, frame by frame
+    assert out.shape == (3, 50, 60, 3)
+
+
+def test_deblur_dask_input_uncertainty_and_determinism(cam):
+    import dask.array as da
+
+    a = ng.Translator(task="deblur", blur=1.5, **TINY).fit(cam, max_steps=4, seed=1)
+    b = ng.Translator(task="deblur", blur=1.5, **TINY).fit(cam, max_steps=4, seed=1)
+    out = a.predict(cam)
+    np.testing.assert_array_equal(out, b.predict(cam))
+    np.testing.assert_allclose(a.predict(da.from_array(cam, chunks=64)), out, atol=1e-6)
+    mean, spread = a.predict(cam, return_uncertainty=True)
+    assert mean.shape == spread.shape == cam.shape and (spread >= 0).all()
+    with pytest.raises(ng.InputError, match="only used by task='inpaint'"):
+        a.predict(cam, mask=np.ones(cam.shape, bool))
+
+
+def test_save_load_round_trip(tmp_path, cam):
+    m = ng.Translator(task="paired", adversarial_weight=0.02, **TINY).fit(cam, cam**2, max_steps=2)
+    path = m.save(tmp_path / "t.ngan")
+    loaded = ng.load_model(path)
+    assert isinstance(loaded, ng.Translator) and loaded.config == m.config
+    np.testing.assert_allclose(loaded.predict(cam), m.predict(cam), atol=1e-6)
+    assert set(loaded.net) == {"g", "d"}
+    with pytest.raises(ng.CheckpointError):
+        ng.Denoiser.load(path)
