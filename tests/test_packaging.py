@@ -18,6 +18,11 @@ SAMPLE_KEYS = {
     "microscopy_like",
     "nuclei_with_masks",
     "spots_with_points",
+    "objects_two_kinds",
+    "brick_texture",
+    "faces_stack",
+    "lowres_highres_pair",
+    "image_with_hole_mask",
 }
 # Top-level names; "napari" must not match our own "napari_gan".
 GUI_PACKAGES = (
@@ -56,6 +61,9 @@ def test_manifest_from_distribution():
         "Segment": "napari-gan.make_segment_widget",
         "Detect": "napari-gan.make_detect_widget",
         "Compare layers": "napari-gan.make_compare_widget",
+        "Classify": "napari-gan.make_classify_widget",
+        "Generate (GAN)": "napari-gan.make_generate_widget",
+        "Image-to-image": "napari-gan.make_translate_widget",
     }
     samples = {s.key: s.command for s in pm.contributions.sample_data}
     assert set(samples) == SAMPLE_KEYS

@@ -9,14 +9,20 @@ The public scripting API (importing it loads no Qt)::
     seg = ng.Segmenter().fit(image, labels)    # scribbles (semantic) or object masks (instance)
     masks = seg.predict(image)
     spots = ng.SpotDetector().fit(image, points).predict(image)
+    table = ng.ObjectClassifier().fit(image, labels, classes={3: "a", 5: "a", 7: "b", 9: "b"}).predict(image, labels)
+    samples = ng.ImageGAN().fit(stack).generate(16, seed=0)   # or mode="texture" on one image
+    big = ng.Translator(task="superres", scale=2).fit(images).predict(small)   # also inpaint, colorize, deblur, paired
 """
 
 from .core import metrics
 from .core.errors import CheckpointError, InputError
 from .core.tasks.base import load_model
+from .core.tasks.classify import ImageClassifier, ImageClassifierConfig, ObjectClassifier, ObjectClassifierConfig
 from .core.tasks.denoise import Denoiser, DenoiserConfig
 from .core.tasks.detect import SpotDetector, SpotDetectorConfig
+from .core.tasks.generate import ImageGAN, ImageGANConfig
 from .core.tasks.segment import Segmenter, SegmenterConfig
+from .core.tasks.translate import Translator, TranslatorConfig
 from .core.training import StepRecord, resolve_device
 
 __version__ = "0.1.0"
@@ -25,12 +31,20 @@ __all__ = [
     "CheckpointError",
     "Denoiser",
     "DenoiserConfig",
+    "ImageGAN",
+    "ImageGANConfig",
+    "ImageClassifier",
+    "ImageClassifierConfig",
     "InputError",
+    "ObjectClassifier",
+    "ObjectClassifierConfig",
     "Segmenter",
     "SegmenterConfig",
     "SpotDetector",
     "SpotDetectorConfig",
     "StepRecord",
+    "Translator",
+    "TranslatorConfig",
     "load_model",
     "metrics",
     "resolve_device",

@@ -322,3 +322,81 @@ def spots_with_points() -> list[tuple]:
             "shapes",
         ),
     ]
+
+
+def brick_texture() -> list[tuple]:
+    """scikit-image's brick wall (512 x 512, uint8) as one texture image, for the
+    Generate (GAN) widget in texture mode."""
+    from skimage import data
+
+    meta = {"source": "skimage.data.brick"}
+    return [(data.brick(), {"name": "brick texture", "metadata": meta}, "image")]
+
+
+def faces_stack() -> list[tuple]:
+    """The 100 face images of scikit-image's ``lfw_subset`` (100 x 25 x 25, float),
+    a stack for the Generate (GAN) widget in samples mode (its other 100 images are
+    not faces)."""
+    from skimage import data
+
+    meta = {"source": "skimage.data.lfw_subset()[:100]"}
+    return [(data.lfw_subset()[:100].astype(np.float32), {"name": "faces", "metadata": meta}, "image")]
+
+
+def objects_two_kinds() -> list[tuple]:
+    """Synthetic separate objects of two kinds (256 x 256, float32): uniform and
+    bright-rimmed, their Labels, and one Points layer per class marking 6 objects of
+    each kind ("class: uniform", "class: rim"), for the Classify widget."""
+    from scipy import ndimage as ndi
+
+    from .core.synthetic import two_kinds
+
+    image, labels, kinds = two_kinds((256, 256), seed=7)
+    meta = {"source": "napari_gan.core.synthetic.two_kinds(seed=7)"}
+    ids = np.arange(1, labels.max() + 1)
+    centres = np.round(np.asarray(ndi.center_of_mass(labels > 0, labels, ids))).astype(float)
+    layers = [
+        (image, {"name": "two kinds", "metadata": meta}, "image"),
+        (labels, {"name": "two kinds objects", "metadata": meta, "opacity": 0.3}, "labels"),
+    ]
+    for kind, (name, color) in enumerate((("uniform", "cyan"), ("rim", "magenta"))):
+        picked = centres[kinds == kind][:6]
+        style = {"size": 6, "face_color": color, "border_color": "white", "metadata": meta}
+        layers.append((picked, {"name": f"class: {name}", **style}, "points"))
+    return layers
+
+
+def lowres_highres_pair() -> list[tuple]:
+    """scikit-image's coins (303 x 384, uint8) at full resolution, for training the
+    Image-to-image widget in superres mode, and the mean of its 2 x 2 blocks
+    (151 x 192), to upscale; the low-resolution layer is scaled to overlay the other."""
+    from skimage import data
+
+    high = data.coins()
+    h, w = high.shape[0] // 2 * 2, high.shape[1] // 2 * 2
+    low = high[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    meta = {"source": "skimage.data.coins"}
+    return [
+        (high, {"name": "coins (high resolution)", "metadata": meta}, "image"),
+        (low, {"name": "coins (low resolution)", "metadata": meta, "scale": (2, 2), "translate": (0.5, 0.5)}, "image"),
+    ]
+
+
+def image_with_hole_mask() -> list[tuple]:
+    """scikit-image's brick wall (512 x 512, uint8) and a Labels mask of strokes and a
+    box to fill, for the Image-to-image widget in inpaint mode."""
+    from skimage import data
+    from skimage.draw import line
+
+    image = data.brick()
+    mask = np.zeros(image.shape, dtype=np.uint8)
+    mask[200:260, 300:380] = 1
+    for r0, c0, r1, c1 in ((60, 40, 180, 200), (400, 100, 330, 260)):
+        rr, cc = line(r0, c0, r1, c1)
+        for d in range(-4, 5):
+            mask[np.clip(rr + d, 0, 511), cc] = 1
+    meta = {"source": "skimage.data.brick"}
+    return [
+        (image, {"name": "brick", "metadata": meta}, "image"),
+        (mask, {"name": "brick hole mask", "metadata": meta, "opacity": 0.5}, "labels"),
+    ]
