@@ -65,10 +65,12 @@ class ImageGANConfig:
     ema : float
         Decay of the exponential moving average of the generator's weights; the
         averaged generator is the one that generates.
-    augment : bool or None
-        Differentiable augmentation (translation, cutout, brightness, contrast) of
-        every image the discriminator sees. None: on in samples mode for fewer than
-        2000 images, off in texture mode (random crops are plenty).
+    augment : bool
+        Differentiable augmentation (DiffAugment: translation, cutout, brightness,
+        contrast) of every image the discriminator sees. Off by default: on the 100
+        faces of ``lfw_subset`` with 5 minutes of CPU training it slowed learning
+        (patch SWD 105 with it, 63 without; docs/benchmarks.md). Turn it on for long
+        runs on a few hundred images, where the discriminator starts to memorise them.
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
@@ -82,7 +84,7 @@ class ImageGANConfig:
     crop_size: int = 64
     learning_rate: float = 2e-4
     ema: float = 0.999
-    augment: bool | None = None
+    augment: bool = False
     flip: bool = True
 
     def __post_init__(self):
@@ -358,7 +360,7 @@ class ImageGAN(TrainableModel):
                 xn = np.stack([resize(im, (channels, size, size), order=1, anti_aliasing=True) for im in xn])
             data = torch.from_numpy(np.ascontiguousarray(xn, dtype=np.float32)).to(dev)
             labels = torch.from_numpy(y).to(dev) if y is not None else None
-            self.augment = cfg.augment if cfg.augment is not None else x.shape[0] < 2000
+            self.augment = bool(cfg.augment)
         else:
             if not continuing:
                 self.net_config = TextureGANConfig(channels=channels, features=cfg.width)
