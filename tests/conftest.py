@@ -23,3 +23,34 @@ def small_pair() -> NoisyPair:
 def noisy_image(small_pair: NoisyPair):
     """The noisy half of `small_pair`: float32, shape (96, 96)."""
     return small_pair.noisy
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Every message the widgets show with napari's show_error (widget tests)."""
+    from napari_gan._widgets import _training
+
+    shown: list[str] = []
+    monkeypatch.setattr(_training, "show_error", shown.append)
+    return shown
+
+
+@pytest.fixture
+def dock(make_napari_viewer, qtbot):
+    """``dock(WidgetClass, name) -> (viewer, widget)``: the widget docked in a real
+    viewer. At teardown any training still running is stopped and waited for, so no
+    worker outlives the viewer."""
+    docked = []
+
+    def make(cls, name):
+        viewer = make_napari_viewer()
+        widget = cls(viewer)
+        viewer.window.add_dock_widget(widget, name=name)
+        docked.append(widget)
+        return viewer, widget
+
+    yield make
+    for widget in docked:
+        if hasattr(widget, "stop"):
+            widget.stop()
+            qtbot.waitUntil(lambda w=widget: not w.panel.is_busy, timeout=30_000)

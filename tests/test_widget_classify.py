@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 import napari_gan as ng
-from napari_gan._widgets import _training
 from napari_gan._widgets.classify import ClassifyWidget, annotated_classes
 from napari_gan.core.synthetic import two_kinds
 
@@ -17,20 +16,8 @@ TRANSLATE = (10.0, -4.0)
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
-def classify_widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    widget = ClassifyWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Classify")
-    yield viewer, widget
-    widget.stop()
-    qtbot.waitUntil(lambda: not widget.panel.is_busy, timeout=30_000)
+def classify_widget(dock):
+    return dock(ClassifyWidget, "Classify")
 
 
 def wait_idle(qtbot, widget, timeout=60_000):

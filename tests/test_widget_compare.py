@@ -11,14 +11,6 @@ from napari_gan._widgets.compare import CompareWidget
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    """Every message the widgets show with napari's show_error."""
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
 def warnings_shown(monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(_training, "show_warning", shown.append)
@@ -26,11 +18,8 @@ def warnings_shown(monkeypatch):
 
 
 @pytest.fixture
-def viewer_widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    widget = CompareWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Compare layers")
-    return viewer, widget
+def viewer_widget(dock):
+    return dock(CompareWidget, "Compare layers")
 
 
 def labels_pair():

@@ -11,7 +11,6 @@ import pytest
 from qtpy.QtCore import QTimer
 
 import napari_gan as ng
-from napari_gan._widgets import _training
 from napari_gan._widgets.denoise import DenoiseWidget
 
 SCALE = (0.5, 2.0)
@@ -26,22 +25,8 @@ def make_image(shape=(96, 96), seed=0) -> np.ndarray:
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    """Every message the widgets show with napari's show_error."""
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
-def viewer_widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    widget = DenoiseWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Denoise")
-    yield viewer, widget
-    # never leave a worker running into the viewer's teardown
-    widget.stop()
-    qtbot.waitUntil(lambda: not widget.panel.is_busy, timeout=20_000)
+def viewer_widget(dock):
+    return dock(DenoiseWidget, "Denoise")
 
 
 def configure(widget, *, patch=32, batch=4, steps=30, preview=5, time_limit=0):

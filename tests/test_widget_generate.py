@@ -8,25 +8,12 @@ import numpy as np
 import pytest
 
 import napari_gan as ng
-from napari_gan._widgets import _training
 from napari_gan._widgets.generate import GenerateWidget, grid, parse_labels
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
-def widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    w = GenerateWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Generate (GAN)")
-    yield viewer, w
-    w.stop()
-    qtbot.waitUntil(lambda: not w.panel.is_busy, timeout=30_000)
+def widget(dock):
+    return dock(GenerateWidget, "Generate (GAN)")
 
 
 def wait_idle(qtbot, w, timeout=60_000):

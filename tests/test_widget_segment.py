@@ -7,27 +7,12 @@ import numpy as np
 import pytest
 
 import napari_gan as ng
-from napari_gan._widgets import _training
 from napari_gan._widgets.detect import DetectWidget
 from napari_gan._widgets.segment import SegmentWidget
 from napari_gan.core.synthetic import spots, touching_nuclei
 
 SCALE = (0.5, 2.0)
 TRANSLATE = (10.0, -4.0)
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-def dock(make_napari_viewer, qtbot, cls, name):
-    viewer = make_napari_viewer()
-    widget = cls(viewer)
-    viewer.window.add_dock_widget(widget, name=name)
-    return viewer, widget
 
 
 def wait_idle(qtbot, widget, timeout=30_000):
@@ -42,11 +27,8 @@ def configure(widget, *, steps=8, preview=2):
 
 
 @pytest.fixture
-def segment_widget(make_napari_viewer, qtbot):
-    viewer, widget = dock(make_napari_viewer, qtbot, SegmentWidget, "Segment")
-    yield viewer, widget
-    widget.stop()
-    wait_idle(qtbot, widget)
+def segment_widget(dock):
+    return dock(SegmentWidget, "Segment")
 
 
 def paint_scribbles(labels_layer, masks):
@@ -155,11 +137,8 @@ def test_segment_bad_input_is_reported(segment_widget, qtbot, errors, tmp_path):
 
 
 @pytest.fixture
-def detect_widget(make_napari_viewer, qtbot):
-    viewer, widget = dock(make_napari_viewer, qtbot, DetectWidget, "Detect")
-    yield viewer, widget
-    widget.stop()
-    wait_idle(qtbot, widget)
+def detect_widget(dock):
+    return dock(DetectWidget, "Detect")
 
 
 def test_detect_train_preview_predict(detect_widget, qtbot, errors):

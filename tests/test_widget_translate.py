@@ -9,25 +9,12 @@ import pytest
 from skimage import data
 
 import napari_gan as ng
-from napari_gan._widgets import _training
 from napari_gan._widgets.translate import TranslateWidget
 
 
 @pytest.fixture
-def errors(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
-    return shown
-
-
-@pytest.fixture
-def widget(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
-    w = TranslateWidget(viewer)
-    viewer.window.add_dock_widget(w, name="Image-to-image")
-    yield viewer, w
-    w.stop()
-    qtbot.waitUntil(lambda: not w.panel.is_busy, timeout=30_000)
+def widget(dock):
+    return dock(TranslateWidget, "Image-to-image")
 
 
 def shown(option) -> bool:
