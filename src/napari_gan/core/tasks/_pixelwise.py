@@ -51,6 +51,25 @@ class ChannelNorm:
             out[:, c] = n.apply(x[:, c])
         return out
 
+    def invert(self, x: np.ndarray) -> np.ndarray:
+        """(N, C, ...) in normalised units -> original intensities."""
+        out = np.empty(x.shape, dtype=np.float32)
+        for c, n in enumerate(self.norms):
+            out[:, c] = n.invert(x[:, c])
+        return out
+
+    def spans(self) -> np.ndarray:
+        """(C,) float32: one normalised unit of each channel in original intensities."""
+        return np.array([n.high - n.low for n in self.norms], dtype=np.float32)
+
+    def to_state(self) -> list[list[float]]:
+        """JSON-ready ``[[low, high], ...]`` for a checkpoint."""
+        return [[n.low, n.high] for n in self.norms]
+
+    @classmethod
+    def from_state(cls, state) -> ChannelNorm:
+        return cls(tuple(Normalization(float(a), float(b)) for a, b in state))
+
 
 def prepare_image(image, axes: str | None, *, name: str = "image") -> tuple[np.ndarray, str]:
     """Validate ``image`` and return it as float-ready (N, C, *spatial) with its axes."""

@@ -644,12 +644,9 @@ class ImageClassifier(CNNClassifier):
         return classification_report([n for n in names if n], pred, classes=self.classes)
 
     def _state(self) -> dict:
-        norms = [[n.low, n.high] for n in self.norm.norms]
-        return {**super()._state(), "axes": self.axes, "norm": norms}
+        return {**super()._state(), "axes": self.axes, "norm": self.norm.to_state()}
 
     def _restore(self, state, tensors):
-        from ..data import Normalization
-
         super()._restore(state, tensors)
         self.axes = state.get("axes")
-        self.norm = ChannelNorm(tuple(Normalization(float(a), float(b)) for a, b in state["norm"]))
+        self.norm = ChannelNorm.from_state(state["norm"])

@@ -269,11 +269,15 @@ class ImageGAN(TrainableModel):
         self.has_channel_axis = False
         self.low = self.high = 0.0
         self.class_names: list | None = None
-        self.augment = False
 
     @property
     def mode(self) -> str:
         return self.config.mode
+
+    @property
+    def augment(self) -> bool:
+        """Whether training uses differentiable augmentation (``config.augment``)."""
+        return self.config.augment
 
     # -- training ------------------------------------------------------------------
     def fit_iter(
@@ -360,13 +364,11 @@ class ImageGAN(TrainableModel):
                 xn = np.stack([resize(im, (channels, size, size), order=1, anti_aliasing=True) for im in xn])
             data = torch.from_numpy(np.ascontiguousarray(xn, dtype=np.float32)).to(dev)
             labels = torch.from_numpy(y).to(dev) if y is not None else None
-            self.augment = bool(cfg.augment)
         else:
             if not continuing:
                 self.net_config = TextureGANConfig(channels=channels, features=cfg.width)
             data = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
             labels = None
-            self.augment = bool(cfg.augment)
         if not continuing:
             self.net = self._build(self.net_config)
         self.net.to(dev)
@@ -497,10 +499,11 @@ class ImageGAN(TrainableModel):
         dev = self.device or "cpu"
         outs = []
         n = z.shape[0]
-        for i in range(0, n, 64 if self.mode == "samples" else 1):
-            zi = z[i : i + 64] if self.mode == "samples" else z[i : i + 1]
+        step = 64 if self.mode == "samples" else 1
+        for i in range(0, n, step):
+            zi = z[i : i + step]
             if self.mode == "samples":
-                yi = y[i : i + 64].to(dev) if y is not None else None
+                yi = y[i : i + step].to(dev) if y is not None else None
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
             else:
                 outs.append(self._texture_pass(g, zi, size, dev))
@@ -581,8 +584,6 @@ class ImageGAN(TrainableModel):
         if self.mode == "samples":
             za, zb = self._latents(1, seed_a), self._latents(1, seed_b)
             ya = self._class_tensor(classes, 1, seed_a)
-            if ya is not None and classes is None:
-                ya = self._class_tensor(None, 1, seed_a)
             y = ya.repeat(n) if ya is not None else None
             size_ = None
         else:
@@ -610,7 +611,6 @@ class ImageGAN(TrainableModel):
             "has_channel_axis": self.has_channel_axis,
             "range": [self.low, self.high],
             "class_names": self.class_names,
-            "augment": self.augment,
         }
 
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -621,7 +621,6 @@ class ImageGAN(TrainableModel):
         self.has_channel_axis = bool(state["has_channel_axis"])
         self.low, self.high = (float(v) for v in state["range"])
         self.class_names = state.get("class_names")
-        self.augment = bool(state.get("augment", False))
         self.net = self._build(self.net_config)
         self.net.load_state_dict(tensors)
         self.net["generator_ema"].eval()

@@ -21,7 +21,7 @@ from skimage import color, transform
 from torch import nn
 
 from ..axes import check_axes, default_axes, from_ncs, to_ncs
-from ..data import Normalization, as_array, check_finite
+from ..data import as_array, check_finite
 from ..errors import InputError
 from ..models.patchgan import PatchGAN, PatchGANConfig
 from ..models.unet import UNet, UNetConfig
@@ -185,19 +185,6 @@ def _joint_norm(frames: list[np.ndarray], name: str) -> ChannelNorm:
     c = frames[0].shape[0]
     flat = np.concatenate([f.reshape(c, -1) for f in frames], axis=1)[None]
     return ChannelNorm.fit(flat, name=name)
-
-
-def _norm_state(norm: ChannelNorm | None):
-    return None if norm is None else [[n.low, n.high] for n in norm.norms]
-
-
-def _norm_from_state(state) -> ChannelNorm | None:
-    return None if state is None else ChannelNorm(tuple(Normalization(float(a), float(b)) for a, b in state))
-
-
-def invert(norm: ChannelNorm, x: np.ndarray) -> np.ndarray:
-    """(C, ...) in normalised units -> original intensities, channel by channel."""
-    return np.stack([n.invert(x[c]) for c, n in enumerate(norm.norms)]).astype(np.float32)
 
 
 class _Sampler:
@@ -467,15 +454,12 @@ class Translator(TrainableModel):
             outputs = [ChannelNorm.fit(f[None], name="images").apply(f[None])[0] for f in frames]
             inputs = outputs
 
-        if self.net is not None:
-            if (self.channels, self.out_channels) != (channels, out_channels):
-                raise InputError(
-                    f"this Translator was trained on {self.channels}-channel images; the new data has "
-                    f"{channels}. Create a new Translator."
-                )
-            continuing = True
-        else:
-            continuing = False
+        continuing = self.net is not None
+        if continuing and (self.channels, self.out_channels) != (channels, out_channels):
+            raise InputError(
+                f"this Translator was trained on {self.channels}-channel images; the new data has "
+                f"{channels}. Create a new Translator."
+            )
         # superres: an HR patch must also be a whole number of LR pixels
         unit = 2**cfg.depth * (cfg.scale if task == "superres" else 1)
         smallest = min(min(f.shape[-2:]) for f in outputs)
@@ -781,15 +765,11 @@ class Translator(TrainableModel):
             out = np.clip(color.lab2rgb(lab), 0, 1).transpose(2, 0, 1).astype(np.float32)
             spread = None if std is None else std.mean(0) * 100
             return out, spread
-        if task == "paired":
-            out = invert(self.target_norm, pred)
-            scale_ = np.array([n.high - n.low for n in self.target_norm.norms], np.float32)[:, None, None]
-        else:
-            out = invert(norm, pred)
-            scale_ = np.array([n.high - n.low for n in norm.norms], np.float32)[:, None, None]
-            if task == "inpaint":
-                out = np.where(hole[None], out, frame)
-        spread = None if std is None else (std * scale_).mean(0)
+        norm = self.target_norm if task == "paired" else norm
+        out = norm.invert(pred[None])[0]
+        if task == "inpaint":
+            out = np.where(hole[None], out, frame)
+        spread = None if std is None else (std * norm.spans()[:, None, None]).mean(0)
         if spread is not None and task == "inpaint":
             spread = np.where(hole, spread, 0).astype(np.float32)
         return out.astype(np.float32), spread
@@ -800,16 +780,16 @@ class Translator(TrainableModel):
             "axes": self.axes,
             "channels": self.channels,
             "out_channels": self.out_channels,
-            "source_norm": _norm_state(self.source_norm),
-            "target_norm": _norm_state(self.target_norm),
+            "source_norm": None if self.source_norm is None else self.source_norm.to_state(),
+            "target_norm": None if self.target_norm is None else self.target_norm.to_state(),
         }
 
     def _restore(self, state, tensors):
         self.axes = state.get("axes")
         self.channels = int(state["channels"])
         self.out_channels = int(state["out_channels"])
-        self.source_norm = _norm_from_state(state.get("source_norm"))
-        self.target_norm = _norm_from_state(state.get("target_norm"))
+        self.source_norm = ChannelNorm.from_state(state["source_norm"]) if state.get("source_norm") else None
+        self.target_norm = ChannelNorm.from_state(state["target_norm"]) if state.get("target_norm") else None
         if self.task == "paired" and (self.source_norm is None or self.target_norm is None):
             raise ValueError("a paired Translator checkpoint needs its source and target normalisation")
         self.net = self._build()
