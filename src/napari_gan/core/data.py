@@ -96,6 +96,18 @@ def fit_patch_shape(
     return tuple(out)
 
 
+def flip_rot(crops: list[np.ndarray], rng: np.random.Generator, *, rotate: bool = True) -> list[np.ndarray]:
+    """The same random flips (each spatial axis) and rot90 (last two axes) of
+    (C, *spatial) crops cut at one place (e.g. an input and its target)."""
+    for ax in range(1, crops[0].ndim):
+        if rng.random() < 0.5:
+            crops = [np.flip(c, axis=ax) for c in crops]
+    if rotate:
+        k = int(rng.integers(4))
+        crops = [np.rot90(c, k, axes=(-2, -1)) for c in crops]
+    return crops
+
+
 class PatchSampler:
     """Random patches from (N, C, *spatial) arrays with flip/rot90 augmentation.
 
@@ -141,12 +153,7 @@ class PatchSampler:
             sl = (i, slice(None)) + tuple(slice(a, a + p) for a, p in zip(start, self.patch))
             crops = [a[sl] for a in self.arrays]
             if self.augment:
-                for ax in range(1, len(self.patch) + 1):
-                    if self.rng.random() < 0.5:
-                        crops = [np.flip(c, axis=ax) for c in crops]
-                if self.can_rotate:
-                    k = int(self.rng.integers(4))
-                    crops = [np.rot90(c, k, axes=(-2, -1)) for c in crops]
+                crops = flip_rot(crops, self.rng, rotate=self.can_rotate)
             for o, c in zip(outs, crops):
                 o.append(np.ascontiguousarray(c))
         return [torch.from_numpy(np.stack(o)) for o in outs]

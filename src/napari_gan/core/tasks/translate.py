@@ -21,7 +21,7 @@ from skimage import color, transform
 from torch import nn
 
 from ..axes import check_axes, default_axes, from_ncs, to_ncs
-from ..data import as_array, check_finite
+from ..data import as_array, check_finite, flip_rot
 from ..errors import InputError
 from ..models.patchgan import PatchGAN, PatchGANConfig
 from ..models.unet import UNet, UNetConfig
@@ -203,13 +203,7 @@ class _Sampler:
             i = int(self.rng.choice(len(self.p), p=self.p))
             h, w = self.arrays[0][i].shape[-2:]
             y, x = int(self.rng.integers(h - p + 1)), int(self.rng.integers(w - p + 1))
-            crops = [a[i][:, y : y + p, x : x + p] for a in self.arrays]
-            if self.rng.random() < 0.5:
-                crops = [c[:, :, ::-1] for c in crops]
-            if self.rng.random() < 0.5:
-                crops = [c[:, ::-1] for c in crops]
-            k = int(self.rng.integers(4))
-            crops = [np.rot90(c, k, axes=(1, 2)) for c in crops]
+            crops = flip_rot([a[i][:, y : y + p, x : x + p] for a in self.arrays], self.rng)
             for o, c in zip(outs, crops):
                 o.append(np.ascontiguousarray(c))
         return [torch.from_numpy(np.stack(o)) for o in outs]
