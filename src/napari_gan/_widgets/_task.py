@@ -1,8 +1,9 @@
-"""The frame every task widget (Denoise, Segment, Detect, ...) is built on.
+"""The frame every training dock widget (Denoise, Segment, ..., Generate) is built on.
 
-:class:`TaskWidget` lays out a "Train" box (the task's options above a
-:class:`TrainingPanel`) and a "Predict" box, keeps the layer pickers in step with the
-layer list, follows the dims slider for previews, and runs predictions in a worker.
+:class:`DockWidget` lays out a "Train" box (the task's options above a
+:class:`TrainingPanel`) and a second box, keeps the layer pickers in step with the
+layer list, and saves/loads the model. :class:`TaskWidget` makes the second box
+"Predict", follows the dims slider for previews, and runs predictions in a worker.
 A task subclass only says which options it has, how layers become a
 :class:`TrainingJob`, and how a result becomes a layer.
 """
@@ -98,23 +99,21 @@ def _disconnect(connections, *_: Any) -> None:
         emitter.disconnect(callback)
 
 
-class TaskWidget(QWidget):
-    """Base of the task dock widgets; see the module docstring.
+class DockWidget(QWidget):
+    """The frame of every training dock widget: a "Train" box (the options above a
+    :class:`TrainingPanel`) and a second box (predict, generate, ...), layer pickers
+    kept in step with the layer list, and the model's train/stop/save/load.
 
-    Subclasses set :attr:`model_type`, :attr:`predict_label`, build their option
-    widgets in :meth:`_build_options` and implement :meth:`_prepare_training`,
-    :meth:`_show_preview` and :meth:`_prediction`.
+    Subclasses set :attr:`model_type`, build their options in :meth:`_build_options`
+    and the second box in :meth:`_build_second_box`, and implement
+    :meth:`_prepare_training` and :meth:`_show_preview`.
     """
 
     model_type: type = object
-    predict_label = "Predict on"
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
         super().__init__()
         self.viewer = napari_viewer
-        self._placement: Placement | None = None
-        self._source_layer = None  # the layer being trained on, only to follow the dims slider
-        self._frame: dict[str, int] = {}  # read by the worker's preview: S/T/Z index to show
         self._checkpoint: str | None = None
 
         self._train_options = Container(widgets=self._build_options())
@@ -123,30 +122,20 @@ class TaskWidget(QWidget):
             model_type=self.model_type,
             show_preview=self._show_preview_safely,
         )
-        self.predict_picker = create_widget(
-            annotation=napari.layers.Image,
-            label=self.predict_label,
-            options={"choices": self._image_layers},
-        )
-        self.predict_button = PushButton(text="Predict")
-        self.predict_button.enabled = False
-        self._predict_options = Container(
-            widgets=[self.predict_picker, *self._build_predict_options(), self.predict_button]
-        )
+        title, widgets = self._build_second_box()
+        self._predict_options = Container(widgets=widgets)
 
         train_box = QGroupBox("Train")
         train_layout = QVBoxLayout(train_box)
         train_layout.addWidget(self._train_options.native)
         train_layout.addWidget(self.panel)
-        predict_box = QGroupBox("Predict")
-        QVBoxLayout(predict_box).addWidget(self._predict_options.native)
+        second_box = QGroupBox(title)
+        QVBoxLayout(second_box).addWidget(self._predict_options.native)
         layout = QVBoxLayout(self)
         layout.addWidget(train_box)
-        layout.addWidget(predict_box)
+        layout.addWidget(second_box)
         layout.addStretch(1)
 
-        self.predict_button.changed.connect(lambda *_: self.predict())
-        self.panel.add_busy_sensitive(self.predict_button.native)
         self.panel.model_changed.connect(self._on_model_changed)
         self.panel.training_finished.connect(self._on_training_finished)
 
@@ -155,7 +144,7 @@ class TaskWidget(QWidget):
         # rebuilding the pickers twice per layer change is wasted GUI time
         layer_changes = (events.inserted, events.removed, events.reordered, events.renamed)
         connections = [(emitter, self.refresh_layer_choices) for emitter in layer_changes]
-        connections.append((self.viewer.dims.events.current_step, self._follow_dims))
+        connections += self._extra_connections()
         for emitter, callback in connections:
             emitter.connect(callback)
         # the viewer may outlive this widget: never leave it calling into a deleted one
@@ -167,18 +156,19 @@ class TaskWidget(QWidget):
     def _build_options(self) -> list:
         raise NotImplementedError
 
-    def _build_predict_options(self) -> list:
-        return []
+    def _build_second_box(self) -> tuple[str, list]:
+        """(title, widgets) of the box under the training panel."""
+        raise NotImplementedError
 
     def _prepare_training(self, current) -> TrainingJob:
         raise NotImplementedError
 
-    def _show_preview(self, preview: Preview) -> None:
+    def _show_preview(self, preview) -> None:
         raise NotImplementedError
 
-    def _prediction(self, model, layer, data, axes: str, placement: Placement):
-        """Return ``(func(progress) -> result, on_result(result), description)``."""
-        raise NotImplementedError
+    def _extra_connections(self) -> list:
+        """More (event emitter, callback) pairs to connect for the widget's life."""
+        return []
 
     # ----------------------------------------------------------------- public API
 
@@ -197,23 +187,6 @@ class TaskWidget(QWidget):
     def stop(self) -> None:
         """Stop training after the current step; the model keeps what it learned."""
         self.panel.stop_training()
-
-    def predict(self, layer=None) -> bool:
-        """Apply the model to ``layer`` (default: the one chosen under Predict) in a
-        worker and add the result as a new layer. Returns True if it started."""
-        model = self.model
-        try:
-            if model is None or not model.is_fitted:
-                raise ng.InputError("no model yet: train one or load a saved model first")
-            layer = check_image_layer(layer if layer is not None else self.predict_picker.value)
-            # the axes option describes the training image; another layer may differ
-            axes = layer_axes(layer, self._axes_choice(), model_axes=model.axes, strict=False)
-            data = image_array(layer)
-            func, on_result, description = self._prediction(model, layer, data, axes, Placement.of(layer, axes))
-        except Exception as exc:
-            self.panel.error(exc, context="Cannot predict")
-            return False
-        return self.panel.run_job(func, on_result, description=description)
 
     def save_model(self, path: str | Path) -> Path | None:
         """Save the current model (what Save does, without the dialog)."""
@@ -236,15 +209,123 @@ class TaskWidget(QWidget):
 
     # ----------------------------------------------------------------- helpers
 
-    def _axes_choice(self) -> str:
-        picker = getattr(self, "axes_picker", None)
-        return picker.value if picker is not None else "auto"
+    def _fitted_model(self):
+        model = self.model
+        if model is None or not model.is_fitted:
+            raise ng.InputError("no model yet: train one or load a saved model first")
+        return model
 
     def _layers_of(self, kind) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, kind)]
 
     def _image_layers(self, *_: Any) -> list[tuple[str, napari.layers.Image]]:
         return self._layers_of(napari.layers.Image)
+
+    def _show_preview_safely(self, preview) -> None:
+        self._show_preview(preview)
+
+    def _on_training_finished(self) -> None:
+        pass
+
+    def _on_model_changed(self, model) -> None:
+        pass
+
+    def _model_metadata(self, model, **extra) -> dict:
+        """What a layer made by ``model`` records about how it was made (``layer.metadata``)."""
+        return {
+            "napari_gan": {
+                "model": type(model).__name__,
+                "steps_trained": model.steps_trained,
+                "config": dataclasses.asdict(model.config),
+                "checkpoint": self._checkpoint,
+                **extra,
+            }
+        }
+
+    def _replace_or_add(self, kind: str, name: str, data, *, same_shape: bool = True, **kwargs):
+        """Update our own layer ``name`` of ``kind`` in place when it fits, else add a
+        new one (so re-running a prediction or preview does not pile up layers)."""
+        existing = self.viewer.layers[name] if name in self.viewer.layers else None
+        cls = getattr(napari.layers, kind.capitalize())
+        fits = isinstance(existing, cls) and "napari_gan" in existing.metadata
+        if fits and same_shape:
+            fits = np.shape(existing.data) == np.shape(data) if kind != "points" else existing.ndim == data.shape[1]
+        if fits:
+            existing.data = data
+            for key in ("metadata", "scale", "translate"):
+                if key in kwargs and (key == "metadata" or not np.allclose(getattr(existing, key), kwargs[key])):
+                    setattr(existing, key, kwargs[key])
+            return existing
+        if existing is not None and "napari_gan" in existing.metadata:
+            self.viewer.layers.remove(existing)
+        return getattr(self.viewer, f"add_{kind}")(data, name=name, **kwargs)
+
+
+class TaskWidget(DockWidget):
+    """Base of the task dock widgets that predict on a layer; see the module docstring.
+
+    Subclasses set :attr:`model_type`, :attr:`predict_label`, build their option
+    widgets in :meth:`_build_options` and implement :meth:`_prepare_training`,
+    :meth:`_show_preview` and :meth:`_prediction`.
+    """
+
+    predict_label = "Predict on"
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        self._placement: Placement | None = None
+        self._source_layer = None  # the layer being trained on, only to follow the dims slider
+        self._frame: dict[str, int] = {}  # read by the worker's preview: S/T/Z index to show
+        super().__init__(napari_viewer)
+
+    def _build_second_box(self) -> tuple[str, list]:
+        self.predict_picker = create_widget(
+            annotation=napari.layers.Image,
+            label=self.predict_label,
+            options={"choices": self._image_layers},
+        )
+        self.predict_button = PushButton(text="Predict")
+        self.predict_button.enabled = False
+        self.predict_button.changed.connect(lambda *_: self.predict())
+        self.panel.add_busy_sensitive(self.predict_button.native)
+        return "Predict", [self.predict_picker, *self._build_predict_options(), self.predict_button]
+
+    def _extra_connections(self) -> list:
+        return [(self.viewer.dims.events.current_step, self._follow_dims)]
+
+    # ----------------------------------------------------------------- to implement
+
+    def _build_predict_options(self) -> list:
+        return []
+
+    def _show_preview(self, preview: Preview) -> None:
+        raise NotImplementedError
+
+    def _prediction(self, model, layer, data, axes: str, placement: Placement):
+        """Return ``(func(progress) -> result, on_result(result), description)``."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- public API
+
+    def predict(self, layer=None) -> bool:
+        """Apply the model to ``layer`` (default: the one chosen under Predict) in a
+        worker and add the result as a new layer. Returns True if it started."""
+        try:
+            model = self._fitted_model()
+            layer = check_image_layer(layer if layer is not None else self.predict_picker.value)
+            # the axes option describes the training image; another layer may differ
+            axes = layer_axes(layer, self._axes_choice(), model_axes=model.axes, strict=False)
+            data = image_array(layer)
+            func, on_result, description = self._prediction(model, layer, data, axes, Placement.of(layer, axes))
+        except Exception as exc:
+            self.panel.error(exc, context="Cannot predict")
+            return False
+        return self.panel.run_job(func, on_result, description=description)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _axes_choice(self) -> str:
+        picker = getattr(self, "axes_picker", None)
+        return picker.value if picker is not None else "auto"
 
     def _begin(self, layer, axes: str, model, current) -> None:
         """Remember what is being trained on (GUI thread, when Train is clicked)."""
@@ -281,35 +362,7 @@ class TaskWidget(QWidget):
 
     def _result_metadata(self, model, placement: Placement, **extra) -> dict:
         """What a result layer records about how it was made (``layer.metadata``)."""
-        return {
-            "napari_gan": {
-                "model": type(model).__name__,
-                "source": placement.name,
-                "axes": placement.axes,
-                "steps_trained": model.steps_trained,
-                "config": dataclasses.asdict(model.config),
-                "checkpoint": self._checkpoint,
-                **extra,
-            }
-        }
-
-    def _replace_or_add(self, kind: str, name: str, data, *, same_shape: bool = True, **kwargs):
-        """Update our own layer ``name`` of ``kind`` in place when it fits, else add a
-        new one (so re-running a prediction or preview does not pile up layers)."""
-        existing = self.viewer.layers[name] if name in self.viewer.layers else None
-        cls = getattr(napari.layers, kind.capitalize())
-        fits = isinstance(existing, cls) and "napari_gan" in existing.metadata
-        if fits and same_shape:
-            fits = np.shape(existing.data) == np.shape(data) if kind != "points" else existing.ndim == data.shape[1]
-        if fits:
-            existing.data = data
-            for key in ("metadata", "scale", "translate"):
-                if key in kwargs and (key == "metadata" or not np.allclose(getattr(existing, key), kwargs[key])):
-                    setattr(existing, key, kwargs[key])
-            return existing
-        if existing is not None and "napari_gan" in existing.metadata:
-            self.viewer.layers.remove(existing)
-        return getattr(self.viewer, f"add_{kind}")(data, name=name, **kwargs)
+        return self._model_metadata(model, source=placement.name, axes=placement.axes, **extra)
 
 
 def to_image_coords(coords: np.ndarray, layer, image_layer) -> np.ndarray:

@@ -8,17 +8,16 @@ Every layer this widget adds says "generated" in its name and in its metadata
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, LineEdit, PushButton, SpinBox, create_widget
-from qtpy.QtWidgets import QGroupBox, QVBoxLayout, QWidget
+from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_widget
 
 import napari_gan as ng
 
-from ._training import TrainingJob, TrainingPanel, budget_widgets, check_image_layer, image_array
+from ._task import DockWidget
+from ._training import TrainingJob, budget_widgets, check_image_layer, image_array
 
 PREVIEW_SUFFIX = " [generated preview]"
 RESULT_SUFFIX = " [generated]"
@@ -46,7 +45,7 @@ def grid(stack: np.ndarray, columns: int = 4, gap: int = 2) -> np.ndarray:
     return out
 
 
-class GenerateWidget(QWidget):
+class GenerateWidget(DockWidget):
     """Train a GAN on an image layer and generate new images from it.
 
     Public methods (what the tests drive): :meth:`train`, :meth:`stop`,
@@ -54,13 +53,14 @@ class GenerateWidget(QWidget):
     the current model is :attr:`model`.
     """
 
+    model_type = ng.ImageGAN
+
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
-        super().__init__()
-        self.viewer = napari_viewer
         self._source: str = "images"
         self._rgb = False
-        self._checkpoint: str | None = None
+        super().__init__(napari_viewer)
 
+    def _build_options(self) -> list:
         self.image_picker = create_widget(
             annotation=napari.layers.Image,
             label="Images",
@@ -83,19 +83,17 @@ class GenerateWidget(QWidget):
         )
         self.max_steps, self.time_limit, self.preview_every, self.fine_tune = budget_widgets(2000)
         self.preview_every.value = 100
-        self._train_options = Container(
-            widgets=[
-                self.image_picker,
-                self.mode_picker,
-                self.classes_text,
-                self.max_steps,
-                self.time_limit,
-                self.preview_every,
-                self.fine_tune,
-            ]
-        )
-        self.panel = TrainingPanel(prepare=self._prepare_training, model_type=ng.ImageGAN, show_preview=self._show)
+        return [
+            self.image_picker,
+            self.mode_picker,
+            self.classes_text,
+            self.max_steps,
+            self.time_limit,
+            self.preview_every,
+            self.fine_tune,
+        ]
 
+    def _build_second_box(self) -> tuple[str, list]:
         self.count = SpinBox(value=16, min=1, max=10_000, label="Count")
         self.seed = SpinBox(value=0, min=0, max=2**31 - 1, label="Seed")
         self.size_y = SpinBox(value=512, min=16, max=65_536, label="Texture height")
@@ -105,62 +103,30 @@ class GenerateWidget(QWidget):
         self.frames = SpinBox(value=30, min=2, max=10_000, label="Walk frames")
         self.seed_b = SpinBox(value=1, min=0, max=2**31 - 1, label="Walk to seed")
         self.walk_button = PushButton(text="Latent walk")
-        self._generate_options = Container(
-            widgets=[
-                self.count,
-                self.seed,
-                self.size_y,
-                self.size_x,
-                self.class_text,
-                self.generate_button,
-                self.frames,
-                self.seed_b,
-                self.walk_button,
-            ]
-        )
+        self.generate_button.changed.connect(lambda *_: self.generate())
+        self.walk_button.changed.connect(lambda *_: self.latent_walk())
         for button in (self.generate_button, self.walk_button):
             button.enabled = False
             self.panel.add_busy_sensitive(button.native)
-
-        train_box = QGroupBox("Train")
-        train_layout = QVBoxLayout(train_box)
-        train_layout.addWidget(self._train_options.native)
-        train_layout.addWidget(self.panel)
-        generate_box = QGroupBox("Generate")
-        QVBoxLayout(generate_box).addWidget(self._generate_options.native)
-        layout = QVBoxLayout(self)
-        layout.addWidget(train_box)
-        layout.addWidget(generate_box)
-        layout.addStretch(1)
-
-        self.generate_button.changed.connect(lambda *_: self.generate())
-        self.walk_button.changed.connect(lambda *_: self.latent_walk())
-        self.panel.model_changed.connect(self._on_model_changed)
-        events = self.viewer.layers.events
-        self._connections = [(e, self._refresh) for e in (events.inserted, events.removed, events.renamed)]
-        for emitter, callback in self._connections:
-            emitter.connect(callback)
-        self.destroyed.connect(lambda *_: self._disconnect())
-        self._refresh()
+        return "Generate", [
+            self.count,
+            self.seed,
+            self.size_y,
+            self.size_x,
+            self.class_text,
+            self.generate_button,
+            self.frames,
+            self.seed_b,
+            self.walk_button,
+        ]
 
     # ----------------------------------------------------------------- public API
-
-    @property
-    def model(self):
-        return self.panel.model
-
-    def train(self) -> bool:
-        """Start training (what Train does). Returns True if it started."""
-        return self.panel.start_training()
-
-    def stop(self) -> None:
-        self.panel.stop_training()
 
     def generate(self) -> bool:
         """Generate ``Count`` images (or textures of the chosen size) with ``Seed`` into a
         new layer, in a worker. Returns True if it started."""
         try:
-            model = self._fitted()
+            model = self._fitted_model()
             n, seed = int(self.count.value), int(self.seed.value)
             size = (int(self.size_y.value), int(self.size_x.value)) if model.mode == "texture" else None
             label = self.class_text.value.strip() or None
@@ -178,7 +144,7 @@ class GenerateWidget(QWidget):
         """A latent walk of ``Walk frames`` images from ``Seed`` to ``Walk to seed`` into a
         new stack layer (scroll it with the slider). Returns True if it started."""
         try:
-            model = self._fitted()
+            model = self._fitted_model()
             n, a, b = int(self.frames.value), int(self.seed.value), int(self.seed_b.value)
             size = (int(self.size_y.value), int(self.size_x.value)) if model.mode == "texture" else None
             label = self.class_text.value.strip() or None
@@ -191,17 +157,9 @@ class GenerateWidget(QWidget):
             description="walking the latent space",
         )
 
-    def save_model(self, path):
-        saved = self.panel.save_model(path)
-        if saved is not None:
-            self._checkpoint = str(saved)
-        return saved
-
     def load_model(self, path):
-        model = self.panel.load_model(path)
+        model = super().load_model(path)
         if model is not None:
-            self._checkpoint = str(path)
-            self._rgb = model.has_channel_axis and model.channels in (3, 4)
             self.mode_picker.value = model.mode
         return model
 
@@ -240,56 +198,22 @@ class GenerateWidget(QWidget):
             description=f"GAN training on {layer.name!r}",
         )
 
-    def _show(self, image: np.ndarray) -> None:
-        name = self._source + PREVIEW_SUFFIX
+    def _show_preview(self, image: np.ndarray) -> None:
         metadata = {"napari_gan": {"generated": True, "preview_of": self._source, "seed": PREVIEW_SEED}}
-        existing = self.viewer.layers[name] if name in self.viewer.layers else None
-        if existing is not None and "napari_gan" in existing.metadata and existing.data.shape == image.shape:
-            existing.data = image
-            existing.metadata = metadata
-            existing.reset_contrast_limits()
-            return
-        if existing is not None and "napari_gan" in existing.metadata:
-            self.viewer.layers.remove(existing)
-        self.viewer.add_image(image, name=name, metadata=metadata, rgb=self._rgb)
+        layer = self._replace_or_add("image", self._source + PREVIEW_SUFFIX, image, metadata=metadata, rgb=self._rgb)
+        layer.reset_contrast_limits()  # the samples' range changes as the generator learns
 
     # ----------------------------------------------------------------- helpers
 
-    def _fitted(self):
-        model = self.model
-        if model is None or not model.is_fitted:
-            raise ng.InputError("no model yet: train one or load a saved model first")
-        return model
-
     def _add(self, data: np.ndarray, suffix: str, model, **info: Any) -> None:
         name = self._source + suffix
-        metadata = {
-            "napari_gan": {
-                "generated": True,
-                "model": type(model).__name__,
-                "mode": model.mode,
-                "source": self._source,
-                "steps_trained": model.steps_trained,
-                "config": dataclasses.asdict(model.config),
-                "checkpoint": self._checkpoint,
-                **{k.rstrip("_"): v for k, v in info.items()},
-            }
-        }
+        extra = {k.rstrip("_"): v for k, v in info.items()}
+        metadata = self._model_metadata(model, generated=True, mode=model.mode, source=self._source, **extra)
         rgb = model.has_channel_axis and model.channels in (3, 4)
         self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb)
         self.panel.set_status(f"{name!r}: {data.shape[0]} generated image(s)")
-
-    def _image_layers(self, *_: Any):
-        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, napari.layers.Image)]
-
-    def _refresh(self, *_: Any) -> None:
-        self._train_options.reset_choices()
 
     def _on_model_changed(self, model) -> None:
         ready = model is not None and not self.panel.is_busy
         self.generate_button.enabled = ready
         self.walk_button.enabled = ready
-
-    def _disconnect(self) -> None:
-        for emitter, callback in self._connections:
-            emitter.disconnect(callback)
