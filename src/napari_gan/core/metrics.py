@@ -921,10 +921,32 @@ def _patches(items: list[np.ndarray], patch: int, stride: int, floor: float) -> 
             raise InputError(f"an image of {a.shape[:2]} is smaller than the {patch}-pixel patch")
         win = np.lib.stride_tricks.sliding_window_view(a, (patch, patch), axis=(0, 1))[::stride, ::stride]
         out.append(win.reshape(-1, win[0, 0].size).astype(np.float32))
-    p = np.concatenate(out)
+    return _unit_patches(np.concatenate(out), floor)
+
+
+def _unit_patches(p: np.ndarray, floor: float) -> np.ndarray:
     p -= p.mean(1, keepdims=True)
     p /= np.maximum(np.sqrt((p**2).mean(1, keepdims=True)), floor)
     return p
+
+
+def _sample_patches(items: list[np.ndarray], patch: int, k: int, floor: float, rng) -> np.ndarray:
+    """``k`` distinct random patches of ``items`` (the ones ``_patches(items, patch, 1)``
+    would list at the drawn rows), normalised like :func:`_patches`, without building
+    every patch first."""
+    for a in items:
+        if min(a.shape[:2]) < patch:
+            raise InputError(f"an image of {a.shape[:2]} is smaller than the {patch}-pixel patch")
+    widths = [a.shape[1] - patch + 1 for a in items]
+    counts = np.array([(a.shape[0] - patch + 1) * w for a, w in zip(items, widths)])
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    rows = rng.choice(int(starts[-1]), size=min(k, int(starts[-1])), replace=False)
+    out = []
+    for r in rows:
+        i = int(np.searchsorted(starts, r, side="right") - 1)
+        y, x = divmod(int(r - starts[i]), widths[i])
+        out.append(np.moveaxis(items[i][y : y + patch, x : x + patch], -1, 0).reshape(-1))
+    return _unit_patches(np.array(out, dtype=np.float32), floor)
 
 
 def _nearest(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -981,12 +1003,8 @@ def memorisation_distance(
     rng = np.random.default_rng(seed)
     floor = 0.05  # in units of the data's standard deviation
 
-    def sample(items, k):
-        every = _patches(items, patch, 1, floor)
-        return every[rng.choice(len(every), size=min(k, len(every)), replace=False)]
-
-    d_gen = _nearest(sample(gen, n_patches), _patches(train, patch, stride, floor))
-    d_real = _nearest(sample(first, n_patches), _patches(second, patch, stride, floor))
+    d_gen = _nearest(_sample_patches(gen, patch, n_patches, floor, rng), _patches(train, patch, stride, floor))
+    d_real = _nearest(_sample_patches(first, patch, n_patches, floor, rng), _patches(second, patch, stride, floor))
     threshold = float(np.percentile(d_real, 1))
     return {
         "generated": float(np.median(d_gen)),
