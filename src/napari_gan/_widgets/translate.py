@@ -9,7 +9,6 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_widget
 
 import napari_gan as ng
-from napari_gan.core.tasks.translate import TASKS
 
 from ._task import Placement, Preview, TaskWidget, crop_placement
 from ._training import (
@@ -65,7 +64,7 @@ class TranslateWidget(TaskWidget):
 
     def _build_options(self) -> list:
         self.task_picker = ComboBox(
-            choices=("superres", "inpaint", "colorize", "deblur", "paired"),
+            choices=tuple(TASK_LABELS),
             value="superres",
             label="Task",
             tooltip="superres: learn to upscale from your high-resolution images; inpaint: learn to fill "
@@ -224,7 +223,6 @@ class TranslateWidget(TaskWidget):
             "image",
             placement.name + PREVIEW_SUFFIX,
             data,
-            same_shape=True,
             metadata={"napari_gan": {"preview_of": placement.name, "generated": True}},
             rgb=rgb,
             **where,
@@ -240,11 +238,10 @@ class TranslateWidget(TaskWidget):
             mask = mask_array(mask_layer, layer, want)
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
-        in_axes = axes
         uncertainty = bool(self.uncertainty.value)
         return (
             lambda progress: model.predict(
-                data, mask=mask, axes=in_axes, return_uncertainty=uncertainty, progress=progress
+                data, mask=mask, axes=axes, return_uncertainty=uncertainty, progress=progress
             ),
             lambda result: self._add_result(result, placement, model, uncertainty),
             f"{TASK_LABELS[model.task]} of {layer.name!r}",
@@ -290,6 +287,3 @@ class TranslateWidget(TaskWidget):
                 **kwargs,
             )
         self.panel.set_status(f"added {name!r}" + (" and its spread" if spread is not None else ""))
-
-
-__all__ = ["TranslateWidget", "TASKS"]
