@@ -70,14 +70,25 @@ def annotated_classes(layers, labels_layer) -> tuple[dict[int, str], dict[str, i
         name = _class_name(layer)
         ids = points_to_ids(layer, labels_layer)
         off += int((ids == 0).sum())
-        for i in np.unique(ids[ids > 0]).tolist():
+        named = np.unique(ids[ids > 0]).tolist()
+        for i in named:
             if classes.get(i, name) != name:
                 clashes.add(i)
             classes[i] = name
-        counts[name] = counts.get(name, 0) + len(np.unique(ids[ids > 0]))
+        counts[name] = counts.get(name, 0) + len(named)
     if clashes:
         raise ng.InputError(f"object(s) {sorted(clashes)[:10]} are marked in two classes: remove one of the points")
     return classes, counts, off
+
+
+def labels_matching(labels_layer, data, axes: str) -> np.ndarray:
+    """A copy of the Labels layer's data (finest level), checked to have the image's
+    shape without its channel axis (the worker must not see later edits)."""
+    lab = np.array(labels_layer.data[0] if labels_layer.multiscale else labels_layer.data)
+    want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
+    if lab.shape != want:
+        raise ng.InputError(f"labels {labels_layer.name!r} have shape {lab.shape}; the image needs {want}")
+    return lab
 
 
 def parse_frame_names(text: str, n_frames: int) -> list[str | None]:
@@ -274,14 +285,10 @@ class ClassifyWidget(TaskWidget):
         common = {"validation_fraction": float(self.validation.value), "batch_size": int(self.batch_size.value)}
         if self.mode_picker.value == "objects":
             labels = check_layer(self.labels_picker.value, napari.layers.Labels, "objects")
-            lab = np.asarray(labels.data[0] if labels.multiscale else labels.data)
-            want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
-            if lab.shape != want:
-                raise ng.InputError(f"labels {labels.name!r} have shape {lab.shape}; the image needs {want}")
+            lab = labels_matching(labels, data, axes)
             classes, _, _ = annotated_classes(self.viewer.layers, labels)
             if not class_layers(self.viewer.layers):
                 raise ng.InputError("no class yet: type a class name, click Add class, then click objects")
-            lab = lab.copy()
             if fine and isinstance(current, ng.ObjectClassifier):
                 model = current
             else:
@@ -339,10 +346,7 @@ class ClassifyWidget(TaskWidget):
                 f"classifying the frames of {layer.name!r}",
             )
         labels = check_layer(self.predict_labels_picker.value, napari.layers.Labels, "objects")
-        lab = np.asarray(labels.data[0] if labels.multiscale else labels.data).copy()
-        want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
-        if lab.shape != want:
-            raise ng.InputError(f"labels {labels.name!r} have shape {lab.shape}; the image needs {want}")
+        lab = labels_matching(labels, data, axes)
         return (
             lambda progress: model.predict(data, lab, axes=axes, progress=progress),
             lambda table: self._add_object_classes(table, lab, labels, placement, model),
@@ -393,7 +397,7 @@ class ClassifyWidget(TaskWidget):
         features = {"class": classes, "probability": proba[np.arange(n), best].astype(np.float32)}
         for k, c in enumerate(model.classes):
             features[f"probability_{c}"] = proba[:, k].astype(np.float32)
-        self._replace_or_add(
+        existing = self._replace_or_add(
             "points",
             placement.name + FRAMES_SUFFIX,
             points,
@@ -406,7 +410,6 @@ class ClassifyWidget(TaskWidget):
             border_color="transparent",
             **placement.annotation_kwargs(),
         )
-        existing = self.viewer.layers[placement.name + FRAMES_SUFFIX]
         existing.features = features
         counts = {c: int(np.sum(classes == c)) for c in model.classes}
         self.panel.set_status(f"{n} frames: " + ", ".join(f"{c}: {k}" for c, k in counts.items()))
