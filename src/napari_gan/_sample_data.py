@@ -372,9 +372,10 @@ def lowres_highres_pair() -> list[tuple]:
     (151 x 192), to upscale; the low-resolution layer is scaled to overlay the other."""
     from skimage import data
 
+    from .core.tasks.translate import downscale
+
     high = data.coins()
-    h, w = high.shape[0] // 2 * 2, high.shape[1] // 2 * 2
-    low = high[:h, :w].astype(np.float32).reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    low = downscale(high[None].astype(np.float32), 2)[0]  # what the superres model learns to undo
     meta = {"source": "skimage.data.coins"}
     return [
         (high, {"name": "coins (high resolution)", "metadata": meta}, "image"),
