@@ -23,24 +23,36 @@ AUGMENTS = ("none", "shift", "flips")
 OUTPUTS = ("table", "labels")
 
 
-def _check_common(cfg) -> None:
-    for name in ("input_size", "batch_size", "features"):
-        if int(getattr(cfg, name)) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
-    if cfg.input_size < 8:
-        raise ValueError(f"input_size must be at least 8 pixels, got {cfg.input_size}")
-    if not cfg.learning_rate > 0:
-        raise ValueError("learning_rate must be positive")
-    if cfg.augment not in AUGMENTS:
-        raise ValueError(f"augment must be one of {AUGMENTS}, got {cfg.augment!r}")
-    if not 0 <= cfg.validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {cfg.validation_fraction}")
-    if cfg.jitter < 0:
-        raise ValueError("jitter must be >= 0")
+@dataclass(frozen=True)
+class _ClassifierOptions:
+    """The options both classifiers share (documented on :class:`ObjectClassifierConfig`)."""
+
+    input_size: int = 32
+    features: int = 32
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    augment: str = "flips"
+    jitter: float = 0.15
+    validation_fraction: float = 0.0
+
+    def __post_init__(self):
+        for name in ("input_size", "batch_size", "features"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.input_size < 8:
+            raise ValueError(f"input_size must be at least 8 pixels, got {self.input_size}")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        if self.augment not in AUGMENTS:
+            raise ValueError(f"augment must be one of {AUGMENTS}, got {self.augment!r}")
+        if not 0 <= self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.jitter < 0:
+            raise ValueError("jitter must be >= 0")
 
 
 @dataclass(frozen=True)
-class ObjectClassifierConfig:
+class ObjectClassifierConfig(_ClassifierOptions):
     """Options of an :class:`ObjectClassifier`.
 
     Parameters
@@ -68,35 +80,19 @@ class ObjectClassifierConfig:
     """
 
     crop: int = 48
-    input_size: int = 32
-    features: int = 32
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    augment: str = "flips"
-    jitter: float = 0.15
-    validation_fraction: float = 0.0
 
     def __post_init__(self):
-        _check_common(self)
+        super().__post_init__()
         if int(self.crop) < 8:
             raise ValueError(f"crop must be at least 8 pixels, got {self.crop!r}")
 
 
 @dataclass(frozen=True)
-class ImageClassifierConfig:
+class ImageClassifierConfig(_ClassifierOptions):
     """Options of an :class:`ImageClassifier`; as :class:`ObjectClassifierConfig`
     without ``crop``: each whole image is resized to ``input_size`` x ``input_size``."""
 
     input_size: int = 64
-    features: int = 32
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    augment: str = "flips"
-    jitter: float = 0.15
-    validation_fraction: float = 0.0
-
-    def __post_init__(self):
-        _check_common(self)
 
 
 # --------------------------------------------------------------------------- helpers
