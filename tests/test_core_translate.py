@@ -87,6 +87,23 @@ def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
         inp.predict(cam)
 
 
+def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
+    """A small hole in a large image: the result equals inpainting the whole frame
+    (the margin holds the fill's and the network's context), corners included."""
+    from napari_gan.core.tasks import translate
+
+    big = np.tile(cam, (4, 4))  # 512 x 512
+    inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=3, seed=0)
+    mask = np.zeros(big.shape, bool)
+    mask[300:320, 250:262] = True
+    mask[:6, -9:] = True  # touches two image borders
+    local = inp.predict(big, mask=mask)
+    monkeypatch.setattr(translate, "_INPAINT_MARGIN", 10_000)  # the whole frame
+    whole = inp.predict(big, mask=mask)
+    np.testing.assert_array_equal(local[~mask], big[~mask])
+    assert np.abs(local - whole).max() < 1e-3 * (big.max() - big.min())
+
+
 def test_pyramid_fill_keeps_known_and_fills_smoothly():
     import torch
 
