@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from ..errors import check_positive_ints
+
 
 @dataclass(frozen=True)
 class DCGANConfig:
@@ -37,9 +39,7 @@ class DCGANConfig:
     def __post_init__(self):
         if self.size not in (32, 64):
             raise ValueError(f"size must be 32 or 64, got {self.size!r}")
-        for name in ("channels", "latent", "features"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer")
+        check_positive_ints(self, ("channels", "latent", "features"))
         if self.n_classes < 0:
             raise ValueError("n_classes must be >= 0")
 
@@ -129,9 +129,7 @@ class TextureGANConfig:
     d_layers: int = 3
 
     def __post_init__(self):
-        for name in ("channels", "latent", "features", "n_up", "d_features", "d_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer")
+        check_positive_ints(self, ("channels", "latent", "features", "n_up", "d_features", "d_layers"))
 
     @property
     def stride(self) -> int:

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from ..axes import spatial_dims
-from ..errors import InputError
+from ..errors import InputError, check_positive_ints
 from ..metrics import ClassificationReport, classification_report
 from ..models.classifier import ClassifierNet, ClassifierNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
@@ -36,9 +36,7 @@ class _ClassifierOptions:
     validation_fraction: float = 0.0
 
     def __post_init__(self):
-        for name in ("input_size", "batch_size", "features"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(self, ("input_size", "batch_size", "features"))
         if self.input_size < 8:
             raise ValueError(f"input_size must be at least 8 pixels, got {self.input_size}")
         if not self.learning_rate > 0:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
 from ..data import Normalization, PatchSampler, as_array, check_finite, fit_patch_shape
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, check_positive_ints
 from ..io import load_checkpoint
 from ..models.unet import UNet, UNetConfig
 from ..tiling import predict_tiled
@@ -64,9 +64,7 @@ class DenoiserConfig:
     def __post_init__(self):
         if self.self_supervised not in SELF_SUPERVISED:
             raise ValueError(f"self_supervised must be one of {SELF_SUPERVISED}, got {self.self_supervised!r}")
-        for name in ("patch_size", "batch_size", "features", "depth", "tile_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(self, ("patch_size", "batch_size", "features", "depth", "tile_size"))
         if self.patch_size < 8:
             raise ValueError(f"patch_size must be at least 8, got {self.patch_size}")
         if not 0 <= self.tile_overlap < self.tile_size:

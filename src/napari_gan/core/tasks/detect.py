@@ -11,7 +11,7 @@ from skimage.feature import peak_local_max
 
 from ..axes import from_ncs, spatial_dims, to_ncs
 from ..data import PatchSampler, fit_patch_shape
-from ..errors import InputError
+from ..errors import InputError, check_positive_ints
 from ..models.unet import UNet, UNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
 from ._pixelwise import (
@@ -58,9 +58,7 @@ class SpotDetectorConfig:
     def __post_init__(self):
         if not self.sigma > 0:
             raise ValueError(f"sigma must be positive, got {self.sigma!r}")
-        for name in ("patch_size", "batch_size", "features", "depth", "tile_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(self, ("patch_size", "batch_size", "features", "depth", "tile_size"))
         if self.threshold is not None and not 0 < self.threshold < 1:
             raise ValueError("threshold must be between 0 and 1, or None")
         if not 0 <= self.tile_overlap < self.tile_size:

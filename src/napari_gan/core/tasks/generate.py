@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from skimage.transform import resize
 
 from ..data import as_array, check_finite
-from ..errors import InputError
+from ..errors import InputError, check_positive_ints
 from ..models.dcgan import (
     DCGANConfig,
     Discriminator,
@@ -92,10 +92,7 @@ class ImageGANConfig:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.image_size not in (None, 32, 64):
             raise ValueError(f"image_size must be None, 32 or 64, got {self.image_size!r}")
-        for name in ("latent", "features", "batch_size"):
-            value = getattr(self, name)
-            if value is not None and int(value) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, [n for n in ("latent", "features", "batch_size") if getattr(self, n) is not None])
         if self.crop_size < 16 or self.crop_size % 8:
             raise ValueError(f"crop_size must be a multiple of 8 and at least 16, got {self.crop_size!r}")
         if not self.learning_rate > 0:

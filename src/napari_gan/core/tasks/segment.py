@@ -14,7 +14,7 @@ from skimage.feature import peak_local_max
 
 from ..axes import from_ncs, spatial_dims
 from ..data import PatchSampler, fit_patch_shape
-from ..errors import InputError
+from ..errors import InputError, check_positive_ints
 from ..models.unet import UNet, UNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
 from ._pixelwise import (
@@ -77,9 +77,7 @@ class SegmenterConfig:
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("patch_size", "batch_size", "features", "depth", "tile_size"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(self, ("patch_size", "batch_size", "features", "depth", "tile_size"))
         if self.patch_size < 16:
             raise ValueError(f"patch_size must be at least 16, got {self.patch_size}")
         if not 0 <= self.tile_overlap < self.tile_size:

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..axes import check_axes, default_axes, from_ncs, to_ncs
 from ..data import as_array, check_finite, flip_rot
-from ..errors import InputError
+from ..errors import InputError, check_positive_ints
 from ..models.patchgan import PatchGAN, PatchGANConfig
 from ..models.unet import UNet, UNetConfig
 from ..tiling import predict_tiled
@@ -98,9 +98,9 @@ class TranslatorConfig:
             raise InputError(f"noise must be >= 0, got {self.noise!r}")
         if not self.adversarial_weight >= 0:
             raise InputError(f"adversarial_weight must be >= 0, got {self.adversarial_weight!r}")
-        for name in ("patch_size", "batch_size", "features", "depth", "d_features", "tile_size"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(
+            self, ("patch_size", "batch_size", "features", "depth", "d_features", "tile_size"), InputError
+        )
         if self.patch_size < 16:
             raise InputError(f"patch_size must be at least 16, got {self.patch_size}")
         if not 0 <= self.tile_overlap < self.tile_size:
@@ -639,10 +639,9 @@ class Translator(TrainableModel):
                 def frame_progress(done, total, n=n):
                     progress(n * total + done, n_frames * total)
 
-            if holes is None:
-                out, spread = self._predict_frame(frame, None, g, dev, tile_size, return_uncertainty, frame_progress)
-            else:
-                out, spread = self._inpaint_frame(frame, holes[n], g, dev, tile_size, return_uncertainty, frame_progress)
+            hole = None if holes is None else holes[n]
+            run = self._predict_frame if hole is None else self._inpaint_frame
+            out, spread = run(frame, hole, g, dev, tile_size, return_uncertainty, frame_progress)
             outs.append(out)
             spreads.append(spread)
         out = np.stack(outs)  # (N, C, Y, X)
