@@ -121,6 +121,46 @@ def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
     np.testing.assert_array_equal(loaded.generate(1, seed=2, size=64), gan.generate(1, seed=2, size=64))
 
 
+def test_texture_fine_noise_is_used_seeded_and_tiles_without_seams(texture_gan, monkeypatch, tmp_path):
+    gan = ng.load_model(texture_gan.save(tmp_path / "fine.ngan"))  # a copy: the fixture stays as trained
+    cfg = gan.net_config
+    assert cfg.fine_noise == 1 and cfg.noise_channels == cfg.latent + 4 + 16 + 64
+    g = gan.net["generator_ema"]
+    with torch.no_grad():  # weights far from their zero start, so the fine noise matters
+        for conv in g.noise_weights:
+            conv.weight.normal_(0, 1.0)
+    out = gan.generate(1, seed=0, size=(70, 150))
+    np.testing.assert_array_equal(gan.generate(1, seed=0, size=(70, 150)), out)  # deterministic
+    # only the fine-noise channels differ -> a different texture: the generator uses them
+    z = gan._latents(1, 0, gan._cells((70, 150))[1])
+    z2 = z.clone()
+    z2[:, cfg.latent :] = torch.randn(z2[:, cfg.latent :].shape, generator=torch.Generator().manual_seed(1))
+    a, b = (gan._decode(v, None, (70, 150)) for v in (z, z2))
+    np.testing.assert_array_equal(a, out)
+    assert np.abs(a - b).mean() > 1e-3 * (gan.high - gan.low)
+    monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
+    np.testing.assert_allclose(gan.generate(1, seed=0, size=(70, 150)), out, atol=1e-4)
+
+
+def test_texture_checkpoint_without_fine_noise_still_loads(tmp_path):
+    """Texture models saved before fine noise existed have no such weights or setting."""
+    from napari_gan.core.io import load_checkpoint, save_checkpoint
+
+    gan = ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2).fit(stripes(), max_steps=1, seed=0)
+    # the networks as an older version built them (same layers, no fine noise)
+    gan.net_config = generate_module.TextureGANConfig(channels=1, features=4, fine_noise=0)
+    gan.net = gan._build(gan.net_config)
+    assert not any("noise_weights" in k for k in gan.net.state_dict())
+    assert gan.net_config.noise_channels == gan.net_config.latent
+    path = gan.save(tmp_path / "old.ngan")
+    tensors, header = load_checkpoint(path)
+    del header["net_config"]["fine_noise"]
+    save_checkpoint(path, tensors, {k: v for k, v in header.items() if k not in ("format", "format_version")})
+    loaded = ng.load_model(path)
+    assert loaded.net_config.fine_noise == 0
+    np.testing.assert_array_equal(loaded.generate(1, seed=3, size=48), gan.generate(1, seed=3, size=48))
+
+
 @pytest.mark.parametrize(
     ("mode", "data", "message"),
     [

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
@@ -118,7 +119,14 @@ class TextureGANConfig:
 
     The generator maps a noise field of ``latent`` channels at 1/``2**n_up`` of the
     output resolution to an image; ``features`` is its finest width (coarser
-    blocks are twice as wide per level).
+    blocks are twice as wide per level). ``fine_noise`` more noise channels are
+    added, with a learned weight per feature, after the convolution of every
+    upsampled level (per-pixel noise as in StyleGAN), so fine detail does not have
+    to be made from the coarse noise alone. They travel as extra channels of the
+    same coarse noise field (``4**level`` channels per fine channel, rearranged to
+    the level's resolution by a pixel shuffle): one field still determines the
+    texture, and tiles of it give the same result as one pass. 0 (the setting of
+    checkpoints saved before it existed) turns it off.
     """
 
     channels: int = 1
@@ -127,9 +135,18 @@ class TextureGANConfig:
     n_up: int = 3
     d_features: int = 32
     d_layers: int = 3
+    fine_noise: int = 1
 
     def __post_init__(self):
         check_positive_ints(self, ("channels", "latent", "features", "n_up", "d_features", "d_layers"))
+        if not isinstance(self.fine_noise, int) or isinstance(self.fine_noise, bool) or self.fine_noise < 0:
+            raise ValueError(f"fine_noise must be an integer >= 0, got {self.fine_noise!r}")
+
+    @property
+    def noise_channels(self) -> int:
+        """Channels of the generator's input noise field: ``latent`` plus the
+        pixel-shuffled fine noise of every upsampled level."""
+        return self.latent + self.fine_noise * sum(4**level for level in range(1, self.n_up + 1))
 
     @property
     def stride(self) -> int:
@@ -178,9 +195,27 @@ class TextureGenerator(nn.Module):
             ]
         layers.append(nn.Conv2d(w[-1], config.channels, 3, padding=1))
         self.body = nn.Sequential(*layers)
+        # per-feature weights of the fine noise; zero at the start, so training
+        # begins from the plain generator and learns how much noise each level takes
+        self.noise_weights = nn.ModuleList(
+            nn.Conv2d(config.fine_noise, w[i + 1], 1, bias=False) for i in range(n if config.fine_noise else 0)
+        )
+        for conv in self.noise_weights:
+            nn.init.zeros_(conv.weight)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.body(noise))
+        c = self.config
+        if not c.fine_noise:
+            return torch.tanh(self.body(noise))
+        x = self.body[:6](noise[:, : c.latent])
+        start = c.latent
+        for i, inject in enumerate(self.noise_weights):
+            up, conv, norm, act = self.body[6 + 4 * i : 10 + 4 * i]
+            k = c.fine_noise * 4 ** (i + 1)
+            fine = F.pixel_shuffle(noise[:, start : start + k], 2 ** (i + 1))
+            start += k
+            x = act(norm(conv(up(x)) + inject(fine)))
+        return torch.tanh(self.body[-1](x))
 
 
 class PatchDiscriminator(nn.Module):

@@ -403,7 +403,7 @@ class ImageGAN(TrainableModel):
                 z = torch.randn(bs, self.net_config.latent, device=dev)
                 return g(z, yb)
             cells = cfg.crop_size // self.net_config.stride + 2 * _MARGIN
-            noise = torch.randn(bs, self.net_config.latent, cells, cells, device=dev)
+            noise = torch.randn(bs, self.net_config.noise_channels, cells, cells, device=dev)
             m = _MARGIN * self.net_config.stride
             return g(noise)[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
 
@@ -476,7 +476,7 @@ class ImageGAN(TrainableModel):
         gen = torch.Generator().manual_seed(int(seed))
         if self.mode == "samples":
             return torch.randn(n, self.net_config.latent, generator=gen)
-        return torch.randn(n, self.net_config.latent, *cells, generator=gen)
+        return torch.randn(n, self.net_config.noise_channels, *cells, generator=gen)
 
     def _cells(self, size) -> tuple[tuple[int, int], tuple[int, int]]:
         if size is None:
@@ -611,8 +611,10 @@ class ImageGAN(TrainableModel):
         }
 
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
-        cls = DCGANConfig if self.mode == "samples" else TextureGANConfig
-        self.net_config = cls(**state["net_config"])
+        if self.mode == "samples":
+            self.net_config = DCGANConfig(**state["net_config"])
+        else:  # checkpoints from before fine noise existed have none
+            self.net_config = TextureGANConfig(**{"fine_noise": 0, **state["net_config"]})
         self.shape = tuple(state["shape"])
         self.channels = int(state["channels"])
         self.has_channel_axis = bool(state["has_channel_axis"])
