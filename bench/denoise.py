@@ -165,6 +165,9 @@ def main():
         t = time.perf_counter()
         out = ng.Denoiser.generic().predict(noisy)
         res["ours, bundled generic model, no training"] = (scores(clean, out, rng_), time.perf_counter() - t)
+        t = time.perf_counter()
+        out = ng.Denoiser.generic().predict(noisy, tta=True)
+        res["ours, bundled generic model, no training, tta=True"] = (scores(clean, out, rng_), time.perf_counter() - t)
         for budget in budgets:
             den = ng.Denoiser()
             t = time.perf_counter()
@@ -173,6 +176,9 @@ def main():
             t = time.perf_counter()
             out = den.predict(noisy)
             res[f"ours, self-supervised, {budget:g} s"] = (scores(clean, out, rng_), time.perf_counter() - t)
+            t = time.perf_counter()
+            out = den.predict(noisy, tta=True)
+            res[f"ours, self-supervised, {budget:g} s, tta=True"] = (scores(clean, out, rng_), time.perf_counter() - t)
             speed[f"{name} {budget:g}s"] = (steps, train_sec, den.config.batch_size)
             print(
                 name,
@@ -199,6 +205,8 @@ def main():
             sup_models[kind] = den
         out = sup_models[kind].predict(noisy)
         res[f"ours, supervised on other images, {sup_seconds:g} s"] = (scores(clean, out, rng_), 0.0)
+        out = sup_models[kind].predict(noisy, tta=True)
+        res[f"ours, supervised on other images, {sup_seconds:g} s, tta=True"] = (scores(clean, out, rng_), 0.0)
         raw[name] = {k: {"psnr": v[0][0], "ssim": v[0][1], "seconds": v[1]} for k, v in res.items()}
 
     if args.speed_only:

@@ -217,6 +217,31 @@ def test_neighbor_pairs_are_adjacent_pixels():
     assert torch.equal(torch.div(g1, 2, rounding_mode="floor"), torch.div(g2, 2, rounding_mode="floor"))
 
 
+def test_test_time_augmentation_averages_the_eight_symmetries_and_helps():
+    from skimage import data
+
+    model = ng.Denoiser.generic()
+    clean = data.coins()[:96, :128].astype(np.float32)
+    noisy = (clean + np.random.default_rng(0).normal(0, 25, clean.shape)).astype(np.float32)
+    plain, tta = model.predict(noisy), model.predict(noisy, tta=True)
+    assert tta.shape == noisy.shape and tta.dtype == np.float32
+    # one tile covers the image: the same as averaging predictions on the rotated/flipped image
+    manual = np.mean(
+        [
+            np.rot90(model.predict(np.ascontiguousarray(np.rot90(noisy, k)[:, ::f])).copy()[:, ::f], -k)
+            for k in range(4)
+            for f in (1, -1)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(tta, manual, atol=1e-3)
+
+    def psnr(x):
+        return 10 * np.log10(255**2 / np.mean((x - clean) ** 2))
+
+    assert psnr(tta) > psnr(plain) + 0.05 > psnr(noisy) + 5
+
+
 def test_predict_dask_input_matches_numpy():
     da = pytest.importorskip("dask.array")
     _, noisy = _noisy((100, 140))

@@ -47,3 +47,26 @@ def test_tiles_are_read_one_at_a_time():
     predict_tiled(Spy(), lambda b: b, out_channels=1, tile=(64, 64), overlap=16, multiple=4)
     assert max(reads) <= 64 * 64
     assert len(reads) > 16
+
+
+def test_dihedral_stack_maps_every_copy_back():
+    import torch
+
+    from napari_gan.core.tiling import dihedral_stack
+
+    x = torch.arange(2 * 3 * 4 * 6, dtype=torch.float32).reshape(2, 3, 4, 6)
+    # an equivariant map comes back unchanged from every rotation/flip, also for non-square tiles
+    for n in (4, 8):
+        out = dihedral_stack(lambda t: 2 * t, x, n)
+        assert out.shape == (n, *x.shape)
+        torch.testing.assert_close(out, (2 * x).expand(n, *x.shape))
+
+    # a map that is not equivariant (adds a fixed pattern) gives 8 different results: 8 distinct views
+    def pattern(t):
+        return t + 100 * torch.arange(t.shape[-2] * t.shape[-1], dtype=t.dtype).reshape(t.shape[-2:])
+
+    out = dihedral_stack(pattern, x, 8)
+    assert len({tuple(o.flatten().tolist()) for o in out}) == 8
+    assert len({tuple(o.flatten().tolist()) for o in dihedral_stack(pattern, x, 4)}) == 4
+    with pytest.raises(ValueError, match="4 or 8"):
+        dihedral_stack(pattern, x, 2)

@@ -285,6 +285,15 @@ def test_save_load_round_trip(viewer_widget, make_napari_viewer, qtbot, errors, 
     assert [lyr.name for lyr in viewer.layers].count("noisy [denoised]") == 1
     np.testing.assert_allclose(result.data, first, rtol=1e-5, atol=1e-5)
     assert result.metadata["napari_gan"]["checkpoint"] == str(path)
+    assert result.metadata["napari_gan"]["tta"] is False
+    # the Predict section's test-time augmentation box reaches the model
+    other.tta.value = True
+    assert other.predict(layer)
+    wait_idle(qtbot, other)
+    result = viewer.layers["noisy [denoised]"]
+    np.testing.assert_allclose(result.data, loaded.predict(layer.data, tta=True), rtol=1e-5, atol=1e-5)
+    assert result.metadata["napari_gan"]["tta"] is True
+    assert not np.allclose(result.data, first, atol=1e-4)
     assert errors == []
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import napari
 import numpy as np
-from magicgui.widgets import SpinBox, create_widget
+from magicgui.widgets import CheckBox, SpinBox, create_widget
 
 import napari_gan as ng
 
@@ -142,18 +142,28 @@ class DenoiseWidget(TaskWidget):
 
     # ----------------------------------------------------------------- results
 
+    def _build_predict_options(self) -> list:
+        self.tta = CheckBox(
+            value=False,
+            text="Test-time augmentation (8x slower)",
+            tooltip="Average the predictions of the eight rotations/flips of the image: a little "
+            "cleaner (0.1-0.25 dB on the benchmark images), eight times the prediction time",
+        )
+        return [self.tta]
+
     def _prediction(self, model, layer, data, axes, placement):
+        tta = bool(self.tta.value)  # read on the GUI thread
         return (
-            lambda progress: model.predict(data, axes=axes, progress=progress),
-            lambda result: self._add_result(result, placement, model),
-            f"denoising {layer.name!r}",
+            lambda progress: model.predict(data, axes=axes, tta=tta, progress=progress),
+            lambda result: self._add_result(result, placement, model, tta),
+            f"denoising {layer.name!r}" + (" with test-time augmentation" if tta else ""),
         )
 
-    def _add_result(self, result: np.ndarray, placement: Placement, model: ng.Denoiser) -> None:
+    def _add_result(self, result: np.ndarray, placement: Placement, model: ng.Denoiser, tta: bool = False) -> None:
         """GUI thread: show a prediction as "<source> [denoised]" (replacing our own
         earlier result of the same name and shape, so re-running does not pile up layers)."""
         name = placement.name + RESULT_SUFFIX
-        metadata = self._result_metadata(model, placement, mode=model.mode)
+        metadata = self._result_metadata(model, placement, mode=model.mode, tta=tta)
         existing = self.viewer.layers[name] if name in self.viewer.layers else None
         if (
             isinstance(existing, napari.layers.Image)

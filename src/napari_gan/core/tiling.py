@@ -129,3 +129,25 @@ def predict_tiled(
             progress(min(b0 + batch_size, total), total)
     out /= weight
     return out
+
+
+def dihedral_stack(fn: Callable, x, n: int = 8):
+    """Test-time augmentation: ``fn`` applied to ``n`` rotated/flipped copies of the
+    tensor ``x`` (symmetries of its last two axes), each output mapped back; returns
+    the ``n`` outputs stacked on a new first axis.
+
+    ``n=4``: the identity, both flips and the 180 degree rotation (no transposes, so
+    non-square pixels stay non-square); ``n=8``: all eight symmetries of the square.
+    """
+    import torch
+
+    if n not in (4, 8):
+        raise ValueError(f"n must be 4 or 8, got {n!r}")
+    outs = []
+    for k in range(4) if n == 8 else (0, 2):
+        for flip in (False, True):
+            xi = torch.rot90(x, k, (-2, -1)) if k else x
+            y = fn(xi.flip(-1) if flip else xi)
+            y = y.flip(-1) if flip else y
+            outs.append(torch.rot90(y, -k, (-2, -1)) if k else y)
+    return torch.stack(outs)

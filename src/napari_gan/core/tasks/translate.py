@@ -25,7 +25,7 @@ from ..data import as_array, check_finite, flip_rot
 from ..errors import InputError, check_positive_ints
 from ..models.patchgan import PatchGAN, PatchGANConfig
 from ..models.unet import UNet, UNetConfig
-from ..tiling import predict_tiled
+from ..tiling import dihedral_stack, predict_tiled
 from ..training import check_budget, resolve_device, seed_everything, training_loop
 from ._pixelwise import ChannelNorm, lazy_or_array
 from .base import TrainableModel, register
@@ -763,12 +763,7 @@ class Translator(TrainableModel):
                 t = torch.from_numpy(batch).to(dev)
                 if not tta:
                     return self._forward(t.contiguous(memory_format=fmt)).float().contiguous().cpu().numpy()
-                preds = []
-                for dims in ((), (-1,), (-2,), (-2, -1)):
-                    ti = torch.flip(t, dims) if dims else t
-                    p = self._forward(ti.contiguous(memory_format=fmt))
-                    preds.append(torch.flip(p, dims) if dims else p)
-                stack = torch.stack(preds)
+                stack = dihedral_stack(lambda ti: self._forward(ti.contiguous(memory_format=fmt)), t, 4)
                 return torch.cat([stack.mean(0), stack.std(0)], 1).float().contiguous().cpu().numpy()
 
         tile = min(tile_size or cfg.tile_size, 1024)
