@@ -21,6 +21,7 @@ import json
 import subprocess
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -40,6 +41,13 @@ except ImportError:  # benchmark-only extra
 
 def scores(clean, img, data_range):
     return ng.metrics.psnr(clean, img, data_range=data_range), ng.metrics.ssim(clean, img, data_range=data_range)
+
+
+def timed_scores(predict, clean, data_range):
+    """(PSNR, SSIM) of ``predict()`` and the seconds it took."""
+    t = time.perf_counter()
+    out = predict()
+    return scores(clean, out, data_range), time.perf_counter() - t
 
 
 def classical(noisy, data_range, sigma=None):
@@ -162,23 +170,20 @@ def main():
         print(name, {k: round(v[0][0], 2) for k, v in res.items()}, flush=True)
 
         # the bundled generic model alone (0 s of training): what the warm start brings
-        t = time.perf_counter()
-        out = ng.Denoiser.generic().predict(noisy)
-        res["ours, bundled generic model, no training"] = (scores(clean, out, rng_), time.perf_counter() - t)
-        t = time.perf_counter()
-        out = ng.Denoiser.generic().predict(noisy, tta=True)
-        res["ours, bundled generic model, no training, tta=True"] = (scores(clean, out, rng_), time.perf_counter() - t)
+        generic = ng.Denoiser.generic()
+        for label, tta in (("", False), (", tta=True", True)):
+            res["ours, bundled generic model, no training" + label] = timed_scores(
+                partial(generic.predict, noisy, tta=tta), clean, rng_
+            )
         for budget in budgets:
             den = ng.Denoiser()
             t = time.perf_counter()
             steps = sum(1 for _ in den.fit_iter(noisy, max_steps=1_000_000, time_limit=budget, seed=0))
             train_sec = time.perf_counter() - t
-            t = time.perf_counter()
-            out = den.predict(noisy)
-            res[f"ours, self-supervised, {budget:g} s"] = (scores(clean, out, rng_), time.perf_counter() - t)
-            t = time.perf_counter()
-            out = den.predict(noisy, tta=True)
-            res[f"ours, self-supervised, {budget:g} s, tta=True"] = (scores(clean, out, rng_), time.perf_counter() - t)
+            for label, tta in (("", False), (", tta=True", True)):
+                res[f"ours, self-supervised, {budget:g} s" + label] = timed_scores(
+                    partial(den.predict, noisy, tta=tta), clean, rng_
+                )
             speed[f"{name} {budget:g}s"] = (steps, train_sec, den.config.batch_size)
             print(
                 name,

@@ -25,14 +25,25 @@ def noisy_image(small_pair: NoisyPair):
     return small_pair.noisy
 
 
-@pytest.fixture
-def errors(monkeypatch):
-    """Every message the widgets show with napari's show_error (widget tests)."""
+def _shown(monkeypatch, show: str) -> list[str]:
+    """Record the messages the widgets pass to napari's ``show``-function instead of showing them."""
     from napari_gan._widgets import _training
 
     shown: list[str] = []
-    monkeypatch.setattr(_training, "show_error", shown.append)
+    monkeypatch.setattr(_training, show, shown.append)
     return shown
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Every message the widgets show with napari's show_error (widget tests)."""
+    return _shown(monkeypatch, "show_error")
+
+
+@pytest.fixture
+def warnings_shown(monkeypatch):
+    """Every message the widgets show with napari's show_warning (widget tests)."""
+    return _shown(monkeypatch, "show_warning")
 
 
 @pytest.fixture

@@ -6,15 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_gan._widgets import _training
 from napari_gan._widgets.compare import CompareWidget
-
-
-@pytest.fixture
-def warnings_shown(monkeypatch):
-    shown: list[str] = []
-    monkeypatch.setattr(_training, "show_warning", shown.append)
-    return shown
 
 
 @pytest.fixture

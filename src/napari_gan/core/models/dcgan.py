@@ -205,16 +205,16 @@ class TextureGenerator(nn.Module):
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         c = self.config
-        if not c.fine_noise:
-            return torch.tanh(self.body(noise))
-        x = self.body[:6](noise[:, : c.latent])
+        x = self.body[:6](noise[:, : c.latent])  # the two blocks at noise resolution
         start = c.latent
-        for i, inject in enumerate(self.noise_weights):
+        for i in range(c.n_up):
             up, conv, norm, act = self.body[6 + 4 * i : 10 + 4 * i]
-            k = c.fine_noise * 4 ** (i + 1)
-            fine = F.pixel_shuffle(noise[:, start : start + k], 2 ** (i + 1))
-            start += k
-            x = act(norm(conv(up(x)) + inject(fine)))
+            x = conv(up(x))
+            if c.fine_noise:
+                k = c.fine_noise * 4 ** (i + 1)
+                x = x + self.noise_weights[i](F.pixel_shuffle(noise[:, start : start + k], 2 ** (i + 1)))
+                start += k
+            x = act(norm(x))
         return torch.tanh(self.body[-1](x))
 
 

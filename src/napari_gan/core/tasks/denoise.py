@@ -390,7 +390,7 @@ class Denoiser(TrainableModel):
         tta : bool
             Test-time augmentation: average the predictions of the eight
             rotations/flips of every tile in Y and X (8x the time). On the
-            benchmark images it added 0.1-0.25 dB (docs/benchmarks.md).
+            benchmark images it added 0.07-0.27 dB (docs/benchmarks.md).
         progress : callable(done, total), optional
             Called after each batch of tiles.
 
