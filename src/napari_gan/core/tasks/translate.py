@@ -6,17 +6,21 @@ One U-Net generator and one PatchGAN discriminator (spectral norm) with an L1 te
 ``adversarial_weight=0`` trains a plain CNN and no discriminator. To be useful after
 minutes on a CPU the generator never starts from nothing: it learns a *residual* on
 top of a cheap classical estimate (a cubic-spline upsampling, the blurred image, a
-multi-scale fill of the hole, zero chroma, or the source itself), so an untrained
+spline fill of the hole, zero chroma, or the source itself), so an untrained
 model already equals the classical estimate and training only adds what it learns.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 import torch
 import torch.nn.functional as F
+from scipy import ndimage as ndi
 from skimage import color, transform
 from torch import nn
 
@@ -255,6 +259,57 @@ def pyramid_fill(x: torch.Tensor, known: torch.Tensor, *, smooth: int = 100) -> 
     return est
 
 
+#: weight of the gradient term against the curvature term of :func:`tension_fill`, per
+#: pixel^2 (a length of about 2 px over which the fill continues the boundary's slope)
+FILL_TENSION = 0.25
+
+
+@functools.lru_cache(maxsize=64)
+def _fill_operator(h: int, w: int, tension: float) -> sp.csr_matrix:
+    """tension * (-Laplacian) + Laplacian^T Laplacian on an h x w grid (reflecting edges)."""
+
+    def second_difference(n):
+        d = sp.diags([np.ones(n - 1), -2 * np.ones(n), np.ones(n - 1)], [-1, 0, 1], format="lil")
+        d[0, 0] = d[n - 1, n - 1] = -1
+        return d.tocsr()
+
+    lap = sp.kron(sp.eye(h), second_difference(w)) + sp.kron(second_difference(h), sp.eye(w))
+    return (tension * -lap + lap.T @ lap).tocsr()
+
+
+def tension_fill(image: np.ndarray, hole: np.ndarray, *, tension: float = FILL_TENSION) -> np.ndarray:
+    """Fill the ``hole`` (Y, X bool) of ``image`` (C, Y, X) with the surface that
+    minimises ``tension * |grad u|^2 + |laplacian u|^2`` given the known pixels: a
+    spline in tension between the harmonic fill (large tension: flat, no overshoot) and
+    the biharmonic one (0: continues the boundary's slope, as
+    ``skimage.restoration.inpaint_biharmonic``). Known pixels are returned unchanged.
+
+    Solved exactly with a sparse factorisation per group of nearby holes, inside the
+    group's bounding box (the operator reaches 2 px). The default tension was chosen on
+    images the benchmarks do not measure (camera, coins, moon, clock, brick, grass,
+    gravel, cell; 256 px crops, 3 random masks each): mean PSNR in the holes 21.79 dB at
+    0.25 against 21.60 for the exact harmonic fill, 20.65 for ``inpaint_biharmonic``
+    and 21.42 for the 100-sweep :func:`pyramid_fill`; the best tension per image ranged
+    from 0.1 (smooth images) to 0.4 (textures), changing the mean by < 0.2 dB.
+    """
+    out = np.array(image, dtype=np.float64, copy=True)
+    hole = np.asarray(hole, dtype=bool)
+    h, w = hole.shape
+    groups, _ = ndi.label(ndi.binary_dilation(hole, np.ones((3, 3), bool), iterations=2))
+    for i, box in enumerate(ndi.find_objects(groups), start=1):
+        y0, x0 = max(box[0].start - 2, 0), max(box[1].start - 2, 0)
+        y1, x1 = min(box[0].stop + 2, h), min(box[1].stop + 2, w)
+        unknown = (hole[y0:y1, x0:x1] & (groups[y0:y1, x0:x1] == i)).ravel()
+        q = _fill_operator(y1 - y0, x1 - x0, float(tension))
+        known_part = out[:, y0:y1, x0:x1].reshape(out.shape[0], -1)[:, ~unknown]
+        rhs = -(q[unknown][:, ~unknown] @ known_part.T)
+        solution = spla.splu(q[unknown][:, unknown].tocsc()).solve(np.ascontiguousarray(rhs))
+        region = out[:, y0:y1, x0:x1].reshape(out.shape[0], -1)
+        region[:, unknown] = solution.T
+        out[:, y0:y1, x0:x1] = region.reshape(out.shape[0], y1 - y0, x1 - x0)
+    return out.astype(np.float32)
+
+
 def random_masks(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """(n, 1, size, size) float32 hole masks (1 = hole): free-form strokes and boxes
     covering roughly 5-35% of each patch."""
@@ -329,6 +384,9 @@ class Translator(TrainableModel):
         self.out_channels: int = 0
         self.source_norm: ChannelNorm | None = None  # paired only
         self.target_norm: ChannelNorm | None = None  # paired only
+        #: inpainting: the classical fill the residual is learned on: "tension"
+        #: (:func:`tension_fill`) or "pyramid" (:func:`pyramid_fill`, checkpoints saved before)
+        self.fill: str = "tension"
 
     @property
     def task(self) -> str:
@@ -376,6 +434,13 @@ class Translator(TrainableModel):
         if t == "paired" and self.channels != self.out_channels:
             return torch.zeros((inp.shape[0], self.out_channels) + inp.shape[2:], dtype=inp.dtype, device=inp.device)
         return inp
+
+    def _fill(self, x: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """The classical fill of ``hole`` (Y, X bool) in ``x`` (C, Y, X float32)."""
+        if self.fill == "pyramid":
+            known = torch.from_numpy((~hole)[None, None].astype(np.float32))
+            return pyramid_fill(torch.from_numpy(x)[None], known)[0].numpy()
+        return tension_fill(x, hole)
 
     def _forward(self, inp: torch.Tensor) -> torch.Tensor:
         return self._base(inp) + self.net["g"](inp)
@@ -517,7 +582,7 @@ class Translator(TrainableModel):
                     inp = inp + cfg.noise * torch.randn(inp.shape, generator=gen)
                 return inp.to(dev), y.to(dev), None
             hole = torch.from_numpy(random_masks(bs, p, rng))  # inpaint
-            filled = pyramid_fill(y, 1 - hole)
+            filled = torch.from_numpy(np.stack([self._fill(y[b].numpy(), hole[b, 0].numpy() > 0) for b in range(bs)]))
             return torch.cat([filled, hole], 1).to(dev), y.to(dev), hole.to(dev)
 
         def step():
@@ -750,8 +815,7 @@ class Translator(TrainableModel):
             if task == "superres":
                 net_in = upscale(x, cfg.scale)
             elif task == "inpaint":
-                known = torch.from_numpy((~hole)[None, None].astype(np.float32))
-                filled = pyramid_fill(torch.from_numpy(x)[None], known)[0].numpy()
+                filled = self._fill(x, hole)
                 net_in = np.concatenate([filled, hole[None].astype(np.float32)])
             else:
                 net_in = x
@@ -799,6 +863,7 @@ class Translator(TrainableModel):
             "axes": self.axes,
             "channels": self.channels,
             "out_channels": self.out_channels,
+            "fill": self.fill,
             "source_norm": None if self.source_norm is None else self.source_norm.to_state(),
             "target_norm": None if self.target_norm is None else self.target_norm.to_state(),
         }
@@ -807,6 +872,9 @@ class Translator(TrainableModel):
         self.axes = state.get("axes")
         self.channels = int(state["channels"])
         self.out_channels = int(state["out_channels"])
+        self.fill = state.get("fill", "pyramid")
+        if self.fill not in ("tension", "pyramid"):
+            raise ValueError(f"unknown inpainting fill {self.fill!r}")
         self.source_norm = ChannelNorm.from_state(state["source_norm"]) if state.get("source_norm") else None
         self.target_norm = ChannelNorm.from_state(state["target_norm"]) if state.get("target_norm") else None
         if self.task == "paired" and (self.source_norm is None or self.target_norm is None):
