@@ -128,6 +128,28 @@ def test_tension_fill_keeps_known_pixels_and_reproduces_planes():
     np.testing.assert_allclose(out, plane, atol=1e-3)
 
 
+def test_tension_fill_bounds_the_cost_of_very_large_holes(monkeypatch):
+    import torch
+
+    from napari_gan.core.tasks import translate
+
+    img = data.camera()[:96, :96].astype(np.float32) / 255
+    hole = np.zeros(img.shape, bool)
+    hole[10:50, 10:50] = True  # 1600 px: over the (lowered) limit
+    hole[70:80, 70:80] = True  # 100 px: exact
+    monkeypatch.setattr(translate, "_EXACT_FILL_MAX", 1000)
+    out = tension_fill(img[None], hole)[0]
+    big = np.zeros_like(hole)
+    big[10:50, 10:50] = True
+    box = (slice(6, 54), slice(6, 54))  # the group (hole dilated by 2 px) plus 2 px
+    known = torch.from_numpy((~big[box])[None, None].astype(np.float32))
+    harmonic = pyramid_fill(torch.from_numpy(img[box])[None, None], known)[0, 0].numpy()
+    np.testing.assert_allclose(out[box][big[box]], harmonic[big[box]], atol=1e-6)
+    small_only = hole & ~big
+    np.testing.assert_allclose(out[small_only], tension_fill(img[None], small_only)[0][small_only], atol=1e-5)
+    np.testing.assert_array_equal(out[~hole], img[~hole])
+
+
 def test_tension_fill_sits_between_harmonic_and_biharmonic():
     import torch
     from skimage.restoration import inpaint_biharmonic
