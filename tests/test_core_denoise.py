@@ -110,6 +110,21 @@ def test_supervised_improves_over_noisy():
     assert gain > 4
 
 
+def test_supervised_model_continues_self_supervised_on_a_new_image():
+    """Train on pairs, then adapt to the image to denoise without its clean version:
+    the second fit continues from the supervised weights (one training curve)."""
+    clean, noisy = _noisy((96, 96), sigma=0.2)
+    den = ng.Denoiser(**{**FAST, "features": 16}).fit(noisy, target=clean, max_steps=20, seed=0)
+    supervised = {k: v.clone() for k, v in den.net.state_dict().items()}
+    _, other = _noisy((80, 88), sigma=0.2, seed=3)
+    den.fit(other, max_steps=1, seed=0)
+    assert den.mode == "neighbor2neighbor" and den.steps_trained == 21
+    assert [h["step"] for h in den.history] == list(range(1, 22))
+    moved = sum((v - supervised[k]).float().norm() ** 2 for k, v in den.net.state_dict().items()) ** 0.5
+    size = sum(v.float().norm() ** 2 for v in supervised.values()) ** 0.5
+    assert 0 < moved < 0.05 * size  # one small step from the supervised weights, not a new network
+
+
 def test_save_load_round_trip(tmp_path):
     _, noisy = _noisy((64, 64))
     den = ng.Denoiser(**FAST).fit(noisy, max_steps=3)
