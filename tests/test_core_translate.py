@@ -128,6 +128,19 @@ def test_tension_fill_keeps_known_pixels_and_reproduces_planes():
     np.testing.assert_allclose(out, plane, atol=1e-3)
 
 
+def test_tension_fill_stays_in_the_range_of_the_known_pixels():
+    rgb = np.moveaxis(data.astronaut()[::4, ::4].astype(np.float32), -1, 0)  # (3, 128, 128)
+    hole = np.zeros(rgb.shape[1:], bool)
+    hole[0:30, 0:40] = True  # unclipped, this corner undershoots to -14 in one channel
+    hole[60:70, :] = True
+    out = tension_fill(rgb, hole)
+    known = rgb[:, ~hole]
+    assert (out[:, hole] >= known.min(axis=1)[:, None]).all()
+    assert (out[:, hole] <= known.max(axis=1)[:, None]).all()
+    with pytest.raises(ng.InputError, match="whole image"):
+        tension_fill(rgb, np.ones(hole.shape, bool))
+
+
 def test_tension_fill_bounds_the_cost_of_very_large_holes(monkeypatch):
     import torch
 

@@ -294,7 +294,9 @@ def tension_fill(image: np.ndarray, hole: np.ndarray, *, tension: float = FILL_T
     minimises ``tension * |grad u|^2 + |laplacian u|^2`` given the known pixels: a
     spline in tension between the harmonic fill (large tension: flat, no overshoot) and
     the biharmonic one (0: continues the boundary's slope, as
-    ``skimage.restoration.inpaint_biharmonic``). Known pixels are returned unchanged.
+    ``skimage.restoration.inpaint_biharmonic``). Known pixels are returned unchanged;
+    filled ones are clipped to the range of the known ones (per channel), as the
+    slope-continuing part can overshoot.
 
     Solved exactly with a sparse factorisation per group of nearby holes, inside the
     group's bounding box (the operator reaches 2 px); a group of more than 400 000
@@ -309,6 +311,10 @@ def tension_fill(image: np.ndarray, hole: np.ndarray, *, tension: float = FILL_T
     out = np.array(image, dtype=np.float64, copy=True)
     hole = np.asarray(hole, dtype=bool)
     h, w = hole.shape
+    if hole.all():
+        raise InputError("the hole covers the whole image: a fill needs known pixels")
+    low = out[:, ~hole].min(axis=1)[:, None]
+    high = out[:, ~hole].max(axis=1)[:, None]
     groups, _ = ndi.label(ndi.binary_dilation(hole, np.ones((3, 3), bool), iterations=2))
     for i, box in enumerate(ndi.find_objects(groups), start=1):
         y0, x0 = max(box[0].start - 2, 0), max(box[1].start - 2, 0)
@@ -327,7 +333,7 @@ def tension_fill(image: np.ndarray, hole: np.ndarray, *, tension: float = FILL_T
         lu = spla.splu(q[unknown][:, unknown].tocsc(), permc_spec="MMD_AT_PLUS_A")
         solution = lu.solve(np.ascontiguousarray(rhs))
         region = out[:, y0:y1, x0:x1].reshape(out.shape[0], -1)
-        region[:, unknown] = solution.T
+        region[:, unknown] = np.clip(solution.T, low, high)
         out[:, y0:y1, x0:x1] = region.reshape(out.shape[0], y1 - y0, x1 - x0)
     return out.astype(np.float32)
 
