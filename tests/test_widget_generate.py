@@ -85,6 +85,8 @@ def test_texture_mode_and_bad_input(widget, qtbot, errors):
     assert w.train()
     wait_idle(qtbot, w)
     assert errors == [] and w.model.mode == "texture"
+    # texture mode also plots its patch-statistics loss
+    assert {"g", "d", "patch"} <= set(w.panel.loss_curve.series)
     w.size_y.value, w.size_x.value, w.count.value = 40, 72, 1
     assert w.generate()
     qtbot.waitUntil(lambda: "tex [generated]" in viewer.layers, timeout=30_000)

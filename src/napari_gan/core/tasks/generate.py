@@ -34,6 +34,11 @@ MODES = ("samples", "texture")
 _MARGIN = 1
 #: largest noise field (cells per side) generated in one pass; larger ones go in tiles
 _TILE_CELLS = 96
+#: texture mode's patch-statistics loss: neighbourhood edge, patches and random
+#: directions drawn per pyramid band and step
+_STATS_PATCH = 5
+_STATS_SAMPLES = 4096
+_STATS_PROJECTIONS = 64
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,15 @@ class ImageGANConfig:
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
+    patch_loss : float
+        Texture mode: weight of a patch-statistics loss added to the generator's
+        adversarial loss: the sliced Wasserstein distance between the 5 x 5
+        neighbourhoods of generated crops and of the source, on every band of a
+        Laplacian pyramid (the patch-matching of GPDM, on raw pixels). 0 turns it
+        off (the generator then learns from the discriminator alone). After 5
+        minutes on 2 CPU cores it gave patch SWD 83 / 45 / 40 on skimage's brick,
+        grass and gravel, against 86 / 78 / 69 without (docs/benchmarks.md), at
+        about 80 % of the steps per second.
     """
 
     mode: str = "samples"
@@ -86,6 +100,7 @@ class ImageGANConfig:
     ema: float = 0.999
     augment: bool = False
     flip: bool = True
+    patch_loss: float = 1.0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -99,6 +114,10 @@ class ImageGANConfig:
             raise ValueError("learning_rate must be positive")
         if not 0 <= self.ema < 1:
             raise ValueError("ema must be in [0, 1)")
+        if isinstance(self.patch_loss, bool) or not (
+            isinstance(self.patch_loss, (int, float)) and 0 <= self.patch_loss < math.inf
+        ):
+            raise ValueError(f"patch_loss must be a finite number >= 0, got {self.patch_loss!r}")
 
     @property
     def width(self) -> int:
@@ -214,6 +233,85 @@ def diff_augment(x: torch.Tensor) -> torch.Tensor:
     return x * keep[:, None].to(x.dtype)
 
 
+# --------------------------------------------------------------------------- patch statistics
+
+_BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
+
+
+def _blur_t(x: torch.Tensor) -> torch.Tensor:
+    """5-tap binomial blur of (B, C, H, W), reflect-padded, channel by channel."""
+    c = x.shape[1]
+    k = torch.tensor(_BINOMIAL5, dtype=x.dtype, device=x.device) / 16
+    x = F.pad(x, (2, 2, 2, 2), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
+    return F.conv2d(x, k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
+
+
+def _laplacian_t(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """Laplacian pyramid of (B, C, H, W), finest band first, the coarsest Gaussian level last."""
+    out = []
+    for _ in range(levels - 1):
+        small = _blur_t(x)[..., ::2, ::2]
+        up = F.interpolate(small, scale_factor=2, mode="nearest")[..., : x.shape[-2], : x.shape[-1]]
+        out.append(x - _blur_t(up))
+        x = small
+    out.append(x)
+    return out
+
+
+def _random_patches(x: torch.Tensor, k: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """``k`` random ``patch x patch`` neighbourhoods of (B, C, H, W) -> (k, C * patch**2),
+    laid out as ``F.unfold`` lays them out (channel, row, column)."""
+    b, c, h, w = x.shape
+    n = torch.randint(b, (k,), generator=gen).to(x.device)
+    ys = torch.randint(h - patch + 1, (k,), generator=gen).to(x.device)
+    xs = torch.randint(w - patch + 1, (k,), generator=gen).to(x.device)
+    off = torch.arange(patch, device=x.device)
+    yy = (ys[:, None] + off)[:, :, None]
+    xx = (xs[:, None] + off)[:, None, :]
+    return x.permute(0, 2, 3, 1)[n[:, None, None], yy, xx].permute(0, 3, 1, 2).reshape(k, -1)
+
+
+def _some_patches(x: torch.Tensor, k: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+    """``k`` distinct ``patch x patch`` neighbourhoods of (B, C, H, W), drawn at random,
+    -> (k, C * patch**2). Through ``F.unfold``, so the gradient is summed in a fixed
+    order (deterministic for a seed, where a scattered gather's is not)."""
+    cols = F.unfold(x, patch).transpose(1, 2).reshape(-1, x.shape[1] * patch * patch)
+    return cols[torch.randperm(cols.shape[0], generator=gen)[:k].to(x.device)]
+
+
+class _PatchStatistics:
+    """Multi-scale patch-distribution loss: the sliced Wasserstein distance between
+    ``patch x patch`` neighbourhoods of generated and source images, on every band of
+    a Laplacian pyramid (each band scaled by the source's standard deviation in it, so
+    all scales count alike). The texture generator minimises it next to the
+    adversarial loss. It is the patch-matching idea of Heitz et al. (2021) and of
+    Elnekave & Weiss (GPDM, 2022) on raw pixels, where no pretrained feature network
+    is available, and it pins down the amplitude of every band and their joint
+    statistics, which the discriminator alone matches only slowly."""
+
+    def __init__(self, source: torch.Tensor, levels: int, patch: int, flip: bool, samples: int, projections: int):
+        src = source[None]
+        if flip:
+            src = torch.cat([src, src.flip(-1)])
+        self.levels, self.patch, self.samples, self.projections = levels, patch, samples, projections
+        self.bands = _laplacian_t(src, levels)
+        self.scales = [b.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1) for b in self.bands]
+
+    def __call__(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        total = fake.new_zeros(())
+        for band, real, scale in zip(_laplacian_t(fake, self.levels), self.bands, self.scales):
+            positions = band.shape[0] * (band.shape[-2] - self.patch + 1) * (band.shape[-1] - self.patch + 1)
+            k = min(self.samples, positions)
+            pf = _some_patches(band / scale, k, self.patch, gen)
+            with torch.no_grad():
+                pr = _random_patches(real / scale, k, self.patch, gen)
+            dirs = torch.randn(pf.shape[1], self.projections, generator=gen).to(fake.device)
+            dirs = dirs / dirs.norm(dim=0, keepdim=True)
+            total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()
+        return total / self.levels
+
+
 def _hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
@@ -307,7 +405,9 @@ class ImageGAN(TrainableModel):
         Yields
         ------
         StepRecord
-            Losses ``g`` (generator) and ``d`` (discriminator, hinge).
+            Losses ``g`` (generator, the total it minimises) and ``d``
+            (discriminator, hinge); texture mode with ``patch_loss > 0`` also
+            ``patch`` (the patch-statistics term, before its weight).
         """
         check_budget(max_steps, time_limit)
         cfg = self.config
@@ -381,6 +481,10 @@ class ImageGAN(TrainableModel):
         rng = torch.Generator().manual_seed(seed)
         augment = diff_augment if self.augment else (lambda t: t)
         flip = cfg.flip
+        patch_stats = None
+        if cfg.mode == "texture" and cfg.patch_loss > 0:
+            levels = max(1, int(math.log2(cfg.crop_size / (2 * _STATS_PATCH))) + 1)
+            patch_stats = _PatchStatistics(data, levels, _STATS_PATCH, flip, _STATS_SAMPLES, _STATS_PROJECTIONS)
 
         def real_batch():
             if cfg.mode == "samples":
@@ -415,13 +519,18 @@ class ImageGAN(TrainableModel):
             loss_d.backward()
             opt_d.step()
             loss_g = -d(augment(fake), yb).mean()
+            record = {}
+            if patch_stats is not None:
+                loss_p = patch_stats(fake, rng)
+                loss_g = loss_g + cfg.patch_loss * loss_p
+                record["patch"] = loss_p.detach().item()
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
             self.steps_trained += 1
             t = self.steps_trained
             _ema_update(g_ema, g, min(cfg.ema, (1 + t) / (10 + t)))
-            return {"g": loss_g.detach().item(), "d": loss_d.detach().item()}
+            return {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **record}
 
         def on_end(done):
             g_ema.eval()
