@@ -272,7 +272,6 @@ def main():
         sheet = np.concatenate(
             [np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures], axis=0
         )
-        OUT.mkdir(parents=True, exist_ok=True)
         Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
         imsave(args.grid, sheet, check_contrast=False)
 

@@ -39,7 +39,7 @@ from skimage import color, data, restoration, transform
 from skimage.metrics import structural_similarity
 
 import napari_gan as ng
-from napari_gan.core.tasks.translate import downscale, pyramid_fill, random_masks, tension_fill
+from napari_gan.core.tasks.translate import classical_fill, downscale, random_masks
 
 OUT = Path(__file__).resolve().parent / "out"
 WEIGHTS = (0.0, 0.01)
@@ -137,11 +137,7 @@ def make_cases(test_gray, test_rgb, inpaint_gray, size):
 def fill_only(image, mask, kind="tension"):
     """A classical fill alone: "tension", the one the inpainting network's residual is
     added to, or "pyramid", the harmonic fill it used before."""
-    image = np.asarray(image, np.float32)
-    if kind == "tension":
-        return tension_fill(image[None], mask)[0]
-    known = torch.from_numpy((~mask)[None, None].astype(np.float32))
-    return pyramid_fill(torch.from_numpy(image)[None, None], known)[0, 0].numpy()
+    return classical_fill(np.asarray(image, np.float32)[None], mask, kind)[0]
 
 
 def score(task, outputs, items):

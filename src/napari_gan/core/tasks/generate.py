@@ -301,11 +301,9 @@ class _PatchStatistics:
     def __call__(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         total = fake.new_zeros(())
         for band, real, scale in zip(_laplacian_t(fake, self.levels), self.bands, self.scales):
-            positions = band.shape[0] * (band.shape[-2] - self.patch + 1) * (band.shape[-1] - self.patch + 1)
-            k = min(self.samples, positions)
-            pf = _some_patches(band / scale, k, self.patch, gen)
+            pf = _some_patches(band / scale, self.samples, self.patch, gen)  # fewer if the band has fewer
             with torch.no_grad():
-                pr = _random_patches(real / scale, k, self.patch, gen)
+                pr = _random_patches(real / scale, pf.shape[0], self.patch, gen)
             dirs = torch.randn(pf.shape[1], self.projections, generator=gen).to(fake.device)
             dirs = dirs / dirs.norm(dim=0, keepdim=True)
             total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()

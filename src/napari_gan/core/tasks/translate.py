@@ -329,14 +329,25 @@ def tension_fill(image: np.ndarray, hole: np.ndarray, *, tension: float = FILL_T
             continue
         q = _fill_operator(y1 - y0, x1 - x0, float(tension))
         known_part = out[:, y0:y1, x0:x1].reshape(out.shape[0], -1)[:, ~unknown]
-        rhs = -(q[unknown][:, ~unknown] @ known_part.T)
+        rows = q[unknown]
+        rhs = -(rows[:, ~unknown] @ known_part.T)
         # a symmetric ordering: about half the time and memory of the default on this operator
-        lu = spla.splu(q[unknown][:, unknown].tocsc(), permc_spec="MMD_AT_PLUS_A")
+        lu = spla.splu(rows[:, unknown].tocsc(), permc_spec="MMD_AT_PLUS_A")
         solution = lu.solve(np.ascontiguousarray(rhs))
         region = out[:, y0:y1, x0:x1].reshape(out.shape[0], -1)
         region[:, unknown] = np.clip(solution.T, low, high)
         out[:, y0:y1, x0:x1] = region.reshape(out.shape[0], y1 - y0, x1 - x0)
     return out.astype(np.float32)
+
+
+def classical_fill(x: np.ndarray, hole: np.ndarray, kind: str = "tension") -> np.ndarray:
+    """The classical fill of ``hole`` (Y, X bool) in ``x`` (C, Y, X float32) that the
+    inpainting residual is learned on: "tension" (:func:`tension_fill`) or "pyramid"
+    (:func:`pyramid_fill`, what checkpoints saved before it were trained on)."""
+    if kind == "pyramid":
+        known = torch.from_numpy((~hole)[None, None].astype(np.float32))
+        return pyramid_fill(torch.from_numpy(x)[None], known)[0].numpy()
+    return tension_fill(x, hole)
 
 
 def random_masks(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -463,13 +474,6 @@ class Translator(TrainableModel):
         if t == "paired" and self.channels != self.out_channels:
             return torch.zeros((inp.shape[0], self.out_channels) + inp.shape[2:], dtype=inp.dtype, device=inp.device)
         return inp
-
-    def _fill(self, x: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """The classical fill of ``hole`` (Y, X bool) in ``x`` (C, Y, X float32)."""
-        if self.fill == "pyramid":
-            known = torch.from_numpy((~hole)[None, None].astype(np.float32))
-            return pyramid_fill(torch.from_numpy(x)[None], known)[0].numpy()
-        return tension_fill(x, hole)
 
     def _forward(self, inp: torch.Tensor) -> torch.Tensor:
         return self._base(inp) + self.net["g"](inp)
@@ -611,7 +615,8 @@ class Translator(TrainableModel):
                     inp = inp + cfg.noise * torch.randn(inp.shape, generator=gen)
                 return inp.to(dev), y.to(dev), None
             hole = torch.from_numpy(random_masks(bs, p, rng))  # inpaint
-            filled = torch.from_numpy(np.stack([self._fill(y[b].numpy(), hole[b, 0].numpy() > 0) for b in range(bs)]))
+            holes = hole[:, 0].numpy() > 0
+            filled = torch.from_numpy(np.stack([classical_fill(y[b].numpy(), holes[b], self.fill) for b in range(bs)]))
             return torch.cat([filled, hole], 1).to(dev), y.to(dev), hole.to(dev)
 
         def step():
@@ -844,7 +849,7 @@ class Translator(TrainableModel):
             if task == "superres":
                 net_in = upscale(x, cfg.scale)
             elif task == "inpaint":
-                filled = self._fill(x, hole)
+                filled = classical_fill(x, hole, self.fill)
                 net_in = np.concatenate([filled, hole[None].astype(np.float32)])
             else:
                 net_in = x
