@@ -9,6 +9,9 @@ evaluated twice: at the 60 s mark (a snapshot of the same run, taken by pausing 
 
 * patch sliced Wasserstein distance (``napari_gan.metrics.sliced_wasserstein``, x1e3,
   mean over the Laplacian-pyramid levels) of generated images to the real data;
+  textures: ``--samples`` (4) generated textures, phase-noise draws and shuffles per
+  row, each scored on its own, reported as mean ± sd (one texture varies by several
+  SWD units from another);
 * the real-vs-real floor: the same SWD between two disjoint halves of the real data
   (textures: left/right halves; faces: even/odd images);
 * baselines: "phase": noise with the data's mean and amplitude spectrum (phase
@@ -148,37 +151,46 @@ def section_texture(name: str, args, seconds: float, snapshot: float, swd_opts: 
 
     gan = ng.ImageGAN(mode="texture", **json.loads(args.texture_options))
 
-    def generate():
-        return gan.generate(1, seed=SEED_EVAL, size=reference.shape)[0]
+    n_samples = args.samples
+
+    def generate():  # n_samples textures from as many noise fields of one seed, never used in training
+        return gan.generate(n_samples, seed=SEED_EVAL, size=reference.shape)
 
     snap, snap_steps, final, steps, rate = train_with_snapshot(gan, source, seconds, snapshot, generate)
-    phase = phase_randomised(source, rng)
-    shuffle = shuffled_blocks(source[None], 32 if not args.quick else 16, rng)[0]
+    block = 32 if not args.quick else 16
+    phase = [phase_randomised(source, rng) for _ in range(n_samples)]
+    shuffle = [shuffled_blocks(source[None], block, rng)[0] for _ in range(n_samples)]
     cells = {
         f"ours {snapshot:g} s ({snap_steps} steps)": snap,
         f"ours {seconds:g} s ({steps} steps)": final,
         "baseline: phase randomised": phase,
-        "baseline: shuffled 32 px blocks" if not args.quick else "baseline: shuffled 16 px blocks": shuffle,
+        f"baseline: shuffled {block} px blocks": shuffle,
     }
     result = {"floor": floor["mean"], "floor_levels": floor["levels"], "steps_per_s": rate, "rows": {}}
-    for label, img in cells.items():
-        if img is None:
+    for label, imgs in cells.items():
+        if imgs is None:
             continue
-        s = metrics.sliced_wasserstein(img, reference, **opts)
-        mem = metrics.memorisation_distance(img, source, n_patches=args.mem_patches)
+        # every sample is scored on its own against the reference: mean and spread over them
+        each = [metrics.sliced_wasserstein(img, reference, **opts) for img in imgs]
+        means = np.array([e["mean"] for e in each])
+        mem = metrics.memorisation_distance(imgs[0], source, n_patches=args.mem_patches)
         result["rows"][label] = {
-            "swd": s["mean"],
-            "swd_levels": s["levels"],
-            "swd_over_floor": s["mean"] / floor["mean"],
+            "swd": float(means.mean()),
+            "swd_sd": float(means.std(ddof=1)) if n_samples > 1 else 0.0,
+            "swd_samples": means.tolist(),
+            "swd_levels": np.mean([e["levels"] for e in each], axis=0).tolist(),
+            "swd_over_floor": float(means.mean()) / floor["mean"],
         }
         result["rows"][label].update({f"mem_{k}": v for k, v in mem.items()})
-        rows.append((name, label, s["mean"], s["mean"] / floor["mean"], mem["ratio"], mem["copied_fraction"]))
+        row = result["rows"][label]
+        rows.append(
+            (name, label, row["swd"], row["swd_sd"], row["swd_over_floor"], mem["ratio"], mem["copied_fraction"])
+        )
     print(f"{name}: floor {floor['mean']:.1f}, {steps} steps, {rate:.2f} steps/s", flush=True)
     c = min(192, image.shape[0])
     low, high = np.percentile(image, [0.5, 99.5])
-    pictures.append(
-        panel_row([p[:c, :c] for p in (image, snap if snap is not None else final, final, phase, shuffle)], low, high)
-    )
+    first = [x[0] for x in (snap if snap is not None else final, final, phase, shuffle)]
+    pictures.append(panel_row([p[:c, :c] for p in [image, *first]], low, high))
     return result
 
 
@@ -221,7 +233,7 @@ def section_faces(args, seconds: float, snapshot: float, rows: list):
             "swd_over_floor": s["mean"] / floor["mean"],
         }
         result["rows"][label].update({f"mem_{k}": v for k, v in mem.items()}, diversity=div)
-        rows.append(("faces", label, s["mean"], s["mean"] / floor["mean"], mem["ratio"], mem["copied_fraction"]))
+        rows.append(("faces", label, s["mean"], None, s["mean"] / floor["mean"], mem["ratio"], mem["copied_fraction"]))
     print(f"faces: floor {floor['mean']:.1f}, {steps} steps, {rate:.2f} steps/s", flush=True)
     low, high = float(faces.min()), float(faces.max())
     grids = [face_grid(faces[:64])] + [face_grid(x[:64]) for x in (snap, final) if x is not None]
@@ -251,9 +263,14 @@ def main():
         action="store_true",
         help="textures: train (and build the baselines) on the left half, score against the unseen right half",
     )
+    ap.add_argument(
+        "--samples", type=int, default=4, help="textures: generated textures (and baseline draws) scored per row (4)"
+    )
     ap.add_argument("--json", default=str(OUT / "generate.json"), help="where to write the raw numbers")
     ap.add_argument("--grid", default=str(OUT / "generate_grid.png"), help="where to write the texture panels")
     args = ap.parse_args()
+    if args.samples < 1:
+        ap.error("--samples must be at least 1")
     seconds, snapshot = (20.0, 8.0) if args.quick else (args.seconds, args.snapshot)
     args.descriptors, args.projections = (2048, 128) if args.quick else (8192, 512)
     args.mem_patches = 300 if args.quick else 1000
@@ -281,7 +298,13 @@ def main():
     for name, result in results.items():
         print(f"| {name} | real vs real (floor) | {result['floor']:.1f} | 1.00 | - | - |")
         for r in (r for r in rows if r[0] == name):
-            print(f"| {name} | {r[1]} | {r[2]:.1f} | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.1%} |")
+            swd = f"{r[2]:.1f}" if r[3] is None else f"{r[2]:.1f} ± {r[3]:.1f}"
+            print(f"| {name} | {r[1]} | {swd} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.1%} |")
+    if any(n in TEXTURES for n in results):
+        print(
+            f"\n(textures: mean ± sd of the SWD of {args.samples} generated textures / baseline draws, each scored "
+            "on its own; memorisation of the first)"
+        )
     print()
     print("| data | steps/s | diversity (ours at the end / real) |")
     print("|---|---|---|")
@@ -303,7 +326,10 @@ def main():
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
-    print(f"\nwrote {args.json}, {args.grid}, {OUT / 'generate_faces.png'}")
+    written = (
+        [args.json] + ([args.grid] if pictures else []) + ([str(OUT / "generate_faces.png")] if "faces" in only else [])
+    )
+    print(f"\nwrote {', '.join(written)}")
 
 
 if __name__ == "__main__":
