@@ -16,6 +16,7 @@ from skimage.transform import resize
 
 from ..data import as_array, check_finite
 from ..errors import InputError, check_positive_ints
+from ..metrics import _BINOMIAL
 from ..models.dcgan import (
     DCGANConfig,
     Discriminator,
@@ -235,13 +236,11 @@ def diff_augment(x: torch.Tensor) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- patch statistics
 
-_BINOMIAL5 = (1.0, 4.0, 6.0, 4.0, 1.0)
-
 
 def _blur_t(x: torch.Tensor) -> torch.Tensor:
     """5-tap binomial blur of (B, C, H, W), reflect-padded, channel by channel."""
     c = x.shape[1]
-    k = torch.tensor(_BINOMIAL5, dtype=x.dtype, device=x.device) / 16
+    k = torch.as_tensor(_BINOMIAL, dtype=x.dtype, device=x.device)  # the metric's filter
     x = F.pad(x, (2, 2, 2, 2), mode="reflect")
     x = F.conv2d(x, k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
     return F.conv2d(x, k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
@@ -295,15 +294,16 @@ class _PatchStatistics:
         if flip:
             src = torch.cat([src, src.flip(-1)])
         self.levels, self.patch, self.samples, self.projections = levels, patch, samples, projections
-        self.bands = _laplacian_t(src, levels)
-        self.scales = [b.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1) for b in self.bands]
+        bands = _laplacian_t(src, levels)
+        self.scales = [b.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1) for b in bands]
+        self.bands = [b / s for b, s in zip(bands, self.scales)]  # the source's, scaled once
 
     def __call__(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         total = fake.new_zeros(())
         for band, real, scale in zip(_laplacian_t(fake, self.levels), self.bands, self.scales):
             pf = _some_patches(band / scale, self.samples, self.patch, gen)  # fewer if the band has fewer
             with torch.no_grad():
-                pr = _random_patches(real / scale, pf.shape[0], self.patch, gen)
+                pr = _random_patches(real, pf.shape[0], self.patch, gen)
             dirs = torch.randn(pf.shape[1], self.projections, generator=gen).to(fake.device)
             dirs = dirs / dirs.norm(dim=0, keepdim=True)
             total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()
