@@ -126,7 +126,10 @@ class TextureGANConfig:
     same coarse noise field (``4**level`` channels per fine channel, rearranged to
     the level's resolution by a pixel shuffle): one field still determines the
     texture, and tiles of it give the same result as one pass. 0 (the setting of
-    checkpoints saved before it existed) turns it off.
+    checkpoints saved before it existed) turns it off. ``upsample`` is how each
+    level doubles the resolution before its convolution: "bilinear", or "nearest"
+    (the setting of checkpoints saved before the option existed), whose copied
+    2 x 2 blocks leave a lattice with the noise cells' period in the texture.
     """
 
     channels: int = 1
@@ -136,11 +139,14 @@ class TextureGANConfig:
     d_features: int = 32
     d_layers: int = 3
     fine_noise: int = 1
+    upsample: str = "bilinear"
 
     def __post_init__(self):
         check_positive_ints(self, ("channels", "latent", "features", "n_up", "d_features", "d_layers"))
         if not isinstance(self.fine_noise, int) or isinstance(self.fine_noise, bool) or self.fine_noise < 0:
             raise ValueError(f"fine_noise must be an integer >= 0, got {self.fine_noise!r}")
+        if self.upsample not in ("bilinear", "nearest"):
+            raise ValueError(f"upsample must be 'bilinear' or 'nearest', got {self.upsample!r}")
 
     @property
     def noise_channels(self) -> int:
@@ -161,8 +167,14 @@ class TextureGANConfig:
         reach = 2.0  # the two 3x3 convs at noise resolution
         for level in range(1, self.n_up + 1):
             reach += 1.0 / 2**level
+            if self.upsample == "bilinear":  # one input pixel either side, at the coarser level
+                reach += 1.0 / 2 ** (level - 1)
         reach += 1.0 / 2**self.n_up  # output conv
         return int(reach) + 1
+
+
+def _upsample(mode: str) -> nn.Upsample:
+    return nn.Upsample(scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
 
 
 class TextureGenerator(nn.Module):
@@ -188,7 +200,7 @@ class TextureGenerator(nn.Module):
         ]
         for i in range(n):
             layers += [
-                nn.Upsample(scale_factor=2, mode="nearest"),
+                _upsample(config.upsample),
                 nn.Conv2d(w[i], w[i + 1], 3, padding=1, bias=False),
                 nn.BatchNorm2d(w[i + 1]),
                 nn.ReLU(inplace=True),

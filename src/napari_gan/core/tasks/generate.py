@@ -720,8 +720,8 @@ class ImageGAN(TrainableModel):
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
         if self.mode == "samples":
             self.net_config = DCGANConfig(**state["net_config"])
-        else:  # checkpoints from before fine noise existed have none
-            self.net_config = TextureGANConfig(**{"fine_noise": 0, **state["net_config"]})
+        else:  # checkpoints from before fine noise / the upsample option have neither
+            self.net_config = TextureGANConfig(**{"fine_noise": 0, "upsample": "nearest", **state["net_config"]})
         self.shape = tuple(state["shape"])
         self.channels = int(state["channels"])
         self.has_channel_axis = bool(state["has_channel_axis"])
