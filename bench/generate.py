@@ -21,6 +21,9 @@ evaluated twice: at the 60 s mark (a snapshot of the same run, taken by pausing 
   (faces 12 x 12) to the training data over the real-to-real one (ratio near 1: no
   copying; shuffled blocks are copies and score far below 1), and the fraction of
   generated patches closer than 99% of real ones;
+* lattice (textures): ``metrics.lattice_strength`` at the generator's noise-cell
+  period (8 px), the spectral peak of a periodic upsampling artefact; the real
+  image's value alongside (1-3: none);
 * diversity (faces): mean pairwise distance of samples, real faces for comparison;
 * steps/s.
 
@@ -166,7 +169,15 @@ def section_texture(name: str, args, seconds: float, snapshot: float, swd_opts: 
         "baseline: phase randomised": phase,
         f"baseline: shuffled {block} px blocks": shuffle,
     }
-    result = {"floor": floor["mean"], "floor_levels": floor["levels"], "steps_per_s": rate, "rows": {}}
+    period = gan.net_config.stride  # output pixels per noise cell: where a generator lattice would show
+    result = {
+        "floor": floor["mean"],
+        "floor_levels": floor["levels"],
+        "steps_per_s": rate,
+        "lattice_period": period,
+        "lattice_real": metrics.lattice_strength(reference, period),
+        "rows": {},
+    }
     for label, imgs in cells.items():
         if imgs is None:
             continue
@@ -180,11 +191,21 @@ def section_texture(name: str, args, seconds: float, snapshot: float, swd_opts: 
             "swd_samples": means.tolist(),
             "swd_levels": np.mean([e["levels"] for e in each], axis=0).tolist(),
             "swd_over_floor": float(means.mean()) / floor["mean"],
+            "lattice": metrics.lattice_strength(imgs, period),
         }
         result["rows"][label].update({f"mem_{k}": v for k, v in mem.items()})
         row = result["rows"][label]
         rows.append(
-            (name, label, row["swd"], row["swd_sd"], row["swd_over_floor"], mem["ratio"], mem["copied_fraction"])
+            (
+                name,
+                label,
+                row["swd"],
+                row["swd_sd"],
+                row["swd_over_floor"],
+                mem["ratio"],
+                mem["copied_fraction"],
+                row["lattice"],
+            )
         )
     print(f"{name}: floor {floor['mean']:.1f}, {steps} steps, {rate:.2f} steps/s", flush=True)
     c = min(192, image.shape[0])
@@ -233,7 +254,9 @@ def section_faces(args, seconds: float, snapshot: float, rows: list):
             "swd_over_floor": s["mean"] / floor["mean"],
         }
         result["rows"][label].update({f"mem_{k}": v for k, v in mem.items()}, diversity=div)
-        rows.append(("faces", label, s["mean"], None, s["mean"] / floor["mean"], mem["ratio"], mem["copied_fraction"]))
+        rows.append(
+            ("faces", label, s["mean"], None, s["mean"] / floor["mean"], mem["ratio"], mem["copied_fraction"], None)
+        )
     print(f"faces: floor {floor['mean']:.1f}, {steps} steps, {rate:.2f} steps/s", flush=True)
     low, high = float(faces.min()), float(faces.max())
     grids = [face_grid(faces[:64])] + [face_grid(x[:64]) for x in (snap, final) if x is not None]
@@ -293,17 +316,20 @@ def main():
         imsave(args.grid, sheet, check_contrast=False)
 
     print()
-    print("| data | method | SWD x1e3 | SWD / floor | memorisation NN ratio | copied patches |")
-    print("|---|---|---|---|---|---|")
+    print("| data | method | SWD x1e3 | SWD / floor | memorisation NN ratio | copied patches | lattice |")
+    print("|---|---|---|---|---|---|---|")
     for name, result in results.items():
-        print(f"| {name} | real vs real (floor) | {result['floor']:.1f} | 1.00 | - | - |")
+        real_lattice = f"{result['lattice_real']:.1f} (real)" if "lattice_real" in result else "-"
+        print(f"| {name} | real vs real (floor) | {result['floor']:.1f} | 1.00 | - | - | {real_lattice} |")
         for r in (r for r in rows if r[0] == name):
             swd = f"{r[2]:.1f}" if r[3] is None else f"{r[2]:.1f} ± {r[3]:.1f}"
-            print(f"| {name} | {r[1]} | {swd} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.1%} |")
+            lattice = "-" if r[7] is None else f"{r[7]:.1f}"
+            print(f"| {name} | {r[1]} | {swd} | {r[4]:.2f} | {r[5]:.2f} | {r[6]:.1%} | {lattice} |")
     if any(n in TEXTURES for n in results):
         print(
             f"\n(textures: mean ± sd of the SWD of {args.samples} generated textures / baseline draws, each scored "
-            "on its own; memorisation of the first)"
+            "on its own; memorisation of the first; lattice: metrics.lattice_strength at the generator's "
+            "noise-cell period, mean over the textures, compare with the real image's)"
         )
     print()
     print("| data | steps/s | diversity (ours at the end / real) |")
