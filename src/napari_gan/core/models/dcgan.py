@@ -173,10 +173,6 @@ class TextureGANConfig:
         return int(reach) + 1
 
 
-def _upsample(mode: str) -> nn.Upsample:
-    return nn.Upsample(scale_factor=2, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
-
-
 class TextureGenerator(nn.Module):
     """Noise (B, latent, h, w) -> image (B, channels, h * stride, w * stride) in [-1, 1].
 
@@ -200,7 +196,7 @@ class TextureGenerator(nn.Module):
         ]
         for i in range(n):
             layers += [
-                _upsample(config.upsample),
+                nn.Upsample(scale_factor=2, mode=config.upsample),  # bilinear: align_corners=False
                 nn.Conv2d(w[i], w[i + 1], 3, padding=1, bias=False),
                 nn.BatchNorm2d(w[i + 1]),
                 nn.ReLU(inplace=True),
