@@ -15,7 +15,7 @@ from ..errors import CheckpointError, InputError, check_positive_ints
 from ..io import load_checkpoint
 from ..models.unet import UNet, UNetConfig
 from ..tiling import dihedral_stack, predict_tiled
-from ..training import check_budget, resolve_device, seed_everything, training_loop
+from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from ._pixelwise import prediction_input, strided_sample
 from .base import TrainableModel, register
 
@@ -308,7 +308,7 @@ class Denoiser(TrainableModel):
             self.net = UNet(want)
             if self.config.pretrained and mode != "n2v2" and dims == 2 and channels == 1:
                 warm = self._warm_start(self.net)
-        self.net.to(dev).train()
+        channels_last(self.net.to(dev), dims).train()
         self.device, self.axes, self.mode, self.normalization = dev, axes, mode, norm
         lr = self.config.learning_rate * (0.25 if (warm or continuing) else 1.0)
         opt = torch.optim.Adam(self.net.parameters(), lr=lr)

@@ -25,7 +25,7 @@ from ..models.dcgan import (
     TextureGANConfig,
     TextureGenerator,
 )
-from ..training import check_budget, resolve_device, seed_everything, training_loop
+from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from .base import TrainableModel, register
 
 MODES = ("samples", "texture")
@@ -552,7 +552,9 @@ class ImageGAN(TrainableModel):
         g_ema = copy.deepcopy(g)
         for p in g_ema.parameters():
             p.requires_grad_(False)
-        return torch.nn.ModuleDict({"generator": g, "generator_ema": g_ema, "discriminator": d})
+        # channels-last, here where every network is built (trained or loaded), so
+        # that a loaded model computes exactly what the trained one did
+        return channels_last(torch.nn.ModuleDict({"generator": g, "generator_ema": g_ema, "discriminator": d}))
 
     # -- generation ------------------------------------------------------------------
     def _class_tensor(self, classes, n: int, seed: int) -> torch.Tensor | None:
