@@ -4,6 +4,7 @@ and bad input."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -145,11 +146,29 @@ def test_rgb_layer_uses_yxc_axes(viewer_widget, qtbot, errors):
     assert errors == []
 
 
-def test_training_does_not_stall_the_event_loop(viewer_widget, qtbot, errors):
+def test_training_does_not_stall_the_event_loop(viewer_widget, qtbot, errors, monkeypatch):
+    """Training runs off the GUI thread and the event loop keeps ticking throughout.
+
+    The bound on the longest gap is one only a broken design fails (training or
+    preview prediction in the GUI thread blocks it for the whole 3 s run): napari's
+    own work of creating the preview layer takes 0.1-0.25 s on a 2-core machine, so a
+    tight bound would fail on load rather than on design. The measured worst gap is
+    printed and recorded in docs/benchmarks.md.
+    """
     viewer, widget = viewer_widget
     layer = add_source(viewer)
     widget.image_picker.value = layer
     configure(widget, steps=10_000, preview=2, time_limit=3)
+
+    step_threads: set[int] = set()
+    fit_iter = ng.Denoiser.fit_iter
+
+    def recording_fit_iter(self, *args, **kwargs):
+        for record in fit_iter(self, *args, **kwargs):
+            step_threads.add(threading.get_ident())
+            yield record
+
+    monkeypatch.setattr(ng.Denoiser, "fit_iter", recording_fit_iter)
 
     beats: list[float] = []
     timer = QTimer()
@@ -166,16 +185,19 @@ def test_training_does_not_stall_the_event_loop(viewer_widget, qtbot, errors):
 
     assert errors == []
     assert widget.panel.last_record.step > 0
+    assert step_threads and threading.get_ident() not in step_threads
     assert widget.panel.previews_shown > 0  # the measured period includes adding the preview layer
     during = [t for t in beats if started - 0.05 <= t <= finished + 0.05]
     gaps = np.diff(during)
     worst = float(gaps.max())
     print(
         f"\nevent-loop heartbeat over {finished - started:.2f} s of training "
-        f"({widget.panel.last_record.step} steps, {len(during)} beats): worst gap {worst * 1000:.0f} ms"
+        f"({widget.panel.last_record.step} steps, {len(during)} beats): worst gap {worst * 1000:.0f} ms, "
+        f"median {np.median(gaps) * 1000:.0f} ms"
     )
+    # a 10 ms timer over 3 s: a GUI-thread design gets a handful of beats, not hundreds
     assert len(during) > 50
-    assert worst < 0.2
+    assert worst < 1.0
 
 
 def test_no_image_layer_is_a_notification(viewer_widget, qtbot, errors):
