@@ -14,6 +14,10 @@ from that checkpoint with a fresh cosine schedule at half the learning rate)::
     python scripts/pretrain_denoiser.py --minutes 25 --out /tmp/generic_a.ngan
     python scripts/pretrain_denoiser.py --minutes 70 --init /tmp/generic_a.ngan --lr 5e-4 \
         --out src/napari_gan/weights/denoise_generic_2d.ngan
+
+``--features`` trains a wider network (the tenth session's 48-feature continuation
+gained nothing in 2000 CPU steps; docs/benchmarks.md), ``--device cuda`` runs it on
+a GPU; the checkpoint is always saved from the CPU.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from skimage import color, data, img_as_float32, transform
 from napari_gan import Denoiser
 from napari_gan.core.data import Normalization
 from napari_gan.core.models.unet import UNet
-from napari_gan.core.training import seed_everything, training_loop
+from napari_gan.core.training import channels_last, resolve_device, seed_everything, training_loop
 
 HELD_OUT = {"camera", "moon", "hubble_deep_field"}
 GRAY = ["brick", "clock", "coins", "grass", "gravel", "page", "text", "cell", "microaneurysms", "checkerboard"]
@@ -74,12 +78,15 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", help="continue from this checkpoint (a previous run's output)")
     ap.add_argument("--lr", type=float, help="learning rate (default: the Denoiser's)")
+    ap.add_argument("--features", type=int, default=32, help="U-Net width (the shipped model: 32)")
+    ap.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")
     args = ap.parse_args()
 
     seed_everything(args.seed)
     rng = np.random.default_rng(args.seed)
     images = training_images()
-    den = Denoiser(pretrained=False)
+    den = Denoiser(pretrained=False, features=args.features)
+    dev = resolve_device(args.device)
     cfg = den.config
     net = UNet(den._unet_config(2, 1, "supervised"))
     previous: list[dict] = []
@@ -88,6 +95,7 @@ def main():
         start = Denoiser.load(args.init)
         net.load_state_dict(start.net.state_dict())
         previous, done_before = start.history, start.steps_trained
+    channels_last(net.to(dev))
     opt = torch.optim.Adam(net.parameters(), lr=args.lr or cfg.learning_rate)
     p, per_image = cfg.patch_size, 4
 
@@ -106,8 +114,8 @@ def main():
                     a, b = a[:, ::-1], b[:, ::-1]
                 xs.append(a.copy())
                 ys.append(b.copy())
-        x = torch.from_numpy(np.stack(xs))[:, None]
-        y = torch.from_numpy(np.stack(ys))[:, None]
+        x = torch.from_numpy(np.stack(xs))[:, None].to(dev)
+        y = torch.from_numpy(np.stack(ys))[:, None].to(dev)
         loss = F.mse_loss(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,7 +131,7 @@ def main():
             recent = np.mean([h["loss"] for h in history[-200:]])
             print(f"step {rec.step} loss {recent:.5f} {time.time() - t0:.0f}s", flush=True)
 
-    den.net = net.eval()
+    den.net = net.cpu().eval()
     den.axes, den.mode, den.device = "YX", "supervised", "cpu"
     den.history = previous + [{**h, "step": h["step"] + done_before} for h in history]
     den.steps_trained = done_before + len(history)
