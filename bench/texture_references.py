@@ -23,9 +23,9 @@ Each row is the mean ± sd over the 12 (reference, other quadrant) pairs (the
 "itself" rows: one draw per pair, 12 draws). Pyramid levels, finest first, as in
 generate.py.
 
-``--ours SECONDS`` adds ImageGAN (texture mode, defaults) to the table: one generator
-is trained for SECONDS on the top half of the image (quadrants 1 and 2) and one on the
-bottom half, and each generates a 256 x 256 texture per pair (seed never used in
+``--ours SECONDS`` adds ImageGAN (texture mode; defaults, or ``--texture-options``) to
+the table: one generator is trained for SECONDS on the top half of the image
+(quadrants 1 and 2) and one on the bottom half, and each generates a 256 x 256 texture per pair (seed never used in
 training) that is scored against the quadrants of the other half, which it never saw.
 Every row then uses those 8 cross-half pairs only (the baselines' "another quadrant"
 is a quadrant of the half the generator learned from).
@@ -63,14 +63,14 @@ def quadrants(image: np.ndarray) -> list[np.ndarray]:
     return [image[:h, :w], image[:h, w : 2 * w], image[h : 2 * h, :w], image[h : 2 * h, w : 2 * w]]
 
 
-def train_halves(quads: list[np.ndarray], seconds: float) -> dict[int, np.ndarray]:
+def train_halves(quads: list[np.ndarray], seconds: float, options: dict) -> dict[int, np.ndarray]:
     """One texture generator per half (top: quadrants 0, 1; bottom: 2, 3), trained for
     ``seconds``; -> for every reference quadrant, two textures of its size from the
     generator of the other half."""
     out = {}
     for half in ((0, 1), (2, 3)):
         source = np.concatenate([quads[half[0]], quads[half[1]]], axis=1)
-        gan = ng.ImageGAN(mode="texture")
+        gan = ng.ImageGAN(mode="texture", **options)
         gan.fit(source, max_steps=10_000_000, time_limit=seconds, seed=0)
         refs = [r for r in range(4) if r not in half]
         textures = gan.generate(2 * len(refs), seed=SEED_EVAL, size=quads[0].shape)
@@ -81,13 +81,13 @@ def train_halves(quads: list[np.ndarray], seconds: float) -> dict[int, np.ndarra
     return out
 
 
-def measure(name: str, opts: dict, block: int, quick: bool, ours_seconds: float | None) -> dict:
+def measure(name: str, opts: dict, block: int, quick: bool, ours_seconds: float | None, options: dict) -> dict:
     image = getattr(data, name)().astype(np.float64)
     if quick:
         image = image[:256, :256]
     quads = quadrants(image)
     rng = np.random.default_rng(0)
-    ours = train_halves([q.astype(np.float32) for q in quads], ours_seconds) if ours_seconds else None
+    ours = train_halves([q.astype(np.float32) for q in quads], ours_seconds, options) if ours_seconds else None
     scores = {row: [] for row in ROWS + ((OURS,) if ours else ())}
     for r, ref in enumerate(quads):
         others = [i for i in range(4) if i != r and (ours is None or (i < 2) != (r < 2))]
@@ -124,6 +124,9 @@ def main():
     ap.add_argument(
         "--ours", type=float, default=None, metavar="SECONDS", help="also train ImageGAN on each half for SECONDS"
     )
+    ap.add_argument(
+        "--texture-options", default="{}", help="with --ours: ImageGAN options as JSON, e.g. '{\"batch_size\": 4}'"
+    )
     ap.add_argument("--json", default=str(OUT / "texture_references.json"), help="where to write the raw numbers")
     args = ap.parse_args()
     only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -134,7 +137,9 @@ def main():
         opts, block = {"n_descriptors": 2048, "n_projections": 128, "levels": 4}, 16
     else:  # generate.py's options; 5 levels, as its floor of 256-px-wide halves has
         opts, block = {"n_descriptors": 8192, "n_projections": 512, "levels": 5}, 32
-    results = {name: measure(name, opts, block, args.quick, args.ours) for name in only}
+    results = {
+        name: measure(name, opts, block, args.quick, args.ours, json.loads(args.texture_options)) for name in only
+    }
     pairs = 8 if args.ours else 12
 
     print()
@@ -146,7 +151,13 @@ def main():
             label = row.replace("blocks", f"{block} px blocks")
             levels = " / ".join(f"{v:.1f}" for v in r["swd_levels"])
             print(f"| {name} | {label} | {r['swd']:.1f} ± {r['swd_sd']:.1f} | {levels} |")
-    results["conditions"] = {"swd_options": opts, "block": block, "quick": args.quick, "ours_seconds": args.ours}
+    results["conditions"] = {
+        "swd_options": opts,
+        "block": block,
+        "quick": args.quick,
+        "ours_seconds": args.ours,
+        "texture_options": json.loads(args.texture_options),
+    }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
     print(f"\nwrote {args.json}")
