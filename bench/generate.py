@@ -129,6 +129,18 @@ def face_grid(stack: np.ndarray, columns: int = 8, zoom: int = 3) -> np.ndarray:
     return np.kron(out, np.ones((zoom, zoom)))
 
 
+def summarise_swd(each: list[dict]) -> dict:
+    """Several ``metrics.sliced_wasserstein`` results -> mean, sd (0 for one), the
+    means themselves and the mean per pyramid level."""
+    means = np.array([e["mean"] for e in each])
+    return {
+        "swd": float(means.mean()),
+        "swd_sd": float(means.std(ddof=1)) if len(means) > 1 else 0.0,
+        "swd_samples": means.tolist(),
+        "swd_levels": np.mean([e["levels"] for e in each], axis=0).tolist(),
+    }
+
+
 def swd(a, b, opts) -> float:
     return metrics.sliced_wasserstein(a, b, **opts)["mean"]
 
@@ -182,15 +194,11 @@ def section_texture(name: str, args, seconds: float, snapshot: float, swd_opts: 
         if imgs is None:
             continue
         # every sample is scored on its own against the reference: mean and spread over them
-        each = [metrics.sliced_wasserstein(img, reference, **opts) for img in imgs]
-        means = np.array([e["mean"] for e in each])
+        summary = summarise_swd([metrics.sliced_wasserstein(img, reference, **opts) for img in imgs])
         mem = metrics.memorisation_distance(imgs[0], source, n_patches=args.mem_patches)
         result["rows"][label] = {
-            "swd": float(means.mean()),
-            "swd_sd": float(means.std(ddof=1)) if n_samples > 1 else 0.0,
-            "swd_samples": means.tolist(),
-            "swd_levels": np.mean([e["levels"] for e in each], axis=0).tolist(),
-            "swd_over_floor": float(means.mean()) / floor["mean"],
+            **summary,
+            "swd_over_floor": summary["swd"] / floor["mean"],
             "lattice": metrics.lattice_strength(imgs, period),
         }
         result["rows"][label].update({f"mem_{k}": v for k, v in mem.items()})

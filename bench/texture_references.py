@@ -4,7 +4,8 @@ bench/generate.py against independent real samples of the same texture.
 bench/generate.py scores generated textures, and two baselines, by their patch SWD to
 the real image. A generator that learned the texture perfectly, without copying,
 would produce new samples of it: images like another part of the same photograph.
-This script, which trains nothing, asks where such samples land among the baselines.
+This script asks where such samples land among the baselines (it trains nothing
+unless ``--ours`` is given).
 
 Each 512 x 512 texture (scikit-image's ``brick``, ``grass``, ``gravel``) is cut into
 its four 256 x 256 quadrants. Every quadrant in turn is the reference, and the SWD to
@@ -25,8 +26,9 @@ generate.py.
 
 ``--ours SECONDS`` adds ImageGAN (texture mode; defaults, or ``--texture-options``) to
 the table: one generator is trained for SECONDS on the top half of the image
-(quadrants 1 and 2) and one on the bottom half, and each generates a 256 x 256 texture per pair (seed never used in
-training) that is scored against the quadrants of the other half, which it never saw.
+(quadrants 1 and 2) and one on the bottom half, and each generates a 256 x 256
+texture per pair (seed never used in training) that is scored against the quadrants
+of the other half, which it never saw.
 Every row then uses those 8 cross-half pairs only (the baselines' "another quadrant"
 is a quadrant of the half the generator learned from).
 
@@ -42,7 +44,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-from generate import OUT, SEED_EVAL, TEXTURES, phase_randomised, shuffled_blocks  # this folder's benchmark
+from generate import (  # this folder's benchmark
+    OUT,
+    SEED_EVAL,
+    TEXTURES,
+    phase_randomised,
+    shuffled_blocks,
+    summarise_swd,
+)
 from skimage import data
 
 import napari_gan as ng
@@ -105,16 +114,7 @@ def measure(name: str, opts: dict, block: int, quick: bool, ours_seconds: float 
             for row, img in candidates.items():
                 scores[row].append(metrics.sliced_wasserstein(img, ref, **opts))
         print(f"{name}: reference quadrant {r + 1}/4 done", flush=True)
-    out = {}
-    for row, each in scores.items():
-        means = np.array([e["mean"] for e in each])
-        out[row] = {
-            "swd": float(means.mean()),
-            "swd_sd": float(means.std(ddof=1)),
-            "swd_samples": means.tolist(),
-            "swd_levels": np.mean([e["levels"] for e in each], axis=0).tolist(),
-        }
-    return out
+    return {row: summarise_swd(each) for row, each in scores.items()}
 
 
 def main():
@@ -137,10 +137,9 @@ def main():
         opts, block = {"n_descriptors": 2048, "n_projections": 128, "levels": 4}, 16
     else:  # generate.py's options; 5 levels, as its floor of 256-px-wide halves has
         opts, block = {"n_descriptors": 8192, "n_projections": 512, "levels": 5}, 32
-    results = {
-        name: measure(name, opts, block, args.quick, args.ours, json.loads(args.texture_options)) for name in only
-    }
-    pairs = 8 if args.ours else 12
+    options = json.loads(args.texture_options)
+    results = {name: measure(name, opts, block, args.quick, args.ours, options) for name in only}
+    pairs = len(next(iter(results.values()))[ROWS[0]]["swd_samples"]) if results else 0
 
     print()
     head = f"SWD x1e3 (mean ± sd of {pairs})"
@@ -156,7 +155,7 @@ def main():
         "block": block,
         "quick": args.quick,
         "ours_seconds": args.ours,
-        "texture_options": json.loads(args.texture_options),
+        "texture_options": options,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
