@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from .errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "ClassificationReport",
