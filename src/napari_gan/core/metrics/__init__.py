@@ -1,4 +1,77 @@
-"""Quality metrics; see :mod:`napari_gan.core.metrics.instances` for now."""
+"""Quality metrics, one module per family; ``napari_gan.metrics`` re-exports them all.
 
-from .instances import *  # noqa: F403
-from .instances import _BINOMIAL, _laplacian_pyramid, __all__  # noqa: F401
+Image fidelity (:mod:`.fidelity`)
+    psnr, ssim
+Segmentation and instances (:mod:`.instances`)
+    IOU_THRESHOLDS, InstanceMatch, iou, class_iou, match_instances,
+    average_precision, segmentation_scores
+Points (:mod:`.points`)
+    PointMatch, match_points
+Classification (:mod:`.classification`)
+    ClassificationReport, classification_report
+Generated images (:mod:`.generative`)
+    split_halves, sliced_wasserstein, sliced_wasserstein_floor,
+    memorisation_distance, diversity, lattice_strength
+
+Conventions shared by the matching functions
+--------------------------------------------
+* Label images: 0 is background; every other value is one object, whatever its
+  connectivity. Ids need not be consecutive; any integer or boolean dtype works, and
+  float arrays are accepted when every value is a whole number.
+* Matching is one-to-one. Among all pairs that pass the criterion (IoU >= threshold,
+  or distance <= radius), the matching first maximises the number of matched pairs,
+  then the total IoU (or minimises the total distance). Pairs are matched with
+  :func:`scipy.optimize.linear_sum_assignment`, separately on each connected group of
+  candidate pairs, so thousands of objects cost little.
+* A ratio whose denominator is 0 (e.g. precision with no predictions) is 1.0 when
+  both the reference and the prediction are empty (nothing to find, nothing found),
+  else 0.0. No score is ever NaN except ``mean_matched_iou`` /
+  ``mean_distance`` when nothing was matched; no numpy warnings are emitted.
+"""
+
+from __future__ import annotations
+
+from .classification import ClassificationReport, classification_report
+from .fidelity import psnr, ssim
+from .generative import (
+    _BINOMIAL,  # noqa: F401  (the texture generator blurs with the same filter)
+    _laplacian_pyramid,  # noqa: F401  (tests compare the generator's pyramid with it)
+    diversity,
+    lattice_strength,
+    memorisation_distance,
+    sliced_wasserstein,
+    sliced_wasserstein_floor,
+    split_halves,
+)
+from .instances import (
+    IOU_THRESHOLDS,
+    InstanceMatch,
+    average_precision,
+    class_iou,
+    iou,
+    match_instances,
+    segmentation_scores,
+)
+from .points import PointMatch, match_points
+
+__all__ = [
+    "ClassificationReport",
+    "IOU_THRESHOLDS",
+    "InstanceMatch",
+    "PointMatch",
+    "average_precision",
+    "class_iou",
+    "classification_report",
+    "diversity",
+    "iou",
+    "lattice_strength",
+    "match_instances",
+    "match_points",
+    "memorisation_distance",
+    "psnr",
+    "segmentation_scores",
+    "sliced_wasserstein",
+    "sliced_wasserstein_floor",
+    "split_halves",
+    "ssim",
+]
