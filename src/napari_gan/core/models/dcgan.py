@@ -143,6 +143,10 @@ class TextureGANConfig:
 
     def __post_init__(self):
         check_positive_ints(self, ("channels", "latent", "features", "n_up", "d_features", "d_layers"))
+        # bounded like the other networks' depths: each level is a module of its own,
+        # and the fine noise grows as 4**n_up
+        if self.n_up > 6 or self.d_layers > 6:
+            raise ValueError(f"n_up and d_layers must be 1..6, got {self.n_up} and {self.d_layers}")
         if not isinstance(self.fine_noise, int) or isinstance(self.fine_noise, bool) or self.fine_noise < 0:
             raise ValueError(f"fine_noise must be an integer >= 0, got {self.fine_noise!r}")
         if self.upsample not in ("bilinear", "nearest"):

@@ -9,15 +9,23 @@ from typing import ClassVar
 import torch
 
 from ..errors import CheckpointError
-from ..io import load_checkpoint, read_header, save_checkpoint
+from ..io import StoredTensor, inspect_checkpoint, load_tensors, read_header, save_checkpoint
+from ._header import STATE, check_header
 
 #: kind name -> model class, filled by ``register``; used by :func:`load_model`.
 MODEL_KINDS: dict[str, type[TrainableModel]] = {}
 
 
 def register(cls):
+    if cls.kind not in STATE:
+        raise TypeError(f"{cls.kind} has no entry in _header.STATE: list the keys its _state saves there")
     MODEL_KINDS[cls.kind] = cls
     return cls
+
+
+def _some(names: list[str], n: int = 3) -> str:
+    shown = ", ".join(repr(x) for x in names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
 
 
 class TrainableModel:
@@ -77,19 +85,86 @@ class TrainableModel:
 
     @classmethod
     def load(cls, path):
-        """Load a model of this kind; :class:`CheckpointError` for any other file."""
-        tensors, header = load_checkpoint(path, kind=cls.kind)
+        """Load a model of this kind; :class:`CheckpointError` for any other file.
+
+        Nothing is built before the header has been checked: its keys, types and
+        ranges (:func:`._header.check_header`), then that the network it describes
+        has exactly the stored tensors' names and shapes (built on the meta device,
+        which allocates no memory). Only then are the weights read and the network
+        built for real, and it cannot be larger than the file.
+        """
+        info = inspect_checkpoint(path)
+        header = info.header
+        if header["kind"] != cls.kind:
+            raise CheckpointError(f"{path} holds a {header['kind']!r} model, not a {cls.kind!r}")
+        config = check_header(cls, header, path)
+        cls._check_tensors(path, config, header, info.tensors)
+        tensors = load_tensors(path)
         try:
-            config = cls.config_class(**header["config"])
             model = cls(config)
             model.history = list(header.get("history", []))
-            model.steps_trained = int(header.get("steps_trained", 1)) or 1
+            model.steps_trained = header.get("steps_trained", 1) or 1
             model._restore(header, tensors)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: checkpoint does not match a {cls.kind} ({exc})") from None
         return model
+
+    @classmethod
+    def _check_tensors(cls, path, config, header: dict, stored: dict[str, StoredTensor]) -> None:
+        """Restore a model from ``header`` on the meta device, given placeholders of
+        the stored tensors, and compare its network's state dict with them."""
+        model = cls(config)
+        problem = None
+        try:
+            with torch.device("meta"):
+                placeholders = {k: torch.empty(t.shape, dtype=t.torch_dtype) for k, t in stored.items()}
+                model._restore(header, placeholders)
+        except NotImplementedError:
+            if model.net is None:
+                raise
+            # moving the built and loaded network to a real device: meta tensors have no data to move
+        except CheckpointError:
+            raise
+        except KeyError as exc:
+            problem = f"the header lacks {exc}"
+        except (RuntimeError, OverflowError) as exc:  # torch's own refusal, e.g. a size beyond 64 bits
+            problem = f"its header describes no network that can be built: {exc}" if model.net is None else str(exc)
+        except (TypeError, ValueError, IndexError) as exc:
+            problem = str(exc)
+        if model.net is not None:
+            _compare_tensors(path, cls.kind, model.net.state_dict(), stored)
+        if problem is not None or model.net is None:
+            raise CheckpointError(f"{path}: checkpoint does not match a {cls.kind} ({problem or 'no network built'})")
+
+
+def _compare_tensors(path, kind: str, expected: dict[str, torch.Tensor], stored: dict[str, StoredTensor]) -> None:
+    """Exactly the expected names and shapes; floating point where expected, and
+    integer tensors (batch norm's step count) of their own dtype."""
+    missing = [k for k in expected if k not in stored]
+    extra = [k for k in stored if k not in expected]
+    if missing or extra:
+        what = [f"lacks {_some(missing)}"] if missing else []
+        what += [f"has {_some(extra)}, which it does not"] if extra else []
+        raise CheckpointError(
+            f"{path}: the stored tensors are not those of the {kind} network its header describes "
+            f"(the file {'; '.join(what)}): tensors of another model, or a header that is not theirs"
+        )
+    for name, tensor in expected.items():
+        have = stored[name]
+        if tuple(tensor.shape) != have.shape:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} is stored with shape {have.shape}, but the header's network config "
+                f"implies {tuple(tensor.shape)}"
+            )
+        if tensor.dtype.is_floating_point:
+            if not have.torch_dtype.is_floating_point:
+                raise CheckpointError(
+                    f"{path}: tensor {name!r} is stored as {have.dtype}, expected a floating-point type"
+                )
+        elif have.torch_dtype != tensor.dtype:
+            raise CheckpointError(f"{path}: tensor {name!r} is stored as {have.dtype}, expected {tensor.dtype}")
 
 
 def load_model(path):
@@ -101,7 +176,7 @@ def load_model(path):
         If the file is missing, not a napari-gan checkpoint, truncated, or holds a
         model kind this version does not know.
     """
-    kind = read_header(path).get("kind")
+    kind = read_header(path)["kind"]
     if kind not in MODEL_KINDS:
         raise CheckpointError(f"{path} holds an unknown model kind {kind!r}")
     return MODEL_KINDS[kind].load(path)
