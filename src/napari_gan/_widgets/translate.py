@@ -135,12 +135,20 @@ class TranslateWidget(TaskWidget):
             },
         )
         self.mask_picker.value = None
+        self.fill_picker = ComboBox(
+            choices=[("texture (remove objects)", "texture"), ("smooth (best on average)", "smooth")],
+            value="texture",
+            label="Fill (inpaint)",
+            tooltip="texture: continue the surrounding texture into the hole from the image's own patches "
+            "(grass stays grass; what you want to remove an object). smooth: the spline fill plus the trained "
+            "network: the best estimate on average (highest PSNR), which looks smeared on textured images",
+        )
         self.uncertainty = CheckBox(
             value=False,
             text="Also add the spread over flips (uncertainty)",
             tooltip="where the spread is high the model is unsure or inventing detail",
         )
-        return [self.mask_picker, self.uncertainty]
+        return [self.mask_picker, self.fill_picker, self.uncertainty]
 
     def _update_visibility(self, *_) -> None:
         task = self.task_picker.value
@@ -149,6 +157,7 @@ class TranslateWidget(TaskWidget):
         self.blur.visible = task in ("superres", "deblur")
         self.noise.visible = task in ("superres", "deblur")
         self.mask_picker.visible = task == "inpaint"
+        self.fill_picker.visible = task == "inpaint"
 
     def _config(self) -> ng.TranslatorConfig:
         task = self.task_picker.value
@@ -239,9 +248,10 @@ class TranslateWidget(TaskWidget):
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
         uncertainty = bool(self.uncertainty.value)
+        fill = self.fill_picker.value
         return (
             lambda progress: model.predict(
-                data, mask=mask, axes=axes, return_uncertainty=uncertainty, progress=progress
+                data, mask=mask, fill=fill, axes=axes, return_uncertainty=uncertainty, progress=progress
             ),
             lambda result: self._add_result(result, placement, model, uncertainty),
             f"{TASK_LABELS[model.task]} of {layer.name!r}",

@@ -29,12 +29,16 @@ from ..data import as_array, check_finite, flip_rot
 from ..errors import InputError, check_positive_ints
 from ..models.patchgan import PatchGAN, PatchGANConfig
 from ..models.unet import UNet, UNetConfig
+from ..patchfill import patch_fill
 from ..tiling import dihedral_stack, predict_tiled
 from ..training import check_budget, resolve_device, seed_everything, training_loop
 from ._pixelwise import ChannelNorm, lazy_or_array
 from .base import TrainableModel, register
 
 TASKS = ("paired", "superres", "inpaint", "colorize", "deblur")
+#: how ``predict`` fills holes (task="inpaint"): continue the surrounding texture from
+#: the image's own patches (object removal), or the smooth least-squares estimate
+FILLS = ("texture", "smooth")
 DEFAULT_DEBLUR_SIGMA = 2.0
 #: pixels of context around the holes' bounding box that inpainting computes on (more
 #: than the U-Net's reach at the default depth and the 64 px training patches)
@@ -665,10 +669,12 @@ class Translator(TrainableModel):
         image,
         *,
         mask=None,
+        fill: str = "texture",
         axes: str | None = None,
         return_uncertainty: bool = False,
         device: str | None = None,
         tile_size: int | None = None,
+        seed: int = 0,
         progress=None,
     ):
         """Translate ``image`` tile by tile (stacks frame by frame).
@@ -680,14 +686,24 @@ class Translator(TrainableModel):
             channels. ``colorize``: a grayscale image (integers, or floats in [0, 1]).
         mask : bool array-like, the image's shape without C
             ``inpaint`` only: True where to fill. Other pixels are returned unchanged.
+        fill : {"texture", "smooth"}
+            ``inpaint`` only. ``"texture"`` (default, for removing objects): the hole
+            continues the surrounding texture, built coarse to fine from the image's
+            own patches (:func:`napari_gan.core.patchfill.patch_fill`; the network is
+            not used). ``"smooth"``: the classical spline fill plus the trained
+            network's correction: the best estimate on average (highest PSNR), which
+            looks like a smear where the image is textured.
         axes : str, optional
             Letters from ``STCYX``; default by shape.
         return_uncertainty : bool
             Also return the spread (standard deviation) of the predictions over the
             four flips of each tile: where it is high the model is unsure, or
-            inventing detail. The prediction is then the mean over the flips.
-        device, tile_size, progress
-            Device (default: the training device), output tile edge, and a callable
+            inventing detail. The prediction is then the mean over the flips. With
+            ``fill="texture"``: how far each filled pixel's patches are from the
+            known patches they were built from (0 outside the hole).
+        device, tile_size, seed, progress
+            Device (default: the training device), output tile edge, the seed of the
+            texture fill's random search (same seed, same fill), and a callable
             ``progress(done, total)``.
 
         Returns
@@ -703,6 +719,8 @@ class Translator(TrainableModel):
         task = self.task
         if mask is not None and task != "inpaint":
             raise InputError(f"mask is only used by task='inpaint', not {task!r}")
+        if fill not in FILLS:
+            raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
         arr, lazy = lazy_or_array(image)
         if arr.dtype.kind not in "uif":
             raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
@@ -739,8 +757,12 @@ class Translator(TrainableModel):
                     progress(n * total + done, n_frames * total)
 
             hole = None if holes is None else holes[n]
-            run = self._predict_frame if hole is None else self._inpaint_frame
-            out, spread = run(frame, hole, g, dev, tile_size, return_uncertainty, frame_progress)
+            if hole is None:
+                out, spread = self._predict_frame(frame, None, g, dev, tile_size, return_uncertainty, frame_progress)
+            elif fill == "texture":
+                out, spread = self._texture_frame(frame, hole, seed, return_uncertainty)
+            else:
+                out, spread = self._inpaint_frame(frame, hole, g, dev, tile_size, return_uncertainty, frame_progress)
             outs.append(out)
             spreads.append(spread)
         out = np.stack(outs)  # (N, C, Y, X)
@@ -810,6 +832,17 @@ class Translator(TrainableModel):
                 + ": inpainting needs known pixels around the hole"
             )
         return holes
+
+    @staticmethod
+    def _texture_frame(frame, hole, seed, want_error):
+        """Fill one (C, Y, X) frame's holes with texture from its own patches."""
+        frame = frame.astype(np.float32, copy=False)
+        norm = ChannelNorm.fit(frame[None], name="image")
+        x = norm.apply(frame[None])[0]
+        filled, error = patch_fill(x, hole, seed=seed, return_error=True)
+        out = np.where(hole[None], norm.invert(filled[None])[0], frame).astype(np.float32)
+        spread = (error * norm.spans().mean()).astype(np.float32) if want_error else None
+        return out, spread
 
     def _inpaint_frame(self, frame, hole, g, dev, tile_size, tta, progress):
         """Inpaint one (C, Y, X) frame: only the bounding box of its holes plus a margin of
