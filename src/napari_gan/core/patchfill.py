@@ -16,7 +16,9 @@ randomised nearest-neighbour search (Barnes et al., SIGGRAPH 2009):
    neighbour's, so that the field stays coherent) and (b) setting each hole pixel
    to the value that the best-matching of those patches puts there;
 3. the nearest-neighbour field is carried to the next finer level, where it copies
-   fine detail straight away.
+   fine detail straight away;
+4. the brightness mismatch left at the border is spread smoothly over the hole
+   (a healing brush), so no seam shows.
 
 Nothing is trained and nothing is downloaded: the only data is the image itself.
 Known pixels are never changed.
@@ -39,6 +41,11 @@ PATCH = 7
 #: copies vote the same values, so the mean vote stays sharp (grass, gravel: without it
 #: the fill drifts to a smooth patch, which is the L2-nearest to any blurred estimate)
 COHERENCE = 0.8
+#: near the border, a patch that overlaps known pixels wins the vote over a better-
+#: matching one inside the hole, by this share of its known pixels; with the healing
+#: step, seam scores on 384 px crops with 32 and 64 px holes (bench/fill.py's layout)
+#: came out 1.13-1.45, real content 0.86-1.05; without either, 1.92-2.91
+ANCHOR = 0.95
 #: largest patch bank (floats: positions x channels x patch pixels) kept in memory
 _BANK_MAX = 64_000_000
 #: rows of the distance matrix computed at once in the exact search (memory bound)
@@ -91,6 +98,8 @@ class _Level:
         self.ny, self.nx = h - p + 1, w - p + 1
         win = F.max_pool2d(hole[None, None].float(), p, stride=1)[0, 0] > 0  # patch touches the hole
         self.targets = _positions(win)
+        known = 1 - F.avg_pool2d(hole[None, None].float(), p, stride=1)[0, 0]
+        self.anchored = known[self.targets[:, 0], self.targets[:, 1]]  # known share of each target
         self.source_ok = ~win
         self.sources = _positions(self.source_ok)
         if len(self.sources) == 0:
@@ -192,15 +201,18 @@ class _Level:
         wsum = torch.zeros(h * w)
         best = torch.full((h * w,), float("inf"))
         src = self.img.reshape(c, -1)
+        rank = self.dist * (1 - ANCHOR * self.anchored)
         for oy in range(p):
             for ox in range(p):
                 to = (self.targets[:, 0] + oy) * w + self.targets[:, 1] + ox
                 fr = (self.nnf[:, 0] + oy) * w + self.nnf[:, 1] + ox
-                better = self.dist <= best[to]  # one target per pixel at a given offset: no collisions
-                best[to[better]] = self.dist[better]
+                better = rank <= best[to]  # one target per pixel at a given offset: no collisions
+                best[to[better]] = rank[better]
                 acc[:, to[better]] = src[:, fr[better]]
                 wsum[to[better]] = 1.0
         est = acc / wsum.clamp(min=1e-12)
+        # what the copies put on the known pixels next to the hole (for the seam's offset)
+        self.copied = torch.where(wsum[None] > 0, est, torch.nan).reshape(c, h, w)
         # per pixel, the RMS difference of its patches from their matches: where the
         # fill resembles no known patch well
         rms = torch.sqrt(self.dist.clamp(max=1e30) / (c * p * p)).nan_to_num(0.0)
@@ -260,7 +272,24 @@ def _fill_region(
         prev = level
         if lvl > 0:
             cur = F.interpolate(level.img[None], size=imgs[lvl - 1].shape[1:], mode="bilinear", align_corners=False)[0]
-    return level.img.numpy(), level.error.numpy()
+    return _heal(level.img.numpy(), hole, level.copied.numpy()), level.error.numpy()
+
+
+def _heal(img: np.ndarray, hole: np.ndarray, copied: np.ndarray) -> np.ndarray:
+    """Remove the fill's brightness mismatch at the hole's border: the difference
+    between the known pixels just outside the hole and what the copied patches had
+    there, spread smoothly (harmonically) over the hole, as a healing brush does."""
+    from .tasks.translate import pyramid_fill
+
+    ring = ndi.binary_dilation(hole, iterations=2) & ~hole & np.isfinite(copied).all(0)
+    if not ring.any():
+        return img
+    diff = np.where(ring[None], img - np.nan_to_num(copied), 0.0).astype(np.float32)
+    known = torch.from_numpy(ring[None, None].astype(np.float32))
+    offset = pyramid_fill(torch.from_numpy(diff)[None], known)[0].numpy()
+    low = img[:, ~hole].min(axis=1)[:, None, None]
+    high = img[:, ~hole].max(axis=1)[:, None, None]
+    return np.where(hole[None], np.clip(img + offset, low, high), img)
 
 
 def patch_fill(
@@ -330,13 +359,14 @@ def patch_fill(
     out = x.copy()
     error = np.zeros(hole.shape, dtype=np.float32)
     gen = torch.Generator().manual_seed(int(seed))
-    h, w = hole.shape
-    groups, _ = ndi.label(ndi.binary_dilation(hole, np.ones((3, 3), bool), iterations=patch))
+    parts = ndi.find_objects(ndi.label(hole)[0])
+    extent = max(max(b[0].stop - b[0].start, b[1].stop - b[1].start) for b in parts)
+    m = int(context) if context is not None else max(48, extent)
+    # holes whose context overlaps are filled together: one pyramid, one search
+    near = ndi.distance_transform_cdt(~hole, metric="chessboard") <= m
+    groups, _ = ndi.label(near)
     for i, box in enumerate(ndi.find_objects(groups), start=1):
-        extent = max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-        m = int(context) if context is not None else max(48, extent)
-        y0, x0 = max(box[0].start - m, 0), max(box[1].start - m, 0)
-        y1, x1 = min(box[0].stop + m, h), min(box[1].stop + m, w)
+        y0, x0, y1, x1 = box[0].start, box[1].start, box[0].stop, box[1].stop
         region = hole[y0:y1, x0:x1]  # other groups' holes in the box are no source either
         sub = region & (groups[y0:y1, x0:x1] == i)
         if min(sub.shape) < patch:
