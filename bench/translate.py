@@ -106,7 +106,7 @@ def make_cases(test_gray, test_rgb, inpaint_gray, size):
     for i, t in enumerate(inpaint_gray):
         for k in range(MASKS_PER_IMAGE):
             m = random_masks(1, size, np.random.default_rng(1000 + 10 * i + k))[0, 0] > 0
-            items.append((t, {"mask": m}, t, m))
+            items.append((t, {"mask": m, "fill": "smooth"}, t, m))  # PSNR: the smooth fill (bench/fill.py: texture)
     base = [restoration.inpaint_biharmonic(t, kw["mask"]) for t, kw, _, _ in items]
     cases["inpaint"] = (dict(task="inpaint"), items, base)
     blurred = [blur(t) for t in test_gray]

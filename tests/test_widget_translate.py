@@ -76,7 +76,8 @@ def test_inpaint_with_labels_and_shapes_masks(widget, qtbot, errors):
     image = viewer.add_image(img, name="cam")
     labels = viewer.add_labels(np.zeros(img.shape, np.int32), name="hole")
     configure(w, "inpaint")
-    assert shown(w.mask_picker)
+    assert shown(w.mask_picker) and shown(w.fill_picker)
+    assert w.fill_picker.value == "texture"
     w.image_picker.value = image
     train(qtbot, w, errors)
     # an empty Labels mask: a clear message, napari keeps running
@@ -91,6 +92,12 @@ def test_inpaint_with_labels_and_shapes_masks(widget, qtbot, errors):
     out = viewer.layers["cam [generated: inpainting]"].data
     known = labels.data == 0
     np.testing.assert_array_equal(out[known], img[known].astype(np.float32))
+    w.fill_picker.value = "smooth"  # the other fill: same known pixels, another hole content
+    predict(qtbot, w, image, errors)
+    smooth = viewer.layers["cam [generated: inpainting]"].data
+    np.testing.assert_array_equal(smooth[known], img[known].astype(np.float32))
+    assert not np.array_equal(smooth[~known], out[~known])
+    w.fill_picker.value = "texture"
     shapes = viewer.add_shapes([np.array([[10, 10], [10, 40], [30, 40], [30, 10]])], shape_type="polygon", name="box")
     w.mask_picker.value = shapes
     predict(qtbot, w, image, errors)

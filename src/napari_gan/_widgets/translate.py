@@ -212,7 +212,9 @@ class TranslateWidget(TaskWidget):
             index, crop_axes, starts = central_crop(data.shape, axes, frame=self._frame)
             degraded, hole = model.degrade(np.asarray(data[index]), axes=crop_axes)
             in_axes = crop_axes.replace("C", "") if task == "colorize" else crop_axes
-            out = model.predict(degraded, mask=hole, axes=in_axes)
+            # inpainting: the smooth fill is what training changes (the texture fill is not trained)
+            extra = {"fill": "smooth"} if task == "inpaint" else {}
+            out = model.predict(degraded, mask=hole, axes=in_axes, **extra)
             return Preview(out, starts)
 
         return TrainingJob(
