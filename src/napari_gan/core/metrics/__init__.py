@@ -9,7 +9,9 @@ Points (:mod:`.points`)
     PointMatch, match_points
 Classification (:mod:`.classification`)
     ClassificationReport, classification_report
-Generated images (:mod:`.generative`)
+Generated images (:mod:`.two_sample`, :mod:`.generative`)
+    ClassifierTest, classifier_test, classifier_test_floor (the first measure of
+    any generated result: can a fresh CNN tell it from real?), seam_score,
     split_halves, sliced_wasserstein, sliced_wasserstein_floor,
     memorisation_distance, diversity, lattice_strength
 
@@ -39,6 +41,7 @@ from .generative import (
     diversity,
     lattice_strength,
     memorisation_distance,
+    seam_score,
     sliced_wasserstein,
     sliced_wasserstein_floor,
     split_halves,
@@ -53,15 +56,19 @@ from .instances import (
     segmentation_scores,
 )
 from .points import PointMatch, match_points
+from .two_sample import ClassifierTest, classifier_test, classifier_test_floor
 
 __all__ = [
     "ClassificationReport",
+    "ClassifierTest",
     "IOU_THRESHOLDS",
     "InstanceMatch",
     "PointMatch",
     "average_precision",
     "class_iou",
     "classification_report",
+    "classifier_test",
+    "classifier_test_floor",
     "diversity",
     "iou",
     "lattice_strength",
@@ -69,6 +76,7 @@ __all__ = [
     "match_points",
     "memorisation_distance",
     "psnr",
+    "seam_score",
     "segmentation_scores",
     "sliced_wasserstein",
     "sliced_wasserstein_floor",

@@ -1,0 +1,161 @@
+"""Two-sample classifier test and seam score on scikit-image's bundled textures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage import data
+from skimage.restoration import inpaint_biharmonic
+
+import napari_gan as ng
+from napari_gan.core.metrics import classifier_test, classifier_test_floor, seam_score
+
+# small and quick: each classifier_test call trains for about a second on two idle cores
+FAST = {"crop": 16, "steps": 60, "seeds": 1}
+
+
+@pytest.fixture(scope="module")
+def gravel() -> np.ndarray:
+    return data.gravel()[:256, :256].astype(np.float64)
+
+
+@pytest.fixture(scope="module")
+def grass() -> np.ndarray:
+    return data.grass()[:256, :256].astype(np.float64)
+
+
+def test_exported_from_ng_metrics():
+    assert ng.metrics.classifier_test is classifier_test
+    assert ng.metrics.classifier_test_floor is classifier_test_floor
+    assert ng.metrics.seam_score is seam_score
+    assert {"classifier_test", "classifier_test_floor", "seam_score", "ClassifierTest"} <= set(ng.metrics.__all__)
+
+
+def test_classifier_test_ranks_real_below_blur_and_noise(gravel):
+    source = data.gravel()[256:, :256].astype(np.float64)  # pixels the real side does not hold
+    floor = classifier_test_floor(gravel, **{**FAST, "seeds": 2})
+    blurred = classifier_test(ndi.gaussian_filter(source, 2), gravel, **FAST)
+    rng = np.random.default_rng(0)
+    noise = classifier_test(rng.normal(source.mean(), source.std(), source.shape), gravel, **FAST)
+    assert blurred.accuracy > 0.85
+    assert noise.accuracy > 0.85
+    assert floor.accuracy < min(blurred.accuracy, noise.accuracy) - 0.2
+    assert len(floor.per_seed) == 2 and floor.accuracy == pytest.approx(np.mean(floor.per_seed))
+    assert floor.n_test >= 8 and floor.n_train >= 8 and floor.seconds > 0
+    assert set(blurred.as_dict()) == {"accuracy", "per_seed", "n_train", "n_test", "seconds", "split"}
+
+
+def test_classifier_test_is_deterministic_for_a_seed(gravel):
+    other = data.gravel()[256:384, :128]
+    first = classifier_test(other, gravel[:128, :128], crop=16, steps=10, seeds=[3])
+    again = classifier_test(other, gravel[:128, :128], crop=16, steps=10, seeds=[3])
+    assert first.per_seed == again.per_seed
+
+
+def test_masks_restrict_crops_to_the_judged_pixels(gravel):
+    generated = data.gravel()[256:, :256].astype(np.float64)
+    rng = np.random.default_rng(1)
+    generated[:, 64:] = rng.normal(generated.mean(), generated.std(), (256, 192))  # garbage outside the mask
+    mask = np.zeros(generated.shape, dtype=bool)
+    mask[:, :64] = True
+    whole = classifier_test(generated, gravel, **FAST)
+    masked = classifier_test(generated, gravel, generated_mask=mask, **FAST)
+    assert whole.accuracy > 0.8
+    assert masked.accuracy < whole.accuracy - 0.15
+
+
+def test_small_mask_falls_back_to_halves_and_too_small_raises(gravel):
+    hole = np.zeros(gravel.shape, dtype=bool)
+    hole[120:140, 40:220] = True  # a strip 20 px high: with seed 0, blocks leave too few whole crops
+    result = classifier_test(gravel, gravel, crop=16, steps=5, seeds=[0], generated_mask=hole)
+    assert result.split == "halves"
+    tiny = np.zeros(gravel.shape, dtype=bool)
+    tiny[:20, :20] = True
+    with pytest.raises(ValueError, match="too few 16x16 crops"):
+        classifier_test(gravel, gravel, crop=16, steps=5, generated_mask=tiny)
+
+
+def test_classifier_test_colour_and_lists(gravel):
+    rgb = np.stack([gravel, gravel * 0.5, 255 - gravel], axis=-1)
+    result = classifier_test([rgb[:128], rgb[128:]], rgb, crop=16, steps=5, seeds=1, channel_axis=-1)
+    assert 0.0 <= result.accuracy <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"generated": np.zeros((64, 64, 3)), "channel_axis": -1, "real": np.zeros((64, 64, 1))}, "channels"),
+        ({"generated_mask": np.ones((10, 10), bool)}, "does not match"),
+        ({"generated_mask": np.full((64, 64), 2)}, "boolean"),
+        ({"real_mask": np.zeros((64, 64), bool)}, "selects no pixel"),
+        ({"crop": 80}, "too few"),
+        ({"steps": 0}, "steps"),
+        ({"batch": 7}, "even"),
+        ({"seeds": 0}, "seeds"),
+        ({"generated": np.zeros((2, 3, 64, 64))}, "generated"),
+    ],
+)
+def test_classifier_test_rejects_bad_input(kwargs, message):
+    args = {"generated": np.zeros((64, 64)), "real": np.ones((64, 64)), "crop": 16, "steps": 1}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        classifier_test(args.pop("generated"), args.pop("real"), **args)
+
+
+def disk(shape=(256, 256), centre=(128, 128), radius=40) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 < radius**2
+
+
+def test_seam_score_is_about_one_on_real_content(grass, gravel):
+    hole = disk()
+    for image in (grass, gravel):
+        assert 0.7 < seam_score(image, hole) < 1.4
+    square = np.zeros(grass.shape, dtype=bool)
+    square[60:120, 90:170] = True
+    assert 0.7 < seam_score(grass, square) < 1.4
+
+
+def test_seam_score_flags_constant_and_shifted_fills(grass, gravel):
+    hole = disk()
+    real = seam_score(grass, hole)
+    constant = grass.copy()
+    constant[hole] = grass.mean()
+    assert seam_score(constant, hole) > 2.5 * real
+    brighter = gravel.copy()
+    brighter[hole] += 0.5 * gravel.std()
+    assert seam_score(brighter, hole) > 1.5 * seam_score(gravel, hole)
+    # a biharmonic fill joins its border smoothly: no seam, whatever it holds (see docstring)
+    smooth = inpaint_biharmonic(grass / 255, hole) * 255
+    assert 0.6 < seam_score(smooth, hole) < 1.2
+
+
+def test_seam_score_channels_and_edge_cases(grass):
+    hole = disk()
+    rgb = np.stack([grass] * 3, axis=0)
+    assert seam_score(rgb, hole, channel_axis=0) == pytest.approx(seam_score(grass, hole))
+    assert seam_score(grass, hole.astype(np.uint8)) == seam_score(grass, hole)
+    flat = np.zeros((32, 32))
+    square = np.zeros((32, 32), dtype=bool)
+    square[8:20, 8:20] = True
+    assert seam_score(flat, square) == 1.0
+    flat[square] = 1.0
+    assert seam_score(flat, square) == np.inf
+
+
+@pytest.mark.parametrize(
+    ("image", "hole", "message"),
+    [
+        (np.zeros((32, 32)), np.zeros((32, 32), bool), "empty"),
+        (np.zeros((32, 32)), np.ones((32, 32), bool), "whole image"),
+        (np.zeros((32, 32)), np.ones((16, 16), bool), "does not match"),
+        (np.zeros((32, 32)), np.full((32, 32), 0.5), "boolean"),
+        (np.zeros((4, 32, 32)), np.ones((32, 32), bool), "2D"),
+        (np.full((32, 32), np.nan), disk((32, 32), (16, 16), 5), "NaN"),
+        (np.indices((32, 32)).sum(0) % 2, np.indices((32, 32)).sum(0) % 2 == 0, "neither side"),
+    ],
+)
+def test_seam_score_rejects_bad_input(image, hole, message):
+    with pytest.raises(ValueError, match=message):
+        seam_score(image, hole)
