@@ -243,10 +243,11 @@ def _fill_region(
     levels = _levels_for(hole, hole.shape, p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
-    cur = imgs[-1]  # hole values are replaced before use: random patches, then votes
     prev = None
     for lvl in range(levels - 1, -1, -1):
-        level = _Level(torch.where(holes[lvl][None], cur, imgs[lvl]), holes[lvl], min(p, *imgs[lvl].shape[1:]))
+        # the hole's values are replaced before any search: random patches at the
+        # coarsest level, the coarser field's vote at the others
+        level = _Level(imgs[lvl], holes[lvl], min(p, *imgs[lvl].shape[1:]))
         if prev is not None:  # the coarser field, doubled, copies this level's detail at once
             index = torch.full((prev.ny, prev.nx), -1, dtype=torch.long)
             index[prev.targets[:, 0], prev.targets[:, 1]] = torch.arange(len(prev.targets))
@@ -270,8 +271,6 @@ def _fill_region(
                 level.patchmatch(gen)
             level.vote()
         prev = level
-        if lvl > 0:
-            cur = F.interpolate(level.img[None], size=imgs[lvl - 1].shape[1:], mode="bilinear", align_corners=False)[0]
     return _heal(level.img.numpy(), hole, level.copied.numpy()), level.error.numpy()
 
 
