@@ -238,11 +238,27 @@ def _levels_for(hole: np.ndarray, shape: tuple[int, int], p: int) -> int:
 
 
 def _fill_region(
-    x: np.ndarray, hole: np.ndarray, p: int, iterations: int, gen: torch.Generator
+    x: np.ndarray,
+    hole: np.ndarray,
+    p: int,
+    iterations: int,
+    gen: torch.Generator,
+    *,
+    levels: int | None = None,
+    start: np.ndarray | None = None,
+    heal: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    levels = _levels_for(hole, hole.shape, p)
+    """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
+    values (same shape as ``x``), used at the coarsest of ``levels`` levels instead
+    of a mosaic of random patches."""
+    levels = levels or _levels_for(hole, hole.shape, p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
+    if start is not None:
+        first = torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))
+        for _ in range(levels - 1):
+            first = F.avg_pool2d(first[None], 2, ceil_mode=True)[0]
+        imgs[-1] = torch.where(holes[-1][None], first, imgs[-1])
     prev = None
     for lvl in range(levels - 1, -1, -1):
         # the hole's values are replaced before any search: random patches at the
@@ -262,7 +278,7 @@ def _fill_region(
             level.nnf = parent
             level.dist = torch.ones(len(level.targets))
             level.vote()
-        else:
+        elif start is None:
             level.scatter_random(gen)
         for it in range(iterations):
             if prev is None and it == 0:  # the coarsest level is small: search it exhaustively once
@@ -271,7 +287,8 @@ def _fill_region(
                 level.patchmatch(gen)
             level.vote()
         prev = level
-    return _heal(level.img.numpy(), hole, level.copied.numpy()), level.error.numpy()
+    out = level.img.numpy()
+    return (_heal(out, hole, level.copied.numpy()) if heal else out), level.error.numpy()
 
 
 def _heal(img: np.ndarray, hole: np.ndarray, copied: np.ndarray) -> np.ndarray:

@@ -1,0 +1,146 @@
+"""Direct patch-distribution matching (GPDM, Elnekave and Weiss, "Generating natural
+images with direct patch distributions matching", ECCV 2022).
+
+No network is trained: the output's pixels are optimised, coarse to fine, so that at
+every pyramid level the distribution of its 7 x 7 patches matches the source's, in
+the sliced Wasserstein sense (64 random directions drawn anew each Adam step; the
+sorted projections of both patch sets compared with an L1 loss). The settings are the
+authors' defaults (their ``main.py``): pyramid factor 0.85 down to a coarsest height
+of 21 pixels, 300 Adam steps per level at learning rate 0.01, pixels in [-1, 1], a
+start of zeros plus noise of standard deviation 1.5.
+
+It is used two ways: as the training-free baseline that texture generators are
+measured against (``bench/textures.py``), and with ``start`` as a refinement that
+makes a generator's output take the source's patch statistics at the finest levels.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InputError
+
+PATCH = 7
+PROJECTIONS = 64
+FACTOR = 0.85
+COARSE = 21
+STEPS = 300
+LR = 0.01
+NOISE = 1.5
+
+
+def patch_swd(x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """L1 distance of the sorted projections of all patches of ``x`` and ``y`` (1, C, *, *)
+    onto ``directions`` (P, C, p, p); the smaller set is repeated (and topped up with
+    a random subset) to the larger one's length."""
+    px = F.conv2d(x, directions).flatten(2)[0]  # (P, Nx)
+    py = F.conv2d(y, directions).flatten(2)[0]
+    nx, ny = px.shape[1], py.shape[1]
+    if nx != ny:
+        small, big = (px, py) if nx < ny else (py, px)
+        reps = big.shape[1] // small.shape[1]
+        extra = big.shape[1] - reps * small.shape[1]
+        idx = torch.randperm(small.shape[1])[:extra]
+        small = torch.cat([small.repeat(1, reps), small[:, idx]], 1)
+        px, py = (small, big) if nx < ny else (big, small)
+    return (torch.sort(px, 1).values - torch.sort(py, 1).values).abs().mean()
+
+
+def _directions(c: int, p: int, n: int) -> torch.Tensor:
+    d = torch.randn(n, c * p * p)
+    return (d / d.norm(dim=1, keepdim=True)).reshape(n, c, p, p)
+
+
+def _resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(shape):
+        return x
+    return F.interpolate(x, size=shape, mode="bilinear", align_corners=False, antialias=True)
+
+
+def pyramid_heights(fine: int, coarse: int = COARSE, factor: float = FACTOR) -> list[int]:
+    """Heights of the levels, coarse to fine (GPDM's ``get_pyramid_scales``)."""
+    n = max(1, int(math.ceil(math.log(coarse / fine) / math.log(factor))) + 1)
+    heights = sorted({max(1, int(round(fine * factor**k))) for k in range(n)})
+    return [h for h in heights if h >= min(coarse, fine)]
+
+
+def match_patches(
+    source: np.ndarray,
+    size: tuple[int, int],
+    *,
+    seconds: float | None = None,
+    steps: int = STEPS,
+    start: np.ndarray | None = None,
+    start_height: int | None = None,
+    seed: int = 0,
+    progress: Callable[[float], object] | None = None,
+) -> np.ndarray:
+    """Synthesise a ``size`` image whose multi-scale patch distribution is the source's.
+
+    Parameters
+    ----------
+    source : ndarray, (C, Y, X) float, scaled to about [-1, 1]
+    size : (int, int)
+        Output (Y, X); the pyramid's finest output level.
+    seconds : float, optional
+        CPU-time budget: the steps per level are lowered (equally at every level) so
+        the whole run takes about this long; ``steps`` is then the most per level.
+    steps : int
+        Adam steps per level.
+    start : ndarray, (C, y, x), optional
+        An initial image (e.g. a generator's output); the pyramid then starts at
+        ``start_height`` (default: the level nearest a quarter of the output height)
+        from ``start`` resized there, instead of from noise at the coarsest level.
+    seed : int
+    progress : callable, optional
+        Called with the fraction done after every level.
+
+    Returns
+    -------
+    ndarray, (C, Y, X) float32 in [-1, 1]
+    """
+    src = torch.from_numpy(np.ascontiguousarray(source, dtype=np.float32))[None]
+    if src.ndim != 4:
+        raise InputError(f"source must be (C, Y, X), got {tuple(source.shape)}")
+    c, sh, sw = src.shape[1:]
+    h, w = int(size[0]), int(size[1])
+    if min(sh, sw, h, w) < PATCH:
+        raise InputError(f"source and output must be at least {PATCH} pixels per side")
+    gen = torch.Generator().manual_seed(int(seed))
+    torch.manual_seed(int(seed))  # directions and the top-up subset use the global generator
+    heights = pyramid_heights(h)
+    if start is not None:
+        first = start_height or min(heights, key=lambda v: abs(v - h / 4))
+        heights = [v for v in heights if v >= first]
+    levels = [(v, max(PATCH, round(w * v / h))) for v in heights]
+    # the source at each level keeps its own aspect ratio, scaled like the output
+    refs = [_resize(src, (max(PATCH, round(sh * v / h)), max(PATCH, round(sw * v / h)))) for v, _ in levels]
+    if seconds is not None:
+        cost = [float(lv[0] * lv[1] + r.shape[-1] * r.shape[-2]) for lv, r in zip(levels, refs)]
+        t0 = time.perf_counter()
+        probe = torch.zeros(1, c, *levels[-1], requires_grad=True)
+        for _ in range(2):
+            patch_swd(probe, refs[-1], _directions(c, PATCH, PROJECTIONS)).backward()
+        per_unit = (time.perf_counter() - t0) / 2 / cost[-1]
+        steps = max(1, min(steps, int(seconds / (per_unit * sum(cost)))))
+    if start is not None:
+        x = _resize(torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))[None], levels[0])
+    else:
+        x = torch.randn(1, c, *levels[0], generator=gen) * NOISE
+    for k, (shape, ref) in enumerate(zip(levels, refs)):
+        x = _resize(x, shape).detach().requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=LR)
+        for _ in range(steps):
+            opt.zero_grad()
+            patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS)).backward()
+            opt.step()
+        x = x.detach().clamp(-1, 1)
+        if progress is not None:
+            progress((k + 1) / len(levels))
+    return x[0].numpy()

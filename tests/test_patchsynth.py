@@ -1,0 +1,77 @@
+"""Texture synthesis from an example's patches (core.patchsynth) and direct
+patch-distribution matching (core.patchdist, the GPDM baseline), on small images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import napari_gan as ng
+from napari_gan.core.patchdist import match_patches, patch_swd, pyramid_heights
+from napari_gan.core.patchsynth import synthesize
+
+
+def two_textures(seed=0):
+    """(1, 64, 128): bright fine noise on the left half, dark on the right."""
+    rng = np.random.default_rng(seed)
+    out = rng.normal(0, 0.08, (1, 64, 128)).astype(np.float32)
+    out[:, :, :64] += 0.8
+    out[:, :, 64:] += 0.2
+    return out
+
+
+def test_synthesis_shape_range_and_seeds():
+    src = two_textures()
+    a = synthesize(src, (40, 56), seed=1)
+    assert a.shape == (1, 40, 56) and a.dtype == np.float32
+    assert src.min() <= a.min() and a.max() <= src.max()  # every value comes from the example
+    np.testing.assert_array_equal(synthesize(src, (40, 56), seed=1), a)
+    assert not np.array_equal(synthesize(src, (40, 56), seed=2), a)
+
+
+def test_synthesis_follows_the_start_layout():
+    """Given a layout (bright top, dark bottom), the output puts the example's bright
+    texture at the top and its dark texture at the bottom."""
+    src = two_textures()
+    start = np.full((1, 16, 16), 0.2, np.float32)
+    start[:, :8] = 0.8
+    out = synthesize(src, (64, 64), start=start, levels=3, seed=0)[0]
+    assert out[:24].mean() > 0.7 and out[40:].mean() < 0.3
+    # the detail is the example's: the fine noise keeps its strength (no smoothing)
+    assert (
+        abs(np.diff(out[:24], axis=1).std() - np.diff(src[0, :, :64], axis=1).std())
+        < 0.3 * np.diff(src[0, :, :64], axis=1).std()
+    )
+
+
+def test_synthesis_bad_input():
+    src = two_textures()
+    with pytest.raises(ng.InputError, match="C, Y, X"):
+        synthesize(src[0], (32, 32))
+    with pytest.raises(ng.InputError, match="start must be"):
+        synthesize(src, (32, 32), start=np.zeros((3, 8, 8), np.float32))
+    with pytest.raises(ng.InputError, match="at least"):
+        synthesize(src[:, :8, :8], (32, 32))
+
+
+def test_patch_distribution_matching_lowers_the_patch_distance():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:48, :48]
+    src = np.clip(np.sin(xx / 2.0) * 0.8 + rng.normal(0, 0.05, (48, 48)), -1, 1).astype(np.float32)[None]
+    out = match_patches(src, (32, 32), steps=40, seed=0)
+    assert out.shape == (1, 32, 32) and out.dtype == np.float32
+    assert -1 <= out.min() and out.max() <= 1
+    np.testing.assert_array_equal(match_patches(src, (32, 32), steps=40, seed=0), out)
+    torch.manual_seed(0)
+    d = torch.randn(64, 1, 7, 7)
+    d = d / d.flatten(1).norm(dim=1)[:, None, None, None]
+    noise = torch.from_numpy(rng.normal(0, 0.5, (1, 1, 32, 32)).astype(np.float32)).clamp(-1, 1)
+    matched = patch_swd(torch.from_numpy(out)[None], torch.from_numpy(src)[None], d)
+    assert matched < 0.5 * patch_swd(noise, torch.from_numpy(src)[None], d)
+
+
+def test_pyramid_heights_follow_the_authors_settings():
+    heights = pyramid_heights(256)
+    assert heights[-1] == 256 and heights[0] >= 21 and heights == sorted(heights)
+    assert all(b / a < 1 / 0.85 + 0.02 for a, b in zip(heights, heights[1:]))
