@@ -351,3 +351,28 @@ def test_texture_network_depth_is_bounded_before_it_is_built(tmp_path):
         ng.load_model(_write(tmp_path / "deep.ngan", tensors, _edit(header, "net_config.n_up", 10**6)))
     with pytest.raises(ng.CheckpointError, match=r"net_config has unknown key\(s\) for a TextureGANConfig: 'size'"):
         ng.load_model(_write(tmp_path / "mixed.ngan", tensors, _edit(header, "net_config.size", 32)))
+
+
+def test_texture_example_shape_must_match_its_tensor(tmp_path):
+    """A texture model keeps its example image as a tensor; a header whose
+    exemplar_shape disagrees with it, or a samples model that claims one, is refused
+    before anything is built."""
+    path = MAKERS["ImageGAN-texture"]().save(tmp_path / "tex.ngan")
+    from safetensors.torch import load_file
+
+    tensors, header = load_file(str(path)), read_header(path)
+    assert "exemplar.image" in tensors and header["exemplar_shape"] == list(tensors["exemplar.image"].shape)
+    with pytest.raises(ng.CheckpointError, match=r"exemplar.image' is stored with shape \(1, 64, 64\)"):
+        ng.load_model(_write(tmp_path / "shape.ngan", tensors, _edit(header, "exemplar_shape", [1, 4096, 4096])))
+    with pytest.raises(ng.CheckpointError, match="exemplar_shape"):
+        ng.load_model(_write(tmp_path / "bad.ngan", tensors, _edit(header, "exemplar_shape", [1, -3, 8])))
+    samples = MAKERS["ImageGAN-samples"]().save(tmp_path / "samples.ngan")
+    t2, h2 = load_file(str(samples)), read_header(samples)
+    with pytest.raises(ng.CheckpointError, match="only texture mode"):
+        ng.load_model(
+            _write(
+                tmp_path / "s.ngan",
+                {**t2, "exemplar.image": torch.zeros(1, 8, 8)},
+                _edit(h2, "exemplar_shape", [1, 8, 8]),
+            )
+        )

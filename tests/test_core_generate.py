@@ -108,15 +108,15 @@ def test_save_load_round_trip_and_continue(samples_gan, tmp_path):
 
 def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
     gan = texture_gan
-    out = gan.generate(2, seed=0, size=(70, 150))
+    out = gan.generate(2, seed=0, size=(70, 150), refine=False)
     assert out.shape == (2, 70, 150) and out.dtype == np.float32
     assert gan.generate(1).shape == (1, 80, 96)  # default: the training image's size
     # tiles widened by the receptive field give the same texture as one pass (no seams)
     monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
-    np.testing.assert_allclose(gan.generate(2, seed=0, size=(70, 150)), out, atol=1e-4)
-    walk = gan.interpolate(3, 0, 5, size=(40, 40))
+    np.testing.assert_allclose(gan.generate(2, seed=0, size=(70, 150), refine=False), out, atol=1e-4)
+    walk = gan.interpolate(3, 0, 5, size=(40, 40))  # the generator's own walk, unrefined
     assert walk.shape == (3, 40, 40)
-    np.testing.assert_allclose(walk[0], gan.generate(1, seed=0, size=(40, 40))[0], atol=1e-4)
+    np.testing.assert_allclose(walk[0], gan.generate(1, seed=0, size=(40, 40), refine=False)[0], atol=1e-4)
     loaded = ng.load_model(gan.save(tmp_path / "tex.ngan"))
     np.testing.assert_array_equal(loaded.generate(1, seed=2, size=64), gan.generate(1, seed=2, size=64))
 
@@ -129,8 +129,8 @@ def test_texture_fine_noise_is_used_seeded_and_tiles_without_seams(texture_gan, 
     with torch.no_grad():  # weights far from their zero start, so the fine noise matters
         for conv in g.noise_weights:
             conv.weight.normal_(0, 1.0)
-    out = gan.generate(1, seed=0, size=(70, 150))
-    np.testing.assert_array_equal(gan.generate(1, seed=0, size=(70, 150)), out)  # deterministic
+    out = gan.generate(1, seed=0, size=(70, 150), refine=False)
+    np.testing.assert_array_equal(gan.generate(1, seed=0, size=(70, 150), refine=False), out)  # deterministic
     # only the fine-noise channels differ -> a different texture: the generator uses them
     z = gan._latents(1, 0, gan._cells((70, 150))[1])
     z2 = z.clone()
@@ -139,7 +139,49 @@ def test_texture_fine_noise_is_used_seeded_and_tiles_without_seams(texture_gan, 
     np.testing.assert_array_equal(a, out)
     assert np.abs(a - b).mean() > 1e-3 * (gan.high - gan.low)
     monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
-    np.testing.assert_allclose(gan.generate(1, seed=0, size=(70, 150)), out, atol=1e-4)
+    np.testing.assert_allclose(gan.generate(1, seed=0, size=(70, 150), refine=False), out, atol=1e-4)
+
+
+def _patch_nn(images, example, p=5):
+    """Median RMS distance of the images' p x p patches to their nearest patch of example."""
+    ex = np.lib.stride_tricks.sliding_window_view(example, (p, p)).reshape(-1, p * p)
+    q = np.concatenate(
+        [np.lib.stride_tricks.sliding_window_view(a, (p, p))[::3, ::3].reshape(-1, p * p) for a in images]
+    )
+    d = torch.cdist(torch.from_numpy(q.astype(np.float32)), torch.from_numpy(ex.astype(np.float32))).min(1).values
+    return float(d.median()) / p
+
+
+def test_texture_refinement_gives_the_example_detail_deterministically(texture_gan, tmp_path):
+    """generate(refine=True), the default: the generator's layout, the example's
+    patches. Its patches are near copies of the example's, where the barely trained
+    generator's are not; same seed, same texture; saved models keep their example."""
+    gan, example = texture_gan, stripes()
+    assert gan.can_refine
+    refined = gan.generate(2, seed=4, size=(48, 72))
+    raw = gan.generate(2, seed=4, size=(48, 72), refine=False)
+    assert refined.shape == raw.shape == (2, 48, 72) and refined.dtype == np.float32
+    np.testing.assert_array_equal(gan.generate(2, seed=4, size=(48, 72)), refined)
+    assert not np.array_equal(gan.generate(2, seed=5, size=(48, 72)), refined)
+    assert example.min() - 1e-3 <= refined.min() and refined.max() <= example.max() + 1e-3
+    assert _patch_nn(refined, example) < 0.5 * _patch_nn(raw, example)
+    loaded = ng.load_model(gan.save(tmp_path / "refine.ngan"))
+    assert loaded.can_refine
+    np.testing.assert_array_equal(loaded.generate(2, seed=4, size=(48, 72)), refined)
+
+
+def test_texture_model_without_its_example_generates_unrefined(texture_gan, tmp_path):
+    """A texture model saved before the example was kept: refine=None falls back to
+    the generator alone; asking for refine=True is a clear error."""
+    gan = ng.load_model(texture_gan.save(tmp_path / "copy.ngan"))
+    del gan.net["exemplar"]
+    old = ng.load_model(gan.save(tmp_path / "old.ngan"))
+    assert not old.can_refine
+    np.testing.assert_array_equal(
+        old.generate(1, seed=2, size=40), texture_gan.generate(1, seed=2, size=40, refine=False)
+    )
+    with pytest.raises(ng.InputError, match="refine=False"):
+        old.generate(1, refine=True)
 
 
 def test_texture_checkpoint_without_fine_noise_still_loads(tmp_path):
@@ -158,7 +200,9 @@ def test_texture_checkpoint_without_fine_noise_still_loads(tmp_path):
     save_checkpoint(path, tensors, {k: v for k, v in header.items() if k not in ("format", "format_version")})
     loaded = ng.load_model(path)
     assert loaded.net_config.fine_noise == 0 and loaded.net_config.upsample == "nearest"
-    np.testing.assert_array_equal(loaded.generate(1, seed=3, size=48), gan.generate(1, seed=3, size=48))
+    np.testing.assert_array_equal(
+        loaded.generate(1, seed=3, size=48, refine=False), gan.generate(1, seed=3, size=48, refine=False)
+    )
 
 
 def test_patch_statistics_loss_ranks_textures_and_can_be_minimised():

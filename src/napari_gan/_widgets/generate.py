@@ -25,6 +25,8 @@ WALK_SUFFIX = " [generated latent walk]"
 PREVIEW_SEED = 0
 PREVIEW_COUNT = 16
 PREVIEW_TEXTURE = 256
+#: texture detail choices -> ImageGAN.generate(refine=...)
+DETAIL = {"example's patches": True, "generator only": False}
 
 
 def parse_labels(text: str) -> list[str] | None:
@@ -99,6 +101,15 @@ class GenerateWidget(DockWidget):
         self.size_y = SpinBox(value=512, min=16, max=65_536, label="Texture height")
         self.size_x = SpinBox(value=512, min=16, max=65_536, label="Texture width")
         self.class_text = LineEdit(value="", label="Class", tooltip="Class of the generated images; empty: random")
+        self.detail = ComboBox(
+            choices=tuple(DETAIL),
+            value="example's patches",
+            label="Texture detail",
+            tooltip="example's patches: the generator's layout, filled in with sharp detail from the training "
+            "image's own patches (a few seconds per 256 x 256; small pieces of the image are copied). "
+            "generator only: what the network alone makes (nothing copied, blurrier). The training "
+            "preview shows the generator only.",
+        )
         self.generate_button = PushButton(text="Generate")
         self.frames = SpinBox(value=30, min=2, max=10_000, label="Walk frames")
         self.seed_b = SpinBox(value=1, min=0, max=2**31 - 1, label="Walk to seed")
@@ -114,6 +125,7 @@ class GenerateWidget(DockWidget):
             self.size_y,
             self.size_x,
             self.class_text,
+            self.detail,
             self.generate_button,
             self.frames,
             self.seed_b,
@@ -130,12 +142,17 @@ class GenerateWidget(DockWidget):
             n, seed = int(self.count.value), int(self.seed.value)
             size = (int(self.size_y.value), int(self.size_x.value)) if model.mode == "texture" else None
             label = self.class_text.value.strip() or None
-            info = {"seed": seed, "count": n, "class": label, "size": size}
+            refine = DETAIL[self.detail.value] if model.mode == "texture" else None
+            if refine and not model.can_refine:
+                raise ng.InputError(
+                    "this texture model was saved without its training image; choose Texture detail: generator only"
+                )
+            info = {"seed": seed, "count": n, "class": label, "size": size, "refined": refine}
         except Exception as exc:
             self.panel.error(exc, context="Cannot generate")
             return False
         return self.panel.run_job(
-            lambda progress: model.generate(n, seed=seed, classes=label, size=size, progress=progress),
+            lambda progress: model.generate(n, seed=seed, classes=label, size=size, progress=progress, refine=refine),
             lambda result: self._add(result, RESULT_SUFFIX, model, **info),
             description="generating",
         )
@@ -187,7 +204,7 @@ class GenerateWidget(DockWidget):
         def preview():
             if model.mode == "texture":
                 side = min(PREVIEW_TEXTURE, *model.shape) if model.shape else PREVIEW_TEXTURE
-                return model.generate(1, seed=PREVIEW_SEED, size=(side, side))[0]
+                return model.generate(1, seed=PREVIEW_SEED, size=(side, side), refine=False)[0]
             return grid(model.generate(PREVIEW_COUNT, seed=PREVIEW_SEED))
 
         return TrainingJob(

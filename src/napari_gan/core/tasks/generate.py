@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from skimage.transform import resize
 
 from ..data import as_array, check_finite
-from ..errors import InputError, check_positive_ints
+from ..errors import CheckpointError, InputError, check_positive_ints
 from ..metrics import _BINOMIAL
 from ..models.dcgan import (
     DCGANConfig,
@@ -25,6 +25,7 @@ from ..models.dcgan import (
     TextureGANConfig,
     TextureGenerator,
 )
+from ..patchsynth import synthesize
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from .base import TrainableModel, register
 
@@ -40,6 +41,29 @@ _TILE_CELLS = 96
 _STATS_PATCH = 5
 _STATS_SAMPLES = 4096
 _STATS_PROJECTIONS = 64
+#: texture mode's refinement: pyramid levels of the patch synthesis that gives the
+#: generator's layout the example's detail; the layout is taken at 1 / 2**(levels - 1)
+#: of the output's size (docs/benchmarks.md, "Textures")
+REFINE_LEVELS = 3
+#: largest example (pixels per side) kept in the model for the refinement; a larger
+#: texture keeps its central crop (the patch search's memory grows with it)
+_EXEMPLAR_MAX = 1024
+
+
+class _Exemplar(torch.nn.Module):
+    """The texture's example image (C, Y, X, scaled to [-1, 1]), kept with the
+    networks so that a saved model can still refine what it generates."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.register_buffer("image", torch.zeros(tuple(int(v) for v in shape)))
+
+
+def _exemplar_of(xn: np.ndarray) -> np.ndarray:
+    """(C, Y, X) -> its central crop of at most ``_EXEMPLAR_MAX`` pixels per side."""
+    c, h, w = xn.shape
+    a, b = max(0, (h - _EXEMPLAR_MAX) // 2), max(0, (w - _EXEMPLAR_MAX) // 2)
+    return np.ascontiguousarray(xn[:, a : a + _EXEMPLAR_MAX, b : b + _EXEMPLAR_MAX], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -466,6 +490,10 @@ class ImageGAN(TrainableModel):
             labels = None
         if not continuing:
             self.net = self._build(self.net_config)
+        if cfg.mode == "texture":  # the newest example is the one the refinement copies detail from
+            ex = _exemplar_of(xn)
+            self.net["exemplar"] = _Exemplar(ex.shape)
+            self.net["exemplar"].image.copy_(torch.from_numpy(ex))
         self.net.to(dev)
         self.device = dev
         g, g_ema, d = self.net["generator"], self.net["generator_ema"], self.net["discriminator"]
@@ -599,7 +627,9 @@ class ImageGAN(TrainableModel):
         return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
 
     @torch.no_grad()
-    def _decode(self, z: torch.Tensor, y: torch.Tensor | None, size=None, progress=None) -> np.ndarray:
+    def _decode(
+        self, z: torch.Tensor, y: torch.Tensor | None, size=None, progress=None, refine: bool = False, seed: int = 0
+    ) -> np.ndarray:
         """Latents -> (n, Y, X[, C]) float32 in the data's range."""
         g = self.net["generator_ema"].eval()
         dev = self.device or "cpu"
@@ -612,7 +642,13 @@ class ImageGAN(TrainableModel):
                 yi = y[i : i + step].to(dev) if y is not None else None
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
             else:
-                outs.append(self._texture_pass(g, zi, size, dev))
+                out = self._texture_pass(g, zi, size, dev)
+                if refine:
+                    example = self.net["exemplar"].image.detach().cpu().numpy()
+                    out = synthesize(
+                        example, size, start=np.clip(out[0], -1, 1), levels=REFINE_LEVELS, seed=int(seed) * 7919 + i
+                    )[None]
+                outs.append(out)
             if progress is not None:
                 progress(min(i + len(zi), n), n)
         out = np.concatenate(outs)
@@ -641,7 +677,15 @@ class ImageGAN(TrainableModel):
         m = _MARGIN * s
         return out[..., m : m + size[0], m : m + size[1]]
 
-    def generate(self, n: int = 1, *, seed: int = 0, classes=None, size=None, progress=None) -> np.ndarray:
+    @property
+    def can_refine(self) -> bool:
+        """Texture mode: whether the model holds its example, for ``refine=True``
+        (models saved before 2026-12-03 do not)."""
+        return self.net is not None and "exemplar" in self.net
+
+    def generate(
+        self, n: int = 1, *, seed: int = 0, classes=None, size=None, progress=None, refine: bool | None = None
+    ) -> np.ndarray:
         """Generate ``n`` new images.
 
         Parameters
@@ -657,6 +701,17 @@ class ImageGAN(TrainableModel):
         size : int or (int, int), optional
             Texture mode: the output's (Y, X), any size (default: the training
             image's). Samples mode generates the training images' size.
+        refine : bool, optional
+            Texture mode: give the generator's layout the example's own detail, by
+            patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`) started
+            from the generator's output at a quarter of the size. Sharp stones,
+            blades and joints where the generator alone gives blurred blobs; the
+            detail is made of pieces of the example, so at the scale of a patch it
+            copies (docs/benchmarks.md, "Textures"). 3-10 s per 256 x 256 and about
+            40 s per 512 x 512 on 2 CPU cores. None (default): True when the model holds its example
+            (:attr:`can_refine`).
+        progress : callable, optional
+            Called with (done, total) after every image.
 
         Returns
         -------
@@ -673,8 +728,14 @@ class ImageGAN(TrainableModel):
             return self._decode(self._latents(n, seed), self._class_tensor(classes, n, seed), progress=progress)
         if classes is not None:
             raise InputError("texture mode has no classes")
+        if refine is None:
+            refine = self.can_refine
+        elif refine and not self.can_refine:
+            raise InputError("this model does not hold its example image (saved before 2026-12-03); use refine=False")
         size, cells = self._cells(size)
-        return self._decode(self._latents(n, seed, cells), None, size, progress=progress)
+        return self._decode(
+            self._latents(n, seed, cells), None, size, progress=progress, refine=bool(refine), seed=seed
+        )
 
     def interpolate(self, n: int, seed_a: int = 0, seed_b: int = 1, *, classes=None, size=None) -> np.ndarray:
         """A latent walk: ``n`` images going smoothly from ``generate(1, seed=seed_a)``
@@ -717,6 +778,7 @@ class ImageGAN(TrainableModel):
             "has_channel_axis": self.has_channel_axis,
             "range": [self.low, self.high],
             "class_names": self.class_names,
+            "exemplar_shape": list(self.net["exemplar"].image.shape) if self.can_refine else None,
         }
 
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -730,6 +792,10 @@ class ImageGAN(TrainableModel):
         self.low, self.high = (float(v) for v in state["range"])
         self.class_names = state.get("class_names")
         self.net = self._build(self.net_config)
+        if state.get("exemplar_shape") is not None:
+            if self.mode != "texture":
+                raise CheckpointError("only texture mode keeps an example image")
+            self.net["exemplar"] = _Exemplar(state["exemplar_shape"])
         self.net.load_state_dict(tensors)
         self.net["generator_ema"].eval()
         self.device = resolve_device("auto")
