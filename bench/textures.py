@@ -1,0 +1,181 @@
+"""Texture benchmark judged first by the two-sample classifier test, on pixels no
+method saw, with the training-free baselines given the same CPU time.
+
+For each texture (scikit-image's ``brick``, ``grass``, ``gravel`` and a grey
+rendering of ``immunohistochemistry()``, a micrograph), the top 256 rows of the
+512 x 512 image are the training half and the two bottom 256 x 256 quadrants the
+held-out reference. Every row below is two 256 x 256 images, scored against the
+reference by
+
+* the classifier test (``napari_gan.metrics.classifier_test``: 32 px crops, 3 seeds,
+  300 steps; 0.5 = indistinguishable), the first measure;
+* patch SWD per Laplacian-pyramid level (x1e3, finest first);
+* copies: ``metrics.memorisation_distance`` of 16 px patches to the training half
+  (``copied``: the share closer to it than 99 % of real patches are; about 0.01
+  for a process that does not copy).
+
+Rows: the two top quadrants (a new real sample: the floor); phase-randomised noise
+and shuffled 32 px blocks of them; GPDM (``napari_gan.core.patchdist``, the
+authors' settings) given per image half our training time plus our refinement
+time, so both rows cost the same CPU seconds for the two images; patch synthesis
+from a mosaic of random patches (training-free, ``core.patchsynth``); ImageGAN's
+generator alone, and refined (``generate(refine=True)``, the default), at the
+``--snapshot`` mark of one training run and at its end.
+
+Writes bench/out/textures.json and bench/out/textures.png (per texture: reference
+quadrant | ours at the snapshot | ours at the end | generator alone | GPDM | patch
+mosaic | phase | shuffle).
+
+    python bench/textures.py                    # 4 textures x 300 s training, ~50 min on 2 CPU cores
+    python bench/textures.py --only grass --quick   # smoke run, ~2 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from generate import OUT, SEED_EVAL, panel_row, phase_randomised, shuffled_blocks, train_with_snapshot
+from skimage import color, data
+from skimage.io import imsave
+
+import napari_gan as ng
+from napari_gan.core import metrics
+from napari_gan.core.patchdist import match_patches
+from napari_gan.core.patchsynth import synthesize
+
+TEXTURES = ("brick", "grass", "gravel", "histology")
+N = 2  # images per row
+
+
+def texture(name: str) -> np.ndarray:
+    if name == "histology":
+        return color.rgb2gray(data.immunohistochemistry()).astype(np.float32) * 255
+    return getattr(data, name)().astype(np.float32)
+
+
+def score(images, reference, train, opts, quick: bool) -> dict:
+    c2st = metrics.classifier_test(list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3)
+    swd = metrics.sliced_wasserstein(list(images), reference, **opts)
+    mem = metrics.memorisation_distance(list(images), train, n_patches=300 if quick else 1000)
+    return {
+        "c2st": c2st.accuracy,
+        "c2st_seeds": list(c2st.per_seed),
+        "swd": swd["mean"],
+        "swd_levels": swd["levels"],
+        "copied": mem["copied_fraction"],
+        "nn_ratio": mem["ratio"],
+    }
+
+
+def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
+    image = texture(name)
+    side = 128 if args.quick else 256
+    train, held = image[:side, : 2 * side], image[side : 2 * side, : 2 * side]
+    reference = [held[:, :side], held[:, side:]]
+    real = [train[:, :side], train[:, side:]]
+    lo, hi = np.percentile(train, [0.5, 99.5])
+    norm = lambda a: np.clip((a - lo) / (hi - lo) * 2 - 1, -1, 1)[None]  # noqa: E731
+    back = lambda a: (a[0] + 1) / 2 * (hi - lo) + lo  # noqa: E731
+    rng = np.random.default_rng(0)
+    rows: dict[str, list[np.ndarray]] = {"real (another region)": real}
+    rows["phase noise"] = [phase_randomised(r, rng) for r in real]
+    rows["shuffled 32 px blocks"] = list(shuffled_blocks(np.stack(real), 32, rng))
+
+    gan = ng.ImageGAN(mode="texture")
+    refine_seconds = []
+
+    def generate():
+        t0 = time.perf_counter()
+        refined = gan.generate(N, seed=SEED_EVAL, size=(side, side))
+        refine_seconds.append(time.perf_counter() - t0)
+        return refined, gan.generate(N, seed=SEED_EVAL, size=(side, side), refine=False)
+
+    snap, snap_steps, end, steps, rate = train_with_snapshot(gan, train, args.seconds, args.snapshot, generate)
+    rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
+    rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
+    rows[f"generator alone, {args.seconds:.0f} s"] = list(end[1])
+    per_image = (args.seconds + refine_seconds[-1]) / N
+    t0 = time.perf_counter()
+    rows[f"GPDM, {per_image:.0f} s per image"] = [
+        back(match_patches(norm(train), (side, side), seconds=per_image, seed=s)) for s in range(N)
+    ]
+    gpdm_seconds = (time.perf_counter() - t0) / N
+    t0 = time.perf_counter()
+    rows["patch mosaic (no training)"] = [back(synthesize(norm(train), (side, side), seed=s)) for s in range(N)]
+    mosaic_seconds = (time.perf_counter() - t0) / N
+    results = {}
+    for row, images in rows.items():
+        results[row] = score(images, reference, train, opts, args.quick)
+        print(f"{name}: {row}: classifier test {results[row]['c2st']:.3f}", flush=True)
+    results["timing"] = {
+        "steps": steps,
+        "snapshot_steps": snap_steps,
+        "steps_per_s": rate,
+        "refine_s_per_image": refine_seconds[-1] / N,
+        "gpdm_s_per_image": gpdm_seconds,
+        "mosaic_s_per_image": mosaic_seconds,
+    }
+    order = [
+        reference[0],
+        rows[f"ours, refined, {args.snapshot:.0f} s"][0],
+        rows[f"ours, refined, {args.seconds:.0f} s"][0],
+        rows[f"generator alone, {args.seconds:.0f} s"][0],
+        next(v for k, v in rows.items() if k.startswith("GPDM"))[0],
+        rows["patch mosaic (no training)"][0],
+        rows["phase noise"][0],
+        rows["shuffled 32 px blocks"][0],
+    ]
+    lo_s, hi_s = np.percentile(image, [0.5, 99.5])
+    return results, panel_row(order, lo_s, hi_s)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default=",".join(TEXTURES), help="comma list of textures")
+    ap.add_argument("--seconds", type=float, default=300.0, help="ImageGAN training time per texture")
+    ap.add_argument("--snapshot", type=float, default=60.0, help="also generate at this mark of the same run")
+    ap.add_argument("--quick", action="store_true", help="128 px quadrants, 20 s training: checks the script")
+    ap.add_argument("--json", default=str(OUT / "textures.json"))
+    args = ap.parse_args()
+    if args.quick:
+        args.seconds, args.snapshot = min(args.seconds, 20.0), min(args.snapshot, 8.0)
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(only) - set(TEXTURES))
+    if unknown:
+        ap.error(f"unknown textures {unknown}; choose from {TEXTURES}")
+    opts = {"n_descriptors": 2048 if args.quick else 8192, "n_projections": 128 if args.quick else 512, "levels": 4}
+    results, pictures = {}, []
+    for name in only:
+        results[name], row = measure(name, args, opts)
+        pictures.append(row)
+    print()
+    print("| texture | method | classifier test | SWD x1e3 per level (finest first) | copied | steps / s |")
+    print("|---|---|---|---|---|---|")
+    for name in only:
+        t = results[name]["timing"]
+        for row, r in results[name].items():
+            if row == "timing":
+                continue
+            levels = " / ".join(f"{v:.0f}" for v in r["swd_levels"])
+            rate = f"{t['steps_per_s']:.2f}" if row.startswith(("ours", "generator")) else ""
+            copied = "(is the training half)" if row.startswith("real") else f"{r['copied']:.3f}"
+            print(f"| {name} | {row} | {r['c2st']:.3f} | {levels} | {copied} | {rate} |")
+        print(
+            f"| {name} | seconds per 256 px image: refinement {t['refine_s_per_image']:.1f}, "
+            f"GPDM {t['gpdm_s_per_image']:.0f}, mosaic {t['mosaic_s_per_image']:.1f} | | | | |"
+        )
+    width = max(p.shape[1] for p in pictures)
+    grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
+    OUT.mkdir(parents=True, exist_ok=True)
+    imsave(OUT / "textures.png", grid, check_contrast=False)
+    results["conditions"] = {"seconds": args.seconds, "snapshot": args.snapshot, "quick": args.quick, "swd": opts}
+    Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+    print(f"\nwrote {args.json} and {OUT / 'textures.png'}")
+
+
+if __name__ == "__main__":
+    main()
