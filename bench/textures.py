@@ -46,6 +46,7 @@ import napari_gan as ng
 from napari_gan.core import metrics
 from napari_gan.core.patchdist import match_patches
 from napari_gan.core.patchsynth import synthesize
+from napari_gan.core.tasks import generate as generate_module
 
 TEXTURES = ("brick", "grass", "gravel", "histology")
 N = 2  # images per row
@@ -139,10 +140,21 @@ def main():
     ap.add_argument("--seconds", type=float, default=300.0, help="ImageGAN training time per texture")
     ap.add_argument("--snapshot", type=float, default=60.0, help="also generate at this mark of the same run")
     ap.add_argument("--quick", action="store_true", help="128 px quadrants, 20 s training: checks the script")
+    ap.add_argument(
+        "--refine-levels",
+        type=int,
+        default=None,
+        help="pyramid levels of the refinement (default: ImageGAN's REFINE_LEVELS): the generator's layout is "
+        "taken at 1 / 2**(levels - 1) of the size",
+    )
     ap.add_argument("--json", default=str(OUT / "textures.json"))
     args = ap.parse_args()
     if args.quick:
         args.seconds, args.snapshot = min(args.seconds, 20.0), min(args.snapshot, 8.0)
+    if args.refine_levels is not None:
+        if args.refine_levels < 1:
+            ap.error("--refine-levels must be at least 1")
+        generate_module.REFINE_LEVELS = args.refine_levels
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(TEXTURES))
     if unknown:
@@ -172,7 +184,13 @@ def main():
     grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
     OUT.mkdir(parents=True, exist_ok=True)
     imsave(OUT / "textures.png", grid, check_contrast=False)
-    results["conditions"] = {"seconds": args.seconds, "snapshot": args.snapshot, "quick": args.quick, "swd": opts}
+    results["conditions"] = {
+        "seconds": args.seconds,
+        "snapshot": args.snapshot,
+        "quick": args.quick,
+        "swd": opts,
+        "refine_levels": generate_module.REFINE_LEVELS,
+    }
     Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     print(f"\nwrote {args.json} and {OUT / 'textures.png'}")
 
