@@ -9,6 +9,7 @@ import torch
 
 import napari_gan as ng
 from napari_gan.core import metrics
+from napari_gan.core.tasks import _gan_losses as gan_losses
 from napari_gan.core.tasks import generate as generate_module
 
 TINY = dict(features=8, latent=16, batch_size=4)
@@ -77,7 +78,7 @@ def test_differentiable_augmentation_is_deterministic_and_changes_training():
     assert not np.array_equal(runs[0].generate(4, seed=3), plain.generate(4, seed=3))
     x = torch.linspace(-1, 1, 2 * 16 * 16).reshape(2, 1, 16, 16)
     torch.manual_seed(0)
-    y = generate_module.diff_augment(x)
+    y = gan_losses.diff_augment(x)
     # every image loses a cutout box of a quarter of its area (at least a quarter of it inside)
     assert y.shape == x.shape and ((y == 0).float().mean(dim=(1, 2, 3)) >= 1 / 16).all()
 
@@ -211,18 +212,18 @@ def test_patch_statistics_loss_ranks_textures_and_can_be_minimised():
     src = stripes((96, 96), seed=4)
     x = torch.from_numpy((src - src.mean()) / src.std())[None]
     # the same bands as the benchmark metric (numpy) away from the border
-    bands = generate_module._laplacian_t(x[None].double(), 3)
+    bands = gan_losses._laplacian_t(x[None].double(), 3)
     ref = metrics._laplacian_pyramid(x[0].double().numpy(), 3)
     for b, r in zip(bands, ref):
         np.testing.assert_allclose(b[0, 0, 8:-8, 8:-8].numpy(), r[8:-8, 8:-8], atol=1e-9)
     # source patches (gathered) and generated ones (unfolded) share one layout
     rgb = torch.rand(2, 3, 12, 13, generator=torch.Generator().manual_seed(0))
-    gathered = generate_module._random_patches(rgb, 50, 5, torch.Generator().manual_seed(1))
-    unfolded = generate_module._some_patches(rgb, 10**6, 5, torch.Generator().manual_seed(1))
+    gathered = gan_losses._random_patches(rgb, 50, 5, torch.Generator().manual_seed(1))
+    unfolded = gan_losses._some_patches(rgb, 10**6, 5, torch.Generator().manual_seed(1))
     assert unfolded.shape == (2 * 8 * 9, 75)
     exact = torch.cdist(gathered, unfolded, compute_mode="donot_use_mm_for_euclid_dist")
     assert exact.min(dim=1).values.max() < 1e-6
-    stats = generate_module._PatchStatistics(x, levels=2, patch=5, flip=True, samples=1024, projections=32)
+    stats = gan_losses._PatchStatistics(x, levels=2, patch=5, flip=True, samples=1024, projections=32)
 
     def loss(img, seed=0):
         return float(stats(img, torch.Generator().manual_seed(seed)))

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from skimage.transform import resize
 
 from ..data import as_array, check_finite
 from ..errors import CheckpointError, InputError, check_positive_ints
-from ..metrics import _BINOMIAL
 from ..models.dcgan import (
     DCGANConfig,
     Discriminator,
@@ -27,6 +25,7 @@ from ..models.dcgan import (
 )
 from ..patchsynth import synthesize
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
+from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics, diff_augment
 from .base import TrainableModel, register
 
 MODES = ("samples", "texture")
@@ -226,124 +225,6 @@ def _class_indices(classes, n: int) -> tuple[np.ndarray, list]:
         raise InputError(f"classes has a single class {names[0]!r}; class-conditional training needs at least two")
     lookup = {v: i for i, v in enumerate(names)}
     return np.array([lookup[v] for v in labels], dtype=np.int64), names
-
-
-# --------------------------------------------------------------------------- augmentation
-
-
-def diff_augment(x: torch.Tensor) -> torch.Tensor:
-    """DiffAugment (Zhao et al., 2020): random brightness, contrast, translation by up to
-    1/8 of the size and a cutout of half the size, all differentiable so the generator
-    learns through them. Uses torch's global generator (seeded by ``fit``)."""
-    b, _, h, w = x.shape
-    dev = x.device
-    x = x + (torch.rand(b, 1, 1, 1, device=dev) - 0.5) * 0.5
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * (torch.rand(b, 1, 1, 1, device=dev) * 0.5 + 0.75) + mean
-    # translation: shift with zero fill, through a padded gather
-    sy, sx = max(1, h // 8), max(1, w // 8)
-    ty = torch.randint(-sy, sy + 1, (b, 1, 1), device=dev)
-    tx = torch.randint(-sx, sx + 1, (b, 1, 1), device=dev)
-    gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
-    gy = torch.clamp(gy[None] + ty + 1, 0, h + 1)
-    gx = torch.clamp(gx[None] + tx + 1, 0, w + 1)
-    padded = F.pad(x, (1, 1, 1, 1))
-    x = padded.permute(0, 2, 3, 1)[torch.arange(b, device=dev)[:, None, None], gy, gx].permute(0, 3, 1, 2)
-    # cutout
-    ch, cw = h // 2, w // 2
-    cy = torch.randint(0, h + 1 - ch % 2, (b, 1, 1), device=dev) - ch // 2
-    cx = torch.randint(0, w + 1 - cw % 2, (b, 1, 1), device=dev) - cw // 2
-    gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
-    keep = ~(((gy[None] - cy) >= 0) & ((gy[None] - cy) < ch) & ((gx[None] - cx) >= 0) & ((gx[None] - cx) < cw))
-    return x * keep[:, None].to(x.dtype)
-
-
-# --------------------------------------------------------------------------- patch statistics
-
-
-def _blur_t(x: torch.Tensor) -> torch.Tensor:
-    """5-tap binomial blur of (B, C, H, W), reflect-padded, channel by channel."""
-    c = x.shape[1]
-    k = torch.as_tensor(_BINOMIAL, dtype=x.dtype, device=x.device)  # the metric's filter
-    x = F.pad(x, (2, 2, 2, 2), mode="reflect")
-    x = F.conv2d(x, k.view(1, 1, 1, 5).expand(c, 1, 1, 5), groups=c)
-    return F.conv2d(x, k.view(1, 1, 5, 1).expand(c, 1, 5, 1), groups=c)
-
-
-def _laplacian_t(x: torch.Tensor, levels: int) -> list[torch.Tensor]:
-    """Laplacian pyramid of (B, C, H, W), finest band first, the coarsest Gaussian level last."""
-    out = []
-    for _ in range(levels - 1):
-        small = _blur_t(x)[..., ::2, ::2]
-        up = F.interpolate(small, scale_factor=2, mode="nearest")[..., : x.shape[-2], : x.shape[-1]]
-        out.append(x - _blur_t(up))
-        x = small
-    out.append(x)
-    return out
-
-
-def _random_patches(x: torch.Tensor, k: int, patch: int, gen: torch.Generator) -> torch.Tensor:
-    """``k`` random ``patch x patch`` neighbourhoods of (B, C, H, W) -> (k, C * patch**2),
-    laid out as ``F.unfold`` lays them out (channel, row, column)."""
-    b, c, h, w = x.shape
-    n = torch.randint(b, (k,), generator=gen).to(x.device)
-    ys = torch.randint(h - patch + 1, (k,), generator=gen).to(x.device)
-    xs = torch.randint(w - patch + 1, (k,), generator=gen).to(x.device)
-    off = torch.arange(patch, device=x.device)
-    yy = (ys[:, None] + off)[:, :, None]
-    xx = (xs[:, None] + off)[:, None, :]
-    return x.permute(0, 2, 3, 1)[n[:, None, None], yy, xx].permute(0, 3, 1, 2).reshape(k, -1)
-
-
-def _some_patches(x: torch.Tensor, k: int, patch: int, gen: torch.Generator) -> torch.Tensor:
-    """``k`` distinct ``patch x patch`` neighbourhoods of (B, C, H, W), drawn at random,
-    -> (k, C * patch**2). Through ``F.unfold``, so the gradient is summed in a fixed
-    order (deterministic for a seed, where a scattered gather's is not)."""
-    cols = F.unfold(x, patch).transpose(1, 2).reshape(-1, x.shape[1] * patch * patch)
-    return cols[torch.randperm(cols.shape[0], generator=gen)[:k].to(x.device)]
-
-
-class _PatchStatistics:
-    """Multi-scale patch-distribution loss: the sliced Wasserstein distance between
-    ``patch x patch`` neighbourhoods of generated and source images, on every band of
-    a Laplacian pyramid (each band scaled by the source's standard deviation in it, so
-    all scales count alike). The texture generator minimises it next to the
-    adversarial loss. It is the patch-matching idea of Heitz et al. (2021) and of
-    Elnekave & Weiss (GPDM, 2022) on raw pixels, where no pretrained feature network
-    is available, and it pins down the amplitude of every band and their joint
-    statistics, which the discriminator alone matches only slowly."""
-
-    def __init__(self, source: torch.Tensor, levels: int, patch: int, flip: bool, samples: int, projections: int):
-        src = source[None]
-        if flip:
-            src = torch.cat([src, src.flip(-1)])
-        self.levels, self.patch, self.samples, self.projections = levels, patch, samples, projections
-        bands = _laplacian_t(src, levels)
-        self.scales = [b.std(dim=(0, 2, 3)).clamp_min(1e-6).view(1, -1, 1, 1) for b in bands]
-        self.bands = [b / s for b, s in zip(bands, self.scales)]  # the source's, scaled once
-
-    def __call__(self, fake: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        total = fake.new_zeros(())
-        for band, real, scale in zip(_laplacian_t(fake, self.levels), self.bands, self.scales):
-            pf = _some_patches(band / scale, self.samples, self.patch, gen)  # fewer if the band has fewer
-            with torch.no_grad():
-                pr = _random_patches(real, pf.shape[0], self.patch, gen)
-            dirs = torch.randn(pf.shape[1], self.projections, generator=gen).to(fake.device)
-            dirs = dirs / dirs.norm(dim=0, keepdim=True)
-            total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()
-        return total / self.levels
-
-
-def _hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
-
-
-@torch.no_grad()
-def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
-    for pe, p in zip(ema.parameters(), net.parameters()):
-        pe.lerp_(p, 1 - decay)
-    for be, b in zip(ema.buffers(), net.buffers()):
-        be.copy_(b)
 
 
 def _walk(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -636,6 +517,7 @@ class ImageGAN(TrainableModel):
         outs = []
         n = z.shape[0]
         step = 64 if self.mode == "samples" else 1
+        example = self.net["exemplar"].image.cpu().numpy() if refine else None
         for i in range(0, n, step):
             zi = z[i : i + step]
             if self.mode == "samples":
@@ -644,7 +526,6 @@ class ImageGAN(TrainableModel):
             else:
                 out = self._texture_pass(g, zi, size, dev)
                 if refine:
-                    example = self.net["exemplar"].image.detach().cpu().numpy()
                     out = synthesize(
                         example, size, start=np.clip(out[0], -1, 1), levels=REFINE_LEVELS, seed=int(seed) * 7919 + i
                     )[None]
