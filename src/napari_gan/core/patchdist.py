@@ -35,10 +35,12 @@ LR = 0.01
 NOISE = 1.5
 
 
-def patch_swd(x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+def patch_swd(
+    x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor, gen: torch.Generator | None = None
+) -> torch.Tensor:
     """L1 distance of the sorted projections of all patches of ``x`` and ``y`` (1, C, *, *)
     onto ``directions`` (P, C, p, p); the smaller set is repeated (and topped up with
-    a random subset) to the larger one's length."""
+    a random subset, drawn with ``gen``) to the larger one's length."""
     px = F.conv2d(x, directions).flatten(2)[0]  # (P, Nx)
     py = F.conv2d(y, directions).flatten(2)[0]
     nx, ny = px.shape[1], py.shape[1]
@@ -46,14 +48,14 @@ def patch_swd(x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor) -> tor
         small, big = (px, py) if nx < ny else (py, px)
         reps = big.shape[1] // small.shape[1]
         extra = big.shape[1] - reps * small.shape[1]
-        idx = torch.randperm(small.shape[1])[:extra]
+        idx = torch.randperm(small.shape[1], generator=gen)[:extra]
         small = torch.cat([small.repeat(1, reps), small[:, idx]], 1)
         px, py = (small, big) if nx < ny else (big, small)
     return (torch.sort(px, 1).values - torch.sort(py, 1).values).abs().mean()
 
 
-def _directions(c: int, p: int, n: int) -> torch.Tensor:
-    d = torch.randn(n, c * p * p)
+def _directions(c: int, p: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    d = torch.randn(n, c * p * p, generator=gen)
     return (d / d.norm(dim=1, keepdim=True)).reshape(n, c, p, p)
 
 
@@ -113,7 +115,6 @@ def match_patches(
     if min(sh, sw, h, w) < PATCH:
         raise InputError(f"source and output must be at least {PATCH} pixels per side")
     gen = torch.Generator().manual_seed(int(seed))
-    torch.manual_seed(int(seed))  # directions and the top-up subset use the global generator
     heights = pyramid_heights(h)
     if start is not None:
         first = start_height or min(heights, key=lambda v: abs(v - h / 4))
@@ -126,7 +127,7 @@ def match_patches(
         t0 = time.perf_counter()
         probe = torch.zeros(1, c, *levels[-1], requires_grad=True)
         for _ in range(2):
-            patch_swd(probe, refs[-1], _directions(c, PATCH, PROJECTIONS)).backward()
+            patch_swd(probe, refs[-1], _directions(c, PATCH, PROJECTIONS, gen), gen).backward()
         per_unit = (time.perf_counter() - t0) / 2 / cost[-1]
         steps = max(1, min(steps, int(seconds / (per_unit * sum(cost)))))
     if start is not None:
@@ -138,7 +139,7 @@ def match_patches(
         opt = torch.optim.Adam([x], lr=LR)
         for _ in range(steps):
             opt.zero_grad()
-            patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS)).backward()
+            patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen).backward()
             opt.step()
         x = x.detach().clamp(-1, 1)
         if progress is not None:
