@@ -23,8 +23,10 @@ import copy
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -259,9 +261,9 @@ def main():
     fpp = flops_per_pixel(den.net)
     rate = conv_rate()
     bound = rate * 1e9 / fpp / 1e6
-    path = "/tmp/napari_gan_bench_model.ngan"
-    den.save(path)
-    peak_gib, huge_sec = peak_memory_child(path, huge)
+    with tempfile.TemporaryDirectory() as folder:
+        path = den.save(Path(folder) / "model.ngan")
+        peak_gib, huge_sec = peak_memory_child(str(path), huge)
     print()
     print("| prediction | value |")
     print("|---|---|")

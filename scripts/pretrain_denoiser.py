@@ -11,11 +11,11 @@ camera, moon and hubble_deep_field are never used: the benchmarks measure on the
 The shipped model was made in two runs on 2 CPU cores (6.9k steps, then 13.3k more
 from that checkpoint with a fresh cosine schedule at half the learning rate)::
 
-    python scripts/pretrain_denoiser.py --minutes 25 --out /tmp/generic_a.ngan
-    python scripts/pretrain_denoiser.py --minutes 70 --init /tmp/generic_a.ngan --lr 5e-4 \
+    python scripts/pretrain_denoiser.py --minutes 25 --out generic_a.ngan
+    python scripts/pretrain_denoiser.py --minutes 70 --init generic_a.ngan --lr 5e-4 \
         --out src/napari_gan/weights/denoise_generic_2d.ngan
 
-``--features`` trains a wider network (the tenth session's 48-feature continuation
+``--features`` trains a wider network (a 48-feature continuation, 2026-11-30,
 gained nothing in 2000 CPU steps; docs/benchmarks.md), ``--device cuda`` runs it on
 a GPU; the checkpoint is always saved from the CPU.
 """
