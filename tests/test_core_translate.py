@@ -96,7 +96,7 @@ def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
 def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
     """A small hole in a large image: the result equals inpainting the whole frame
     (the margin holds the fill's and the network's context), corners included."""
-    from napari_gan.core.tasks import translate
+    from napari_gan.core.tasks.translate import model as translate
 
     big = np.tile(cam, (4, 4))  # 512 x 512
     inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=3, seed=0)
@@ -150,7 +150,7 @@ def test_tension_fill_stays_in_the_range_of_the_known_pixels():
 def test_tension_fill_bounds_the_cost_of_very_large_holes(monkeypatch):
     import torch
 
-    from napari_gan.core.tasks import translate
+    from napari_gan.core.tasks.translate import model as translate
 
     img = data.camera()[:96, :96].astype(np.float32) / 255
     hole = np.zeros(img.shape, bool)

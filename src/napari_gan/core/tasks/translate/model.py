@@ -24,16 +24,16 @@ from scipy import ndimage as ndi
 from skimage import color, transform
 from torch import nn
 
-from ..axes import check_axes, default_axes, from_ncs, to_ncs
-from ..data import as_array, check_finite, flip_rot
-from ..errors import InputError, check_positive_ints
-from ..models.patchgan import PatchGAN, PatchGANConfig
-from ..models.unet import UNet, UNetConfig
-from ..patchfill import patch_fill
-from ..tiling import dihedral_stack, predict_tiled
-from ..training import check_budget, resolve_device, seed_everything, training_loop
-from ._pixelwise import ChannelNorm, lazy_or_array
-from .base import TrainableModel, register
+from ...axes import check_axes, default_axes, from_ncs, to_ncs
+from ...data import as_array, check_finite, flip_rot
+from ...errors import InputError, check_positive_ints
+from ...models.patchgan import PatchGAN, PatchGANConfig
+from ...models.unet import UNet, UNetConfig
+from ...patchfill import patch_fill
+from ...tiling import dihedral_stack, predict_tiled
+from ...training import check_budget, resolve_device, seed_everything, training_loop
+from .._pixelwise import ChannelNorm, lazy_or_array
+from ..base import TrainableModel, register
 
 TASKS = ("paired", "superres", "inpaint", "colorize", "deblur")
 #: how ``predict`` fills holes (task="inpaint"): continue the surrounding texture from
