@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .resume import TrainingState
+
 
 @dataclass(frozen=True)
 class StepRecord:
@@ -86,6 +88,7 @@ def training_loop(
     history: list | None = None,
     history_offset: int = 0,
     on_end: Callable[[int], None] | None = None,
+    state: TrainingState | None = None,
 ) -> Iterator[StepRecord]:
     """Run ``step`` until ``max_steps`` or ``time_limit`` seconds, whichever comes first.
 
@@ -95,12 +98,28 @@ def training_loop(
     model had before this run), so a continued model's history stays one curve.
     ``on_end(steps_done)`` runs however the loop ends (finished,
     stopped, or failed), so the model can mark itself trained.
+
+    ``state`` (a :class:`~.resume.TrainingState`) is kept up to date after every
+    step, so the run can be saved between any two steps; when it holds a
+    restored run, the loop continues that run's budget, schedule and history
+    numbering instead of starting a new one.
     """
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
-    start = time.perf_counter()
-    done = 0
+    first, before = 1, 0.0
+    if state is not None:
+        if state.max_steps:  # a restored run: its budget, schedule and numbering
+            max_steps, time_limit, warmup = state.max_steps, state.time_limit, state.warmup
+            history_offset, before, first = state.history_offset, state.elapsed, state.step + 1
+            if [len(g) for g in state.base_lrs] != [len(g) for g in base_lrs]:
+                raise ValueError("the restored learning rates do not match this run's optimizers")
+            base_lrs = state.base_lrs
+        else:
+            state.max_steps, state.time_limit, state.warmup = max_steps, time_limit, warmup
+            state.history_offset, state.base_lrs = history_offset, base_lrs
+    start = time.perf_counter() - before
+    done = first - 1
     try:
-        for i in range(1, max_steps + 1):
+        for i in range(first, max_steps + 1):
             elapsed = time.perf_counter() - start
             progress = (i - 1) / max_steps
             if time_limit:
@@ -112,6 +131,8 @@ def training_loop(
             losses = {k: float(v) for k, v in step().items()}
             done = i
             elapsed = time.perf_counter() - start
+            if state is not None:
+                state.step, state.elapsed = i, elapsed
             record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed)
             if history is not None:
                 history.append({"step": history_offset + i, "elapsed": round(elapsed, 3), **losses})

@@ -8,8 +8,9 @@ from typing import ClassVar
 
 import torch
 
-from ..errors import CheckpointError
-from ..io import StoredTensor, inspect_checkpoint, load_tensors, read_header, save_checkpoint
+from ..errors import CheckpointError, InputError
+from ..io import CheckpointInfo, StoredTensor, inspect_checkpoint, load_tensors, save_checkpoint
+from ..resume import STATE_KIND, TrainingState, check_state, save_state, split_state
 from ._header import STATE, check_header
 
 #: kind name -> model class, filled by ``register``; used by :func:`load_model`.
@@ -45,6 +46,8 @@ class TrainableModel:
         self.history: list[dict] = []
         self.device: str | None = None
         self.steps_trained = 0
+        #: the latest run's optimizers, random generators and progress (see ``fit_iter(resume=...)``)
+        self.training_state: TrainingState | None = None
 
     @property
     def is_fitted(self) -> bool:
@@ -60,6 +63,58 @@ class TrainableModel:
         if not self.is_fitted:
             raise RuntimeError(f"this {self.kind} has not been trained yet: call fit() or load_model()")
 
+    # -- resuming a run ----------------------------------------------------------------
+    def _resume_from(self, resume: bool, seed: int):
+        """The run that ``fit_iter(resume=True)`` continues, checked before any data
+        is touched: ``None`` for a new run, else its saved ``(meta, tensors)``.
+
+        The run is this model's latest (stopped) run in memory, the widgets'
+        *Continue training*, or the one a ``.state`` file holds that
+        :func:`load_model` read (:meth:`save_training_state` wrote it).
+        """
+        if not resume:
+            return None
+        run = self.training_state
+        if run is None:
+            raise InputError(
+                f"this {self.kind} has no run to resume: train it first, or load a run's .state file with load_model"
+            )
+        if run.finished:
+            raise InputError("the run used its whole budget: there is nothing to resume; start a new run")
+        if run.pending is not None:
+            meta, tensors = run.pending
+        else:
+            tensors, meta = run.snapshot()
+        if meta["seed"] != int(seed):
+            raise InputError(f"the run being resumed used seed {meta['seed']}, not {seed}: pass seed={meta['seed']}")
+        return meta, tensors
+
+    def _begin_run(self, pending, seed: int, **objects) -> TrainingState:
+        """The new run's :class:`TrainingState` over ``objects`` (its optimizers and
+        random generators, by name), with ``pending`` (from :meth:`_resume_from`)
+        restored into them. Call it last, just before ``training_loop``: restoring
+        sets torch's, numpy's and Python's global generators."""
+        run = TrainingState(objects, seed=seed)
+        if pending is not None:
+            run.pending = pending
+            try:
+                run.restore()
+            except CheckpointError:
+                raise
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(f"the saved training state does not fit this run ({exc})") from None
+        self.training_state = run
+        return run
+
+    def save_training_state(self, path) -> Path:
+        """Write the model and its latest run (optimizer moments, schedule position,
+        random generators) to one ``.state`` file (safetensors, no pickle), atomically.
+        ``load_model(path).fit(..., resume=True)`` then ends where the uninterrupted
+        run would have."""
+        if self.training_state is None or self.training_state.pending is not None:
+            raise RuntimeError(f"this {self.kind} has no run in memory to save")
+        return save_state(path, self.training_state, self.net.state_dict(), self._meta())
+
     # -- persistence -----------------------------------------------------------------
     def _state(self) -> dict:
         return {}
@@ -74,14 +129,16 @@ class TrainableModel:
         if len(history) > 2000:  # keep the file small: an evenly thinned curve is enough
             stride = -(-len(history) // 2000)
             history = history[::stride] + [history[-1]]
-        meta = {
+        return save_checkpoint(path, self.net.state_dict(), self._meta(history))
+
+    def _meta(self, history=None) -> dict:
+        return {
             "kind": self.kind,
             "config": dataclasses.asdict(self.config),
             "steps_trained": self.steps_trained,
-            "history": history,
+            "history": self.history if history is None else history,
             **self._state(),
         }
-        return save_checkpoint(path, self.net.state_dict(), meta)
 
     @classmethod
     def load(cls, path):
@@ -94,12 +151,18 @@ class TrainableModel:
         built for real, and it cannot be larger than the file.
         """
         info = inspect_checkpoint(path)
+        if info.header["kind"] == STATE_KIND:
+            return _load_run(path, info, cls)
+        return cls._from_parts(path, info, lambda: load_tensors(path))
+
+    @classmethod
+    def _from_parts(cls, path, info: CheckpointInfo, read_tensors):
         header = info.header
         if header["kind"] != cls.kind:
             raise CheckpointError(f"{path} holds a {header['kind']!r} model, not a {cls.kind!r}")
         config = check_header(cls, header, path)
         cls._check_tensors(path, config, header, info.tensors)
-        tensors = load_tensors(path)
+        tensors = read_tensors()
         try:
             model = cls(config)
             model.history = list(header.get("history", []))
@@ -167,8 +230,31 @@ def _compare_tensors(path, kind: str, expected: dict[str, torch.Tensor], stored:
             raise CheckpointError(f"{path}: tensor {name!r} is stored as {have.dtype}, expected {tensor.dtype}")
 
 
+def _load_run(path, info: CheckpointInfo, cls=None):
+    """A model from a ``.state`` file, with the saved run ready for ``fit(resume=True)``."""
+    meta, model_info = check_state(path, info)
+    kind = model_info.header["kind"]
+    if cls is None:
+        if kind not in MODEL_KINDS:
+            raise CheckpointError(f"{path} holds an unknown model kind {kind!r}")
+        cls = MODEL_KINDS[kind]
+    parts = {}
+
+    def read_tensors():
+        parts.update(split_state(load_tensors(path)))
+        return parts["model"]
+
+    model = cls._from_parts(path, model_info, read_tensors)
+    run = TrainingState({}, seed=meta["seed"])
+    run.step, run.max_steps, run.time_limit, run.elapsed = meta["step"], meta["max_steps"], meta["time_limit"], meta["elapsed"]
+    run.pending = (meta, parts["state"])
+    model.training_state = run
+    return model
+
+
 def load_model(path):
-    """Load any napari-gan model saved with ``.save(path)``.
+    """Load any napari-gan model saved with ``.save(path)``, or the model of a run
+    saved with ``.save_training_state(path)`` (ready for ``fit(..., resume=True)``).
 
     Raises
     ------
@@ -176,7 +262,10 @@ def load_model(path):
         If the file is missing, not a napari-gan checkpoint, truncated, or holds a
         model kind this version does not know.
     """
-    kind = read_header(path)["kind"]
+    info = inspect_checkpoint(path)
+    if info.header["kind"] == STATE_KIND:
+        return _load_run(path, info)
+    kind = info.header["kind"]
     if kind not in MODEL_KINDS:
         raise CheckpointError(f"{path} holds an unknown model kind {kind!r}")
     return MODEL_KINDS[kind].load(path)

@@ -162,7 +162,9 @@ class CNNClassifier(TrainableModel):
         self.evaluation: ClassificationReport | None = None
         self._image_channels = 0
 
-    def _train(self, x: np.ndarray, y: np.ndarray, classes, *, max_steps, time_limit, seed, device, image_channels):
+    def _train(
+        self, x: np.ndarray, y: np.ndarray, classes, *, max_steps, time_limit, seed, device, image_channels, pending
+    ):
         """Generator training the net on (M, C, S, S) inputs ``x`` with class indices ``y``."""
         cfg = self.config
         train, val = _split(y, cfg.validation_fraction, seed)
@@ -224,6 +226,7 @@ class CNNClassifier(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, opt=opt, rng=rng),
         )
 
     def _proba(self, x: np.ndarray, *, device: str | None = None, batch_size: int = 256, progress=None) -> np.ndarray:
@@ -379,6 +382,7 @@ class ObjectClassifier(CNNClassifier):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -395,6 +399,8 @@ class ObjectClassifier(CNNClassifier):
             ``YX`` or ``YXC`` (default from the shape).
         max_steps, time_limit, seed, device
             Budget (whichever ends first), random seed and ``"auto"``/``"cpu"``/``"cuda"``.
+        resume : bool or path, optional
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
 
         Yields
         ------
@@ -402,6 +408,7 @@ class ObjectClassifier(CNNClassifier):
             Losses ``loss`` (cross-entropy) and ``accuracy`` (on the augmented batch).
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         x, lab, axes = _prepare_2d(image, labels, axes)
         named = _check_classes(classes, _present_ids(lab))
         names = _check_names(list(named.values()), "object")
@@ -418,6 +425,7 @@ class ObjectClassifier(CNNClassifier):
             seed=seed,
             device=device,
             image_channels=x.shape[0],
+            pending=pending,
         )
 
     def _check_input(self, image, labels, axes):
@@ -572,6 +580,7 @@ class ImageClassifier(CNNClassifier):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -583,8 +592,11 @@ class ImageClassifier(CNNClassifier):
             The class of each image; None or "" for images that are not annotated.
         axes, max_steps, time_limit, seed, device
             As for :meth:`ObjectClassifier.fit_iter`.
+        resume : bool or path, optional
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         x, axes = self._stack(images, axes)
         names = [None if n is None else str(n).strip() for n in names]
         if len(names) != x.shape[0]:
@@ -605,6 +617,7 @@ class ImageClassifier(CNNClassifier):
             seed=seed,
             device=device,
             image_channels=x.shape[1],
+            pending=pending,
         )
 
     def predict_proba(self, images, *, axes: str | None = None, device: str | None = None, progress=None):

@@ -242,6 +242,7 @@ class Denoiser(TrainableModel):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -264,6 +265,13 @@ class Denoiser(TrainableModel):
             Seeds patch sampling, masking and (when training from scratch) the weights.
         device : str
             ``"auto"`` (cuda, then mps, then cpu) or a torch device string.
+        resume : bool or path, optional
+            Continue an interrupted run instead of starting a new one: ``True`` for this
+            model's latest run in memory, or the file :meth:`save_training_state` wrote
+            (into the model loaded from the model file saved with it). The run keeps its
+            budget, learning-rate schedule, optimizer moments and random streams, so it
+            ends where the uninterrupted run would; ``max_steps``/``time_limit`` are the
+            run's own, and ``seed`` must be the run's.
 
         Yields
         ------
@@ -279,6 +287,7 @@ class Denoiser(TrainableModel):
         Validation runs before the generator is returned, so bad input raises here.
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         axes, norm, x, y = self._prepare(image, target, axes)
         mode = "supervised" if y is not None else self.config.self_supervised
         dims = spatial_dims(axes)
@@ -359,6 +368,7 @@ class Denoiser(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, opt=opt, sampler=sampler.rng, gen=gen),
         )
 
     # -- inference -----------------------------------------------------------------
@@ -400,6 +410,12 @@ class Denoiser(TrainableModel):
             In the input's intensity units.
         """
         self._require_fitted()
+        from ..run.blocks import is_dask_array, predict_blocks
+
+        if is_dask_array(image):  # lazy in, lazy out: block by block with a halo
+            return predict_blocks(
+                self, image, axes=axes, device=device, tile_size=tile_size, tta=tta, progress=progress
+            )
         arr, src, axes, lazy = prediction_input(image, axes, self)
         cfg = self.net.config
         # per-image percentiles: the network was trained on normalised data, so a new

@@ -171,6 +171,7 @@ class SpotDetector(TrainableModel):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -187,8 +188,11 @@ class SpotDetector(TrainableModel):
             Only this part of the image is annotated; the rest is ignored.
         axes, max_steps, time_limit, seed, device
             As for :meth:`napari_gan.Denoiser.fit_iter`.
+        resume : bool or path, optional
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         x, axes = prepare_image(image, axes)
         shape = annotation_shape(tuple(np.shape(image)), axes)
         pts = prepare_points(points, shape)
@@ -269,6 +273,7 @@ class SpotDetector(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, opt=opt, sampler=sampler.rng, gen=gen),
         )
 
     def _calibrate(self, x, pts, known, lab_axes, sigma, dev, max_px: int = 512**2) -> float:

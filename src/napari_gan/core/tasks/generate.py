@@ -287,6 +287,7 @@ class ImageGAN(TrainableModel):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -304,6 +305,8 @@ class ImageGAN(TrainableModel):
         max_steps, time_limit, seed, device
             Budget (whichever ends first), random seed (deterministic on CPU for a
             seed) and device ("auto": cuda, then mps, then cpu).
+        resume : bool or path, optional
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
 
         Yields
         ------
@@ -313,6 +316,7 @@ class ImageGAN(TrainableModel):
             ``patch`` (the patch-statistics term, before its weight).
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         cfg = self.config
         if cfg.mode == "samples":
             x, has_c = _prepare_samples(images)
@@ -450,6 +454,7 @@ class ImageGAN(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, opt_g=opt_g, opt_d=opt_d, rng=rng),
         )
 
     @staticmethod

@@ -179,6 +179,7 @@ class Segmenter(TrainableModel):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -195,6 +196,8 @@ class Segmenter(TrainableModel):
             ignored by the loss (e.g. a rectangle drawn around the annotated objects).
         axes, max_steps, time_limit, seed, device
             As for :meth:`napari_gan.Denoiser.fit_iter`.
+        resume : bool or path, optional
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
 
         Yields
         ------
@@ -202,6 +205,7 @@ class Segmenter(TrainableModel):
             Losses ``loss`` (and, in instance mode, ``classes`` and ``distance``).
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         x, axes = prepare_image(image, axes)
         lab = prepare_labels(labels, tuple(np.shape(image)), axes)
         reg = prepare_region(region, tuple(np.shape(image)), axes)
@@ -330,6 +334,7 @@ class Segmenter(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, opt=opt, sampler=sampler.rng, gen=gen),
         )
 
     # -- inference -----------------------------------------------------------------
@@ -365,6 +370,12 @@ class Segmenter(TrainableModel):
         self._require_fitted()
         if output not in OUTPUTS:
             raise InputError(f"output must be one of {OUTPUTS}, got {output!r}")
+        from ..run.blocks import is_dask_array, predict_blocks
+
+        if is_dask_array(image):  # lazy in, lazy out: block by block, objects merged across blocks
+            return predict_blocks(
+                self, image, axes=axes, device=device, tile_size=tile_size, progress=progress, output=output
+            )
         _, src, axes, _ = prediction_input(image, axes, self)
         dev = resolve_device(device or self.device or "auto")
         instance = self.mode == "instance"
