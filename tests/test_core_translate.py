@@ -96,7 +96,7 @@ def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
 def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
     """A small hole in a large image: the result equals inpainting the whole frame
     (the margin holds the fill's and the network's context), corners included."""
-    from napari_gan.core.tasks.translate import model as translate
+    from napari_gan.core.tasks.translate import inpaint
 
     big = np.tile(cam, (4, 4))  # 512 x 512
     inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=3, seed=0)
@@ -104,7 +104,7 @@ def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
     mask[300:320, 250:262] = True
     mask[:6, -9:] = True  # touches two image borders
     local = inp.predict(big, mask=mask, fill="smooth")
-    monkeypatch.setattr(translate, "_INPAINT_MARGIN", 10_000)  # the whole frame
+    monkeypatch.setattr(inpaint, "_INPAINT_MARGIN", 10_000)  # the whole frame
     whole = inp.predict(big, mask=mask, fill="smooth")
     np.testing.assert_array_equal(local[~mask], big[~mask])
     assert np.abs(local - whole).max() < 1e-3 * (big.max() - big.min())
@@ -150,13 +150,13 @@ def test_tension_fill_stays_in_the_range_of_the_known_pixels():
 def test_tension_fill_bounds_the_cost_of_very_large_holes(monkeypatch):
     import torch
 
-    from napari_gan.core.tasks.translate import model as translate
+    from napari_gan.core.tasks.translate import fills
 
     img = data.camera()[:96, :96].astype(np.float32) / 255
     hole = np.zeros(img.shape, bool)
     hole[10:50, 10:50] = True  # 1600 px: over the (lowered) limit
     hole[70:80, 70:80] = True  # 100 px: exact
-    monkeypatch.setattr(translate, "_EXACT_FILL_MAX", 1000)
+    monkeypatch.setattr(fills, "_EXACT_FILL_MAX", 1000)
     out = tension_fill(img[None], hole)[0]
     big = np.zeros_like(hole)
     big[10:50, 10:50] = True

@@ -295,7 +295,7 @@ def _heal(img: np.ndarray, hole: np.ndarray, copied: np.ndarray) -> np.ndarray:
     """Remove the fill's brightness mismatch at the hole's border: the difference
     between the known pixels just outside the hole and what the copied patches had
     there, spread smoothly (harmonically) over the hole, as a healing brush does."""
-    from .tasks.translate import pyramid_fill
+    from .tasks.translate.fills import pyramid_fill
 
     ring = ndi.binary_dilation(hole, iterations=2) & ~hole & np.isfinite(copied).all(0)
     if not ring.any():
