@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import dask
 import napari
 import numpy as np
 from magicgui.widgets import Container, PushButton, create_widget
@@ -319,7 +320,9 @@ class TaskWidget(DockWidget):
         except Exception as exc:
             self.panel.error(exc, context="Cannot predict")
             return False
-        return self.panel.run_job(func, on_result, description=description)
+        # a dask layer (e.g. zarr) gives a lazy result: compute it in the worker, not
+        # when the GUI thread adds the layer
+        return self.panel.run_job(lambda progress: dask.compute(func(progress))[0], on_result, description=description)
 
     # ----------------------------------------------------------------- helpers
 

@@ -1,0 +1,484 @@
+"""Prediction of images larger than memory, block by block with dask.
+
+The image is cut into blocks (dask chunks). Each block is predicted together with
+a halo of its neighbours' pixels, at least the network's receptive field wide, so
+that every kept pixel sees the same context as in a whole-image prediction; the
+halo is then cropped. Intensity normalisation is fitted once on a strided sample
+of the whole image, as the in-memory ``predict`` does, so that blocks do not
+differ in brightness. Instance labels get globally unique ids and objects cut by
+block borders are merged (:mod:`.merge`).
+
+Nothing here starts processes: the blocks are dask tasks, run by dask's threaded
+scheduler or by a ``dask.distributed`` cluster.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import uuid
+
+import numpy as np
+
+from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
+from ..data import Normalization
+from ..errors import InputError
+from ..tiling import predict_tiled
+
+#: block edge (pixels per spatial axis) when the caller gives none
+DEFAULT_CHUNKS = {2: 1024, 3: 128}
+#: models whose predict maps an image to an image or a label image
+SUPPORTED = ("Denoiser", "Segmenter", "Translator")
+
+
+def is_dask_array(x) -> bool:
+    """True for a ``dask.array.Array`` (without importing dask for other inputs)."""
+    da = sys.modules.get("dask.array")
+    return da is not None and isinstance(x, da.Array)
+
+
+def receptive_radius(config) -> int:
+    """Pixels on each side of an output pixel that a U-Net with ``config`` reads.
+
+    Two 3x3 convolutions per level (radius ``2 * 2**level``) on the way down and
+    up, two at the bottom, and one pixel at each level's scale for the pooling and
+    the transposed convolution (two with blur pooling).
+    """
+    r = 2 * 2**config.depth
+    for level in range(config.depth):
+        r += 4 * 2**level + (3 if getattr(config, "blurpool", False) else 2) * 2**level
+    return r
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-int(value) // multiple) * multiple
+
+
+def _sample(src, frame: int | None = None, max_pixels: int = 4_000_000) -> np.ndarray:
+    """A strided subsample of (N, C, *spatial) ``src`` (one frame, or all), as float32."""
+    from ..tasks._pixelwise import strided_sample
+
+    part = src if frame is None else src[frame : frame + 1]
+    return np.asarray(strided_sample(part, max_pixels), dtype=np.float32)
+
+
+class _Blocks:
+    """How one trained model predicts a (1, C, *spatial) block: subclasses set the
+    output channels, dtype, spatial ``scale``, output axes and the halo."""
+
+    scale = 1
+    dtype = np.dtype(np.float32)
+    instances = False
+
+    def __init__(self, model, src, axes: str, *, device: str | None, tile_size: int | None, **options):
+        from ..training import resolve_device
+
+        self.model, self.axes, self.tile_size = model, axes, tile_size
+        self.device = resolve_device(device or model.device or "auto")
+        self.progress = None
+        self._lock = threading.Lock()
+        self._done = 0
+        self.total = 0
+
+    def __getstate__(self):
+        # a progress callback (often bound to a GUI) and a lock stay in this process
+        state = dict(self.__dict__)
+        state.update(progress=None, _lock=None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def halo(self) -> int:
+        # with the receptive field as halo every kept pixel is computed from the same
+        # pixels as in a whole-image prediction (the tile overlap is about blending
+        # tiles, which happens inside each block as it does in the whole image)
+        net = self._net()
+        return _round_up(receptive_radius(net.config), net.multiple)
+
+    def _net(self):
+        return self.model.net
+
+    def tick(self) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self._done += 1
+            done = self._done
+        self.progress(done, self.total)
+
+
+class _DenoiserBlocks(_Blocks):
+    def __init__(self, model, src, axes, *, device, tile_size, tta: bool = False):
+        import torch
+
+        super().__init__(model, src, axes, device=device, tile_size=tile_size)
+        cfg = model.net.config
+        self.tta, self.out_channels, self.out_axes = tta, cfg.out_channels, axes
+        self.norm = Normalization.fit(_sample(src), name="image")
+        self.fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
+        self.net = model.net.to(self.device).eval().to(memory_format=self.fmt)
+
+    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
+        import torch
+
+        from ..tiling import dihedral_stack
+
+        net, fmt, dev, norm = self.net, self.fmt, self.device, self.norm
+
+        def fn(batch):
+            with torch.inference_mode():
+                t = torch.from_numpy(norm.apply(batch)).to(dev)
+                if self.tta:
+                    out = dihedral_stack(lambda ti: net(ti.contiguous(memory_format=fmt)).float(), t).mean(0)
+                else:
+                    out = net(t.contiguous(memory_format=fmt)).float()
+                return out.contiguous().cpu().numpy()
+
+        dims = net.config.dims
+        t = self.tile_size or (self.model.config.tile_size if dims == 2 else 64)
+        out = predict_tiled(
+            block,
+            fn,
+            out_channels=self.out_channels,
+            tile=(t,) * dims,
+            overlap=min(self.model.config.tile_overlap, t // 4),
+            multiple=net.multiple,
+            batch_size=2,
+        )
+        return norm.invert(out)
+
+
+class _SegmenterBlocks(_Blocks):
+    def __init__(self, model, src, axes, *, device, tile_size, output: str = "labels"):
+        import torch
+
+        from ..tasks._pixelwise import ChannelNorm, annotation_axes
+        from ..tasks.segment import OUTPUTS
+
+        super().__init__(model, src, axes, device=device, tile_size=tile_size)
+        if output not in OUTPUTS:
+            raise InputError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.output = output
+        self.instance = model.mode == "instance"
+        self.norm = ChannelNorm.fit(_sample(src))
+        self.fmt = torch.channels_last if model.net.config.dims == 2 else torch.channels_last_3d
+        self.net = model.net.to(self.device).eval().to(memory_format=self.fmt)
+        self.out_axes = annotation_axes(axes)
+        if output == "probabilities":
+            self.out_channels = 3 if self.instance else model.net.config.out_channels
+        else:
+            self.out_channels, self.dtype = 1, np.dtype(np.int32)
+        self.instances = output == "instances" or (self.instance and output == "labels")
+
+    def halo(self) -> int:
+        h = super().halo()
+        if self.instances:
+            # both blocks beside a border must see the whole of an object that straddles it
+            radius = self.model.object_radius or 8.0
+            h += _round_up(3 * radius, self.model.net.multiple)
+        return h
+
+    def maps(self, block: np.ndarray) -> np.ndarray:
+        import torch
+
+        from ..tasks.segment import _instance_activation
+
+        net, fmt, dev, norm = self.net, self.fmt, self.device, self.norm
+        activation = _instance_activation if self.instance else (lambda t: torch.softmax(t, 1))
+
+        def fn(batch):
+            with torch.inference_mode():
+                t = torch.from_numpy(norm.apply(batch)).to(dev).contiguous(memory_format=fmt)
+                return activation(net(t)).float().contiguous().cpu().numpy()
+
+        dims = net.config.dims
+        t = self.tile_size or self.model.config.tile_size
+        t = t if dims == 2 else min(t, 64)
+        channels = activation(torch.zeros((1, net.config.out_channels) + (1,) * dims)).shape[1]
+        return predict_tiled(
+            block,
+            fn,
+            out_channels=channels,
+            tile=(t,) * dims,
+            overlap=min(self.model.config.tile_overlap, t // 4),
+            multiple=net.multiple,
+            batch_size=2,
+        )[0]
+
+    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
+        from ..tasks.segment import split_instances
+
+        model, maps = self.model, self.maps(block)
+        if self.output == "probabilities":
+            return maps[None, : self.out_channels]
+        if self.instance and self.instances:
+            lab = split_instances(
+                maps[1], maps[2], maps[3], min_size=model.min_size, min_distance=model._peak_distance()
+            )
+        elif self.instance:
+            lab = np.where(maps[1] + maps[2] > 0.5, 2, 1)
+        else:
+            classes = maps.argmax(0) + 1
+            lab = model._split_semantic(classes) if self.output == "instances" else classes
+        return lab[None, None].astype(np.int32)
+
+
+class _TranslatorBlocks(_Blocks):
+    def __init__(self, model, src, axes, *, device, tile_size):
+        from ..tasks._pixelwise import ChannelNorm
+
+        super().__init__(model, src, axes, device=device, tile_size=tile_size)
+        spec = model._spec
+        if spec.takes_mask:
+            raise InputError("inpainting works on the bounding box of the holes; use predict(image, mask=...)")
+        if "Z" in axes:
+            raise InputError(f"axes {axes!r}: the Translator works on 2D frames; use S or T for the leading axis")
+        spec.check_channels(model, src.shape[1])
+        self.g = model.net["g"].to(self.device).eval()
+        # paired uses the training normalisation and colorize the dtype's range; the
+        # others fit each frame's range, as predict does, here on the whole frame
+        self.norms = None
+        if model.task not in ("paired", "colorize"):
+            self.norms = [ChannelNorm.fit(_sample(src, n)) for n in range(src.shape[0])]
+        self.out_axes = spec.output_axes(model, axes)
+        # the output's channels and size factor, from a block of the network's minimal size
+        m = self.g.multiple
+        probe = self(np.zeros((1, src.shape[1], m, m), dtype=src.dtype), 0)
+        self.out_channels, self.scale = probe.shape[1], probe.shape[-1] // m
+
+    def _net(self):
+        return self.g
+
+    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
+        norm = None if self.norms is None else self.norms[frame]
+        out, _ = self.model._predict_frame(block[0], None, self.g, self.device, self.tile_size, False, None, norm)
+        return out[None]
+
+
+def _block_predictor(model, src, axes, *, device, tile_size, options) -> _Blocks:
+    kind = type(model).__name__
+    if kind not in SUPPORTED:
+        raise InputError(
+            f"block prediction covers models that predict an image or labels ({', '.join(SUPPORTED)}), not a {kind}"
+        )
+    cls = {"Denoiser": _DenoiserBlocks, "Segmenter": _SegmenterBlocks, "Translator": _TranslatorBlocks}[kind]
+    try:
+        return cls(model, src, axes, device=device, tile_size=tile_size, **options)
+    except TypeError as exc:
+        raise InputError(f"{kind} block prediction: {exc}") from None
+
+
+def _axis_chunks(size: int, chunk: int, halo: int) -> tuple[int, ...]:
+    """Regular chunks along one axis; a last piece narrower than the halo joins the
+    one before (dask's overlap needs every chunk at least as wide as the halo)."""
+    n, rest = divmod(size, chunk)
+    sizes = [chunk] * n
+    if rest:
+        if sizes and rest < halo:
+            sizes[-1] += rest
+        else:
+            sizes.append(rest)
+    return tuple(sizes)
+
+
+def _prepare(model, image, axes, chunks, halo, device, tile_size, options):
+    """Validate and lay out the input: returns (predictor, ext, core_chunks, halo)."""
+    import dask.array as da
+
+    from ..tasks._pixelwise import lazy_or_array
+
+    model._require_fitted()
+    arr, _ = lazy_or_array(image)
+    if not is_dask_array(arr):
+        arr = da.from_array(arr)
+    if arr.dtype.kind not in "uif":
+        raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
+    if any(s == 0 for s in arr.shape):
+        raise InputError(f"image is empty (shape {arr.shape})")
+    if axes is None and hasattr(model, "_spec"):
+        axes = model._spec.default_axes(model, arr.ndim) or default_axes(arr.shape)
+    elif axes is None:
+        axes = model.axes if model.axes and len(model.axes) == arr.ndim else default_axes(arr.shape)
+    axes = check_axes(axes, arr.shape)
+    dims = spatial_dims(axes)
+    src = to_ncs(arr, axes)
+    net = model.net["g"] if type(model).__name__ == "Translator" else model.net
+    cfg = net.config
+    if type(model).__name__ != "Translator":
+        if dims != cfg.dims:
+            raise InputError(f"this {type(model).__name__} is {cfg.dims}D but axes {axes!r} describe {dims}D data")
+        if src.shape[1] != cfg.in_channels:
+            raise InputError(
+                f"this {type(model).__name__} expects {cfg.in_channels} channel(s), the image has {src.shape[1]}"
+            )
+    predictor = _block_predictor(model, src, axes, device=device, tile_size=tile_size, options=options)
+    halo = predictor.halo() if halo is None else int(halo)
+    if halo < 0:
+        raise InputError(f"halo must be >= 0 pixels, got {halo}")
+    if chunks is None:  # the input's own blocks
+        chunks = tuple(c[0] for c in src.chunks[2:])
+    edges = (int(chunks),) * dims if np.isscalar(chunks) else tuple(int(c) for c in chunks)
+    if len(edges) != dims or min(edges) < 1:
+        raise InputError(f"chunks must be one positive size or one per spatial axis ({dims}), got {chunks!r}")
+    # a block at least as wide as the halo: dask's overlap reads only direct neighbours
+    edges = tuple(_round_up(max(c, halo), net.multiple) for c in edges)
+    spatial = [_axis_chunks(s, c, halo) for s, c in zip(src.shape[2:], edges)]
+    src = src.rechunk(((1,) * src.shape[0], (src.shape[1],), *spatial))
+    depth = {0: 0, 1: 0, **{2 + i: min(halo, s) for i, s in enumerate(src.shape[2:])}}
+    ext = da.overlap.overlap(src, depth=depth, boundary="none") if halo else src
+    return predictor, ext, src.chunks, [depth[2 + i] for i in range(dims)]
+
+
+def _crop(out: np.ndarray, location, numblocks, halos, scale: int) -> np.ndarray:
+    """Cut the halo (present only towards neighbouring blocks) off a block's output."""
+    index = [slice(None), slice(None)]
+    for i, h in enumerate(halos):
+        lo = h * scale if location[2 + i] > 0 else 0
+        hi = h * scale if location[2 + i] < numblocks[2 + i] - 1 else 0
+        index.append(slice(lo, out.shape[2 + i] - hi))
+    return out[tuple(index)]
+
+
+def _predict_block(block, predictor, halos, block_info=None):
+    info = block_info[0]
+    out = predictor(np.asarray(block), info["chunk-location"][0])
+    out = _crop(out, info["chunk-location"], info["num-chunks"], halos, predictor.scale)
+    predictor.tick()
+    return out.astype(predictor.dtype, copy=False)
+
+
+def predict_blocks(
+    model,
+    image,
+    *,
+    axes: str | None = None,
+    chunks: int | tuple[int, ...] | None = None,
+    halo: int | None = None,
+    store=None,
+    component: str | None = None,
+    overwrite: bool = False,
+    scheduler=None,
+    device: str | None = None,
+    tile_size: int | None = None,
+    progress=None,
+    **options,
+):
+    """Predict ``image`` block by block, lazily or into a zarr store.
+
+    Parameters
+    ----------
+    model : Denoiser, Segmenter or Translator
+        A trained model (its predict maps an image to an image or to labels).
+    image : array-like (dask, zarr, numpy), shape per ``axes``
+        Read one block (plus halo) at a time.
+    axes : str, optional
+        Letters from ``STCZYX``; default: the training axes when the number of
+        dimensions agrees, else guessed from the shape.
+    chunks : int or tuple of int, optional
+        Block edge per spatial axis (default: the input's chunks), rounded up to
+        a multiple the network needs and to at least the halo. Memory per task
+        grows with the block's area (volume). The command line's default is
+        1024 in 2D, 128 in 3D (``DEFAULT_CHUNKS``).
+    halo : int, optional
+        Pixels of context read around each block and cropped after prediction.
+        Default: the network's receptive field, plus three typical object radii
+        for instance labels.
+    store : str, path, zarr store or zarr group, optional
+        Where to write the result as a zarr array (chunked like the blocks).
+        None returns a lazy dask array.
+    component : str, optional
+        Path of the array inside ``store`` (default: its root).
+    overwrite : bool
+        Replace an existing array at ``store``/``component``; otherwise refuse.
+    scheduler : str or distributed.Client, optional
+        Used when writing to ``store``: a dask scheduler name ("threads",
+        "synchronous", ...) or a ``dask.distributed.Client``. Default: dask's.
+    device, tile_size : optional
+        As for the model's ``predict``.
+    progress : callable(done, total), optional
+        Called after each block (in this process: local schedulers only).
+    **options
+        Options of the model's ``predict``: ``output`` (Segmenter), ``tta``
+        (Denoiser).
+
+    Returns
+    -------
+    dask.array.Array or zarr.Array
+        Lazy result with the same layout as ``model.predict(image)`` gives (for
+        ``superres``, Y and X times ``scale``), or the written zarr array.
+
+    Notes
+    -----
+    Instance labels are written in two passes when ``store`` is given: the blocks'
+    own labels first, then every block is relabelled to globally unique ids with
+    the objects cut by block borders merged; no pass holds the whole output. A
+    lazy instance result keeps the blocks' labels in memory until the merge is
+    known, so for labels larger than memory give ``store``.
+    """
+    import dask.array as da
+
+    predictor, ext, core_chunks, halos = _prepare(model, image, axes, chunks, halo, device, tile_size, options)
+    predictor.progress = progress
+    predictor.total = int(np.prod(ext.numblocks))
+    s = predictor.scale
+    out_chunks = (core_chunks[0], (predictor.out_channels,)) + tuple(tuple(c * s for c in cs) for cs in core_chunks[2:])
+    target = None
+    if store is not None:
+        from .storage import create_output
+
+        shape = _layout_chunks(out_chunks, predictor.out_axes, sizes=True)
+        lead = ("class",) if len(shape) > len(predictor.out_axes) else ()
+        target = create_output(
+            store,
+            component,
+            shape,
+            _layout_chunks(out_chunks, predictor.out_axes),
+            predictor.dtype,
+            overwrite=overwrite,
+            names=lead + tuple(a.lower() for a in predictor.out_axes),
+        )
+    if predictor.instances:
+        from .merge import merged_labels
+
+        return merged_labels(predictor, ext, core_chunks, halos, target, scheduler)
+    import dask
+
+    ncs = da.map_blocks(
+        _predict_block,
+        ext,
+        dask.delayed(predictor, pure=False),  # one copy of the weights in the graph, not one per block
+        halos,
+        chunks=out_chunks,
+        dtype=predictor.dtype,
+        meta=np.empty((0,) * ext.ndim, predictor.dtype),
+        name=f"predict-{uuid.uuid4().hex}",  # not a hash of the model's weights
+    )
+    result = _to_axes(ncs, predictor)
+    if target is None:
+        return result
+    da.store(result, target, lock=False, scheduler=scheduler)
+    return target
+
+
+def _to_axes(ncs, predictor):
+    """(N, K, *spatial) -> the layout ``predict`` returns (probabilities: K first)."""
+    import dask.array as da
+
+    if getattr(predictor, "output", None) == "probabilities":
+        # one chunk along K: each zarr chunk is then written by one task
+        stacked = da.stack([from_ncs(ncs[:, k : k + 1], predictor.out_axes) for k in range(ncs.shape[1])])
+        return stacked.rechunk({0: -1})
+    return from_ncs(ncs, predictor.out_axes)
+
+
+def _layout_chunks(chunks_ncs, out_axes, sizes: bool = False):
+    """Chunk sizes (or shape, ``sizes=True``) of an (N, K, *spatial) array in ``out_axes``.
+
+    A leading K axis stands first for probabilities (``out_axes`` without C)."""
+    letters = "SC" + ("ZYX" if len(chunks_ncs) == 5 else "YX")
+    pick = {a: (sum(c) if sizes else max(c)) for a, c in zip(letters, chunks_ncs)}
+    pick["T"] = pick["S"]
+    lead = () if "C" in out_axes or pick["C"] == 1 else (pick["C"],)
+    return lead + tuple(pick[a] for a in out_axes)
