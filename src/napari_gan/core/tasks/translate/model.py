@@ -273,6 +273,11 @@ class Translator(TrainableModel):
         """
         self._require_fitted()
         task, spec = self.task, self._spec
+        from ...run.blocks import is_dask_array, predict_blocks
+
+        if is_dask_array(image) and mask is None and not return_uncertainty and not spec.takes_mask:
+            # lazy in, lazy out: block by block with a halo
+            return predict_blocks(self, image, axes=axes, device=device, tile_size=tile_size, progress=progress)
         if mask is not None and not spec.takes_mask:
             raise InputError(f"mask is only used by task='inpaint', not {task!r}")
         if fill not in FILLS:
