@@ -23,7 +23,42 @@ def _build_parser() -> argparse.ArgumentParser:
         help="napari-gan sample to open, or 'none' (default: %(default)s)",
     )
     gui.add_argument("--widget", default="Denoise", help="widget to dock (default: %(default)s)")
+    _add_predict_parser(sub)
     return parser
+
+
+def _add_predict_parser(sub) -> None:
+    predict = sub.add_parser(
+        "predict",
+        help="apply a saved model to an image (zarr, OME-Zarr, .npy, TIFF) block by block, writing zarr",
+        description="Predict block by block with dask: each block is read with a halo of context, predicted and "
+        "written to a zarr array, so neither the image nor the result needs to fit in memory. Instance labels "
+        "get unique ids, with objects cut by block borders merged.",
+    )
+    predict.add_argument("model", help="model file (.ngan) saved by napari-gan")
+    predict.add_argument("input", help="input image: a zarr array or group (OME-Zarr), a .npy or a .tif file")
+    predict.add_argument("output", help="output zarr array (a folder; refused if it exists, unless --overwrite)")
+    predict.add_argument(
+        "--component",
+        metavar="PATH",
+        help="array inside the input zarr group (default: OME-Zarr level 0, or the only array)",
+    )
+    predict.add_argument("--chunks", type=int, metavar="N", help="block edge in pixels (default 1024 in 2D, 128 in 3D)")
+    predict.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask.distributed scheduler address (tcp://host:8786); default: dask's threads in this process",
+    )
+    predict.add_argument(
+        "--axes", help="axes of the input, letters from STCZYX (default: OME-Zarr metadata, else the model's)"
+    )
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    predict.add_argument("--device", help="cpu, cuda, mps (default: auto)")
+    predict.add_argument(
+        "--output-kind",
+        choices=("labels", "instances", "classes", "probabilities"),
+        help="Segmenter only: what to write (default: labels)",
+    )
 
 
 def gui(*, sample: str | None = "noisy_camera", widget: str = "Denoise") -> None:
@@ -66,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample = getattr(args, "sample", "noisy_camera")
         widget = getattr(args, "widget", "Denoise")
         gui(sample=None if sample.lower() == "none" else sample, widget=widget)
+    elif args.command == "predict":
+        from .core.run.storage import predict_main
+
+        return predict_main(args)
     return 0
 
 
