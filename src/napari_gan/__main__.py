@@ -1,13 +1,16 @@
 """Command line: ``napari-gan`` (or ``python -m napari_gan``).
 
 ``napari-gan`` alone, or ``napari-gan gui``, opens napari with the Denoise widget
-docked and the noisy camera sample loaded. Further subcommands (e.g. ``train
-CONFIG``) are added as argparse subparsers beside ``gui``.
+docked and the noisy camera sample loaded. ``napari-gan train CONFIG [--resume]``
+trains headless, under torchrun data-parallel (:mod:`napari_gan.core.run.train`);
+``napari-gan predict MODEL INPUT OUTPUT`` predicts block by block
+(:mod:`napari_gan.core.run.blocks`). Neither imports Qt.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 PLUGIN = "napari-gan"
@@ -23,8 +26,20 @@ def _build_parser() -> argparse.ArgumentParser:
         help="napari-gan sample to open, or 'none' (default: %(default)s)",
     )
     gui.add_argument("--widget", default="Denoise", help="widget to dock (default: %(default)s)")
+    _add_train_parser(sub)
     _add_predict_parser(sub)
     return parser
+
+
+def _add_train_parser(sub) -> None:
+    train = sub.add_parser(
+        "train",
+        help="train the model a run config (YAML/TOML) describes, without a GUI; under torchrun: data-parallel",
+        description="Train headless. Under `torchrun --nproc_per_node N -m napari_gan train CONFIG` every process "
+        "trains a replica on its share of the batch (gloo on CPU, nccl on GPU).",
+    )
+    train.add_argument("config", help="run config file (.yaml, .yml or .toml)")
+    train.add_argument("--resume", action="store_true", help="continue the run in the config's output folder")
 
 
 def _add_predict_parser(sub) -> None:
@@ -101,10 +116,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         sample = getattr(args, "sample", "noisy_camera")
         widget = getattr(args, "widget", "Denoise")
         gui(sample=None if sample.lower() == "none" else sample, widget=widget)
+    elif args.command == "train":
+        return _train(args)
     elif args.command == "predict":
         from .core.run.storage import predict_main
 
         return predict_main(args)
+    return 0
+
+
+def _train(args) -> int:
+    from .core.errors import CheckpointError, InputError
+    from .core.run.train import train
+
+    try:
+        train(args.config, resume=args.resume)
+    except (InputError, CheckpointError) as exc:
+        print(f"{PLUGIN} train: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as exc:
+        print(f"{PLUGIN} train: {exc or 'stopped'}", file=sys.stderr)
+        return 130
     return 0
 
 
