@@ -110,6 +110,7 @@ class Translator(TrainableModel):
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
+        resume=False,
     ):
         """Validate the data, then return a generator that trains one step per ``next()``.
 
@@ -127,6 +128,8 @@ class Translator(TrainableModel):
         max_steps, time_limit, seed, device
             Step/time budget (whichever ends first), random seed, and device
             (``"auto"``: cuda, then mps, then cpu).
+        resume : bool
+            Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
 
         Yields
         ------
@@ -134,6 +137,7 @@ class Translator(TrainableModel):
             Losses ``l1`` and, with ``adversarial_weight > 0``, ``g_adv`` and ``d``.
         """
         check_budget(max_steps, time_limit)
+        pending = self._resume_from(resume, seed)
         cfg, spec = self.config, self._spec
         data = spec.training_data(images, target, axes, target_axes)
         channels, out_channels = data.channels, data.out_channels
@@ -217,6 +221,7 @@ class Translator(TrainableModel):
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
+            state=self._begin_run(pending, seed, rng=rng, gen=gen, **{f"opt{i}": o for i, o in enumerate(opts)}),
         )
 
     # -- inference ------------------------------------------------------------------
