@@ -94,8 +94,9 @@ def _same_curve(a, b):
     assert [h["step"] for h in a.history] == [h["step"] for h in b.history]
     for ha, hb in zip(a.history, b.history):
         assert ha.keys() == hb.keys()
-        np.testing.assert_allclose([ha[k] for k in ha if k != "elapsed"], [hb[k] for k in hb if k != "elapsed"],
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            [ha[k] for k in ha if k != "elapsed"], [hb[k] for k in hb if k != "elapsed"], rtol=1e-4, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize("kind", sorted(RUNS))

@@ -137,8 +137,7 @@ def test_a_run_killed_mid_way_resumes_to_the_uninterrupted_result(tmp_path):
     cfg = _config(tmp_path, output="killed", max_steps=60, every=2)
     out = tmp_path / "killed"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "napari_gan", "train", str(cfg)], env=env,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "napari_gan", "train", str(cfg)], env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (out / "last.state").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -181,9 +180,11 @@ def test_torchrun_two_processes_train_replicas_that_stay_identical(tmp_path):
     cfg = _config(tmp_path, output="ddp", max_steps=40, every=20, batch=8)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "napari_gan", "train",
-         str(cfg)],
-        env=env, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "napari_gan", "train", str(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     out = tmp_path / "ddp"

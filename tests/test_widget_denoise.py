@@ -349,3 +349,30 @@ def test_closing_the_viewer_while_training(make_napari_viewer, qtbot, errors):
     qtbot.waitUntil(lambda: bool(done), timeout=15_000)
     assert done[0] - closed < 10
     assert errors == []
+
+
+def test_continue_after_stop_resumes_the_run_then_fine_tunes(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    widget.image_picker.value = layer
+    configure(widget, steps=16, preview=1)
+    click(widget.panel.train_button)
+    qtbot.waitUntil(lambda: "noisy [denoised preview]" in viewer.layers, timeout=15_000)
+    click(widget.panel.stop_button)
+    wait_idle(qtbot, widget)
+    stopped_at = widget.model.steps_trained
+    assert 0 < stopped_at < 16
+
+    model = widget.model
+    widget.fine_tune.value = True
+    configure(widget, steps=7, preview=0)  # a resumed run keeps its own budget of 16
+    assert widget.train()
+    wait_idle(qtbot, widget, timeout=120_000)
+    assert widget.model is model and model.steps_trained == 16
+    assert [h["step"] for h in model.history] == list(range(1, 17))  # one curve
+    assert widget.panel.last_record.total == 16
+
+    assert widget.train()  # the run is finished: this is a new, fine-tuning run of 7 steps
+    wait_idle(qtbot, widget, timeout=120_000)
+    assert model.steps_trained == 23 and widget.panel.last_record.total == 7
+    assert errors == []

@@ -763,6 +763,16 @@ def axes_picker():
     )
 
 
+def can_resume(model) -> bool:
+    """Whether training ``model`` again resumes its stopped run (the rest of that
+    run's steps, on its learning-rate schedule, with its optimizer moments and
+    random streams) rather than starting a new, fine-tuning run: true after a Stop
+    (or for a model loaded from a run's ``.state`` file), false once a run has
+    used its whole budget."""
+    run = getattr(model, "training_state", None)
+    return run is not None and not run.finished
+
+
 def budget_widgets(default_steps: int):
     """Max steps, time limit, preview interval and "continue training" options."""
     from magicgui.widgets import CheckBox, SpinBox
@@ -779,6 +789,7 @@ def budget_widgets(default_steps: int):
     fine_tune = CheckBox(
         value=False,
         text="Continue training the current model",
-        tooltip="Fine-tune the trained or loaded model (keeping its own settings) instead of starting a new one",
+        tooltip="Train the current model further instead of starting a new one: a stopped run resumes where it "
+        "stopped (its own step budget and schedule); a finished or loaded model is fine-tuned",
     )
     return max_steps, time_limit, preview_every, fine_tune

@@ -18,7 +18,7 @@ import napari_gan as ng
 from napari_gan.core.tasks.classify import CNNClassifier
 
 from ._task import Placement, TaskWidget, to_image_coords
-from ._training import TrainingJob, budget_widgets, check_image_layer, image_array, layer_axes
+from ._training import TrainingJob, budget_widgets, can_resume, check_image_layer, image_array, layer_axes
 from .segment import check_layer
 
 CLASS_PREFIX = "class: "
@@ -295,7 +295,16 @@ class ClassifyWidget(TaskWidget):
                 model = ng.ObjectClassifier(crop=int(self.crop.value), **common)
 
             def start():
-                return model.fit_iter(data, lab, classes, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
+                return model.fit_iter(
+                    data,
+                    lab,
+                    classes,
+                    axes=axes,
+                    max_steps=max_steps,
+                    time_limit=time_limit,
+                    seed=0,
+                    resume=can_resume(model),
+                )
 
             what = f"object classifier training on {labels.name!r}"
         else:
@@ -306,7 +315,9 @@ class ClassifyWidget(TaskWidget):
                 model = ng.ImageClassifier(input_size=int(self.input_size.value), **common)
 
             def start():
-                return model.fit_iter(data, names, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
+                return model.fit_iter(
+                    data, names, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0, resume=can_resume(model)
+                )
 
             what = f"image classifier training on {image.name!r}"
         self._begin(image, axes, model, current)

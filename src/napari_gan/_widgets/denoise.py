@@ -19,6 +19,7 @@ from ._training import (
     TrainingJob,
     axes_picker,
     budget_widgets,
+    can_resume,
     central_crop,
     check_image_layer,
     image_array,
@@ -96,7 +97,15 @@ class DenoiseWidget(TaskWidget):
         self._begin(image, axes, model, current)
 
         def start():
-            return model.fit_iter(data, target_data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
+            return model.fit_iter(
+                data,
+                target_data,
+                axes=axes,
+                max_steps=max_steps,
+                time_limit=time_limit,
+                seed=0,
+                resume=can_resume(model),
+            )
 
         def preview() -> Preview:
             # worker thread: only arrays here, no layer

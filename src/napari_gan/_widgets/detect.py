@@ -14,6 +14,7 @@ from ._training import (
     TrainingJob,
     axes_picker,
     budget_widgets,
+    can_resume,
     central_crop,
     check_image_layer,
     image_array,
@@ -98,7 +99,14 @@ class DetectWidget(TaskWidget):
 
         def start():
             return model.fit_iter(
-                data, pts, region=region, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0
+                data,
+                pts,
+                region=region,
+                axes=axes,
+                max_steps=max_steps,
+                time_limit=time_limit,
+                seed=0,
+                resume=can_resume(model),
             )
 
         def preview() -> Preview:

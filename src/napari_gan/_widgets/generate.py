@@ -17,7 +17,7 @@ from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_wid
 import napari_gan as ng
 
 from ._task import DockWidget
-from ._training import TrainingJob, budget_widgets, check_image_layer, image_array
+from ._training import TrainingJob, budget_widgets, can_resume, check_image_layer, image_array
 
 PREVIEW_SUFFIX = " [generated preview]"
 RESULT_SUFFIX = " [generated]"
@@ -199,7 +199,9 @@ class GenerateWidget(DockWidget):
         max_steps, time_limit = int(self.max_steps.value), float(self.time_limit.value) or None
 
         def start():
-            return model.fit_iter(data, classes=classes, max_steps=max_steps, time_limit=time_limit, seed=0)
+            return model.fit_iter(
+                data, classes=classes, max_steps=max_steps, time_limit=time_limit, seed=0, resume=can_resume(model)
+            )
 
         def preview():
             if model.mode == "texture":

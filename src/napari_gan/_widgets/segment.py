@@ -14,6 +14,7 @@ from ._training import (
     TrainingJob,
     axes_picker,
     budget_widgets,
+    can_resume,
     central_crop,
     check_image_layer,
     image_array,
@@ -122,7 +123,14 @@ class SegmentWidget(TaskWidget):
 
         def start():
             return model.fit_iter(
-                data, lab, region=region, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0
+                data,
+                lab,
+                region=region,
+                axes=axes,
+                max_steps=max_steps,
+                time_limit=time_limit,
+                seed=0,
+                resume=can_resume(model),
             )
 
         def preview() -> Preview:

@@ -15,6 +15,7 @@ from ._training import (
     TrainingJob,
     axes_picker,
     budget_widgets,
+    can_resume,
     central_crop,
     check_image_layer,
     image_array,
@@ -205,8 +206,11 @@ class TranslateWidget(TaskWidget):
                     max_steps=max_steps,
                     time_limit=time_limit,
                     seed=0,
+                    resume=can_resume(model),
                 )
-            return model.fit_iter(data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0)
+            return model.fit_iter(
+                data, axes=axes, max_steps=max_steps, time_limit=time_limit, seed=0, resume=can_resume(model)
+            )
 
         def preview() -> Preview:
             index, crop_axes, starts = central_crop(data.shape, axes, frame=self._frame)

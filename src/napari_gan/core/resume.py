@@ -226,8 +226,10 @@ def _check_meta(meta, path) -> None:
     )
     need(isinstance(meta.get("objects"), dict), "objects are not a mapping")
     for name, entry in meta["objects"].items():
-        need(isinstance(entry, dict) and entry.get("type") in ("optimizer", "torch_generator", "numpy_generator"),
-             f"entry {name!r} is not an optimizer or a random generator")
+        need(
+            isinstance(entry, dict) and entry.get("type") in ("optimizer", "torch_generator", "numpy_generator"),
+            f"entry {name!r} is not an optimizer or a random generator",
+        )
     ng, pg = meta.get("numpy_global"), meta.get("python_global")
     need(isinstance(ng, list) and len(ng) == 4 and ng[0] == "MT19937", "numpy generator state is malformed")
     need(isinstance(pg, list) and len(pg) == 2, "Python generator state is malformed")
@@ -252,5 +254,9 @@ def check_state(path, info: CheckpointInfo) -> tuple[dict, CheckpointInfo]:
     for key, shape in (("global/torch", None), ("global/numpy", (624,)), ("global/python", (625,))):
         if key not in run or (shape is not None and run[key].shape != shape):
             raise CheckpointError(f"{path}: the training state lacks a valid {key!r}")
-    model_header = {**model_header, "format": info.header.get("format"), "format_version": info.header["format_version"]}
+    model_header = {
+        **model_header,
+        "format": info.header.get("format"),
+        "format_version": info.header["format_version"],
+    }
     return meta, CheckpointInfo(model_header, model)

@@ -110,7 +110,7 @@ def _check_option(where: str, name: str, value, default) -> None:
 
 
 def _check_fit(where: str, fit: dict, allowed: dict) -> dict:
-    for key, value in fit.items():
+    for key in fit:
         if key not in allowed:
             raise ConfigError(f"{where}: fit.{key} is not an option of fit (options: {', '.join(sorted(allowed))})")
     v = fit.get("max_steps", 1)
