@@ -20,6 +20,7 @@ training step.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -36,6 +37,8 @@ class World:
     size: int = 1
     local_rank: int = 0
     device: str = "auto"
+    #: seconds this process spent averaging gradients (the communication of a step)
+    comm_seconds: float = 0.0
 
     def barrier(self) -> None:
         if self.size > 1:
@@ -91,8 +94,11 @@ def split_batch(cfg: RunConfig, world: World) -> dict:
     return {**cfg.options, "batch_size": batch // world.size}
 
 
-def _average_gradients(size: int):
+def _average_gradients(world: World):
+    size = world.size
+
     def hook(optimizer, args, kwargs):
+        start = time.perf_counter()
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:
             if p.grad is None:  # every process must send the same sizes
@@ -105,6 +111,7 @@ def _average_gradients(size: int):
             n = p.numel()
             p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
             offset += n
+        world.comm_seconds += time.perf_counter() - start
 
     return hook
 
@@ -125,4 +132,4 @@ def replicate(model, world: World) -> None:
                 t.copy_(flat)
     for obj in model.training_state.objects.values():
         if isinstance(obj, torch.optim.Optimizer):
-            obj.register_step_pre_hook(_average_gradients(world.size))
+            obj.register_step_pre_hook(_average_gradients(world))

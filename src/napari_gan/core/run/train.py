@@ -211,6 +211,9 @@ def _run(model, it, cfg, out: Path, world, echo, every_seconds: float, time_limi
             model.save(out / MODEL_FILE)
             if record is not None:
                 echo(_progress_line(record, model) + f"  done: {out / MODEL_FILE}")
+                if world.size > 1:
+                    share = world.comm_seconds / max(record.elapsed, 1e-9)
+                    echo(f"averaging gradients across {world.size} processes: {world.comm_seconds:.1f} s ({share:.0%})")
     finally:
         if log is not None:
             log.close()
