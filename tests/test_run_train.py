@@ -199,3 +199,35 @@ def test_torchrun_two_processes_train_replicas_that_stay_identical(tmp_path):
     late = lambda log: np.mean([e["loss"] for e in log[20:]])  # noqa: E731
     ratio = late(_log(out / "log.jsonl")) / late(single.history)
     assert 0.75 < ratio < 1.25, ratio
+
+
+# ---------------------------------------------------------------- every model kind
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "Denoiser",
+        "Segmenter",
+        "SpotDetector",
+        "ObjectClassifier",
+        "ImageClassifier",
+        "ImageGAN-samples",
+        "ImageGAN-texture",
+        "Translator",
+    ],
+)
+def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
+    from test_resume import RUNS
+
+    from napari_gan.core.run.export import bind_fit, export_run
+
+    make, data = RUNS[kind]
+    args, kw = data()
+    model = make()
+    arguments = bind_fit(model, args, {**kw, "max_steps": 2, "seed": 4})
+    cfg = export_run(model, arguments, tmp_path / "run.yaml")
+    assert cfg.model == model.kind and cfg.fit["max_steps"] == 2
+    trained = train(cfg, echo=lambda line: None)
+    assert type(trained) is type(model) and trained.steps_trained == 2
+    assert ng.load_model(cfg.output / "model.ngan").config == model.config

@@ -391,6 +391,11 @@ class TrainingPanel(QWidget):
         self.status_label.setWordWrap(True)
         self.save_button = QPushButton("Save model…")
         self.load_button = QPushButton("Load model…")
+        self.export_button = QPushButton("Export config…")
+        self.export_button.setToolTip(
+            "Write what Train would do (model, options, the layers' data, budget) as a run config "
+            "for `napari-gan train` on another machine, a GPU node or a cluster"
+        )
         self.save_button.setEnabled(False)
 
         buttons = QHBoxLayout()
@@ -399,6 +404,7 @@ class TrainingPanel(QWidget):
         files = QHBoxLayout()
         files.addWidget(self.save_button)
         files.addWidget(self.load_button)
+        files.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
@@ -412,7 +418,8 @@ class TrainingPanel(QWidget):
         self.stop_button.clicked.connect(self.stop_training)
         self.save_button.clicked.connect(self._save_clicked)
         self.load_button.clicked.connect(self._load_clicked)
-        self.add_busy_sensitive(self.train_button, self.load_button)
+        self.export_button.clicked.connect(self._export_clicked)
+        self.add_busy_sensitive(self.train_button, self.load_button, self.export_button)
         # a closed widget must not leave a worker training for nobody
         stop = self._stop
         self.destroyed.connect(lambda *_: stop.set())
@@ -681,6 +688,19 @@ class TrainingPanel(QWidget):
             if not Path(path).suffix:
                 path += ".ngan"
             self.save_model(path)
+
+    def export_config(self, path: str | Path) -> Path | None:
+        """What Export config does, without the dialog (see :mod:`._export`)."""
+        from ._export import export_config
+
+        return export_config(self, path)
+
+    def _export_clicked(self) -> None:
+        from ._export import CONFIG_FILE_FILTER
+
+        path, _ = QFileDialog.getSaveFileName(self, "Export run config", "run.yaml", CONFIG_FILE_FILTER)
+        if path:
+            self.export_config(path if Path(path).suffix else path + ".yaml")
 
     def _load_clicked(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILE_FILTER)

@@ -78,12 +78,18 @@ def _kinds() -> dict:
     return MODEL_KINDS
 
 
-def _fit_parameters(cls) -> tuple[list[str], list[str], dict[str, inspect.Parameter]]:
-    """(data argument names, required ones, keyword options) of ``cls.fit_iter``."""
+BUDGET = ("max_steps", "time_limit", "seed", "device")
+
+
+def fit_parameters(cls) -> tuple[list[str], list[str], dict[str, inspect.Parameter]]:
+    """(data argument names, required ones, keyword options) of ``cls.fit_iter``.
+    Data are its positional arguments and, given as a file, any keyword option
+    that is not the budget (e.g. a Segmenter's ``region`` mask)."""
     params = list(inspect.signature(cls.fit_iter).parameters.values())[1:]
-    data = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
-    required = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
     options = {p.name: p for p in params if p.kind is p.KEYWORD_ONLY and p.name != "resume"}
+    data = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+    data += [name for name in options if name not in BUDGET]
+    required = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty]
     return data, required, options
 
 
@@ -194,9 +200,12 @@ def parse_config(raw, *, where: str = "config", base: Path | None = None) -> Run
         cls.config_class(**options)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: options: {exc}") from None
-    names, required, fit_options = _fit_parameters(cls)
+    names, required, fit_options = fit_parameters(cls)
     data = _check_data(where, dict(raw.get("data", {})), names, required, base)
     fit = _check_fit(where, dict(raw.get("fit", {})), fit_options)
+    both = sorted(set(data) & set(fit))
+    if both:
+        raise ConfigError(f"{where}: {both[0]} is given both in data and in fit")
     output = raw.get("output", "run")
     if not isinstance(output, str) or not output:
         raise ConfigError(f"{where}: output should be a folder name")
