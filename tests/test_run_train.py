@@ -231,3 +231,26 @@ def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
     trained = train(cfg, echo=lambda line: None)
     assert type(trained) is type(model) and trained.steps_trained == 2
     assert ng.load_model(cfg.output / "model.ngan").config == model.config
+
+
+@pytest.mark.parametrize("kind", ["ImageGAN-samples", "Segmenter"])
+def test_torchrun_keeps_other_kinds_replicas_identical(kind, tmp_path):
+    """A GAN's two optimizers, its discriminator and its moving average (EMA) stay
+    in step across processes, as a U-Net's weights do."""
+    from test_resume import RUNS
+
+    from napari_gan.core.run.export import bind_fit, export_run
+
+    make, data = RUNS[kind]
+    args, kw = data()
+    model = make()
+    cfg = export_run(model, bind_fit(model, args, {**kw, "max_steps": 6, "seed": 2}), tmp_path / "run.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "napari_gan", "train"]
+    run = subprocess.run([*cmd, str(cfg.source)], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    trained = ng.load_model(cfg.output / "model.ngan")
+    assert trained.steps_trained == 6 and trained.config.batch_size == model.config.batch_size // 2
+    a, b = _weights(cfg.output / "last.state"), _weights(cfg.output / "last.rank1.state")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from .config import ConfigError, RunConfig
 
@@ -116,12 +117,33 @@ def _average_gradients(world: World):
     return hook
 
 
-def replicate(model, world: World) -> None:
+def _averager(world: World, buffers: list[torch.Tensor]):
+    def average() -> None:
+        if not buffers:
+            return
+        start = time.perf_counter()
+        flat = torch.cat([b.reshape(-1) for b in buffers])
+        dist.all_reduce(flat)
+        flat /= world.size
+        offset = 0
+        for b in buffers:
+            b.copy_(flat[offset : offset + b.numel()].view_as(b))
+            offset += b.numel()
+        world.comm_seconds += time.perf_counter() - start
+
+    return average
+
+
+def replicate(model, world: World):
     """Make the processes' replicas start equal and step together: process 0's
     weights and buffers go to all, and every optimizer of the run averages the
-    gradients across processes before it steps."""
+    gradients across processes before it steps. Batch normalisation's running
+    statistics, which each process updates from its own share of the batch, are
+    averaged between steps by the function this returns (the statistics of the
+    global batch, near enough), so the replicas stay identical in their buffers
+    too; between steps, because a step's graph still holds them."""
     if world.size == 1:
-        return
+        return lambda: None
     with torch.no_grad():
         for t in model.net.state_dict().values():
             if t.is_contiguous():
@@ -130,6 +152,9 @@ def replicate(model, world: World) -> None:
                 flat = t.contiguous()
                 dist.broadcast(flat, src=0)
                 t.copy_(flat)
+    norms = [m for m in model.net.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    stats = [b for m in norms for b in (m.running_mean, m.running_var) if b is not None]
     for obj in model.training_state.objects.values():
         if isinstance(obj, torch.optim.Optimizer):
             obj.register_step_pre_hook(_average_gradients(world))
+    return _averager(world, stats)

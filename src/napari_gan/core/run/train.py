@@ -168,25 +168,26 @@ def train(config, *, resume: bool = False, echo=None, every_seconds: float = 10.
             state = False
         data = load_data(cfg)
         it = model.fit_iter(**data, **fit, resume=state)
-        distributed.replicate(model, world)
+        between_steps = distributed.replicate(model, world)
         if world.rank == 0:
             out.mkdir(parents=True, exist_ok=True)
             if not resume:
                 write_config(cfg, out / "config.yaml")
         world.barrier()
-        _run(model, it, cfg, out, world, echo, every_seconds, time_limit)
+        _run(model, it, cfg, out, world, echo, every_seconds, time_limit, between_steps)
     finally:
         world.close()
     return model
 
 
-def _run(model, it, cfg, out: Path, world, echo, every_seconds: float, time_limit: float | None) -> None:
+def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, between_steps) -> None:
     last_line = time.monotonic()
     log = open(out / LOG_FILE, "a", encoding="utf-8", buffering=1) if world.rank == 0 else None  # lines survive a kill
     record = None
     try:
         with _Stop() as stop:
             for record in it:
+                between_steps()
                 if log is not None:
                     entry = {"step": model.steps_trained, "elapsed": round(record.elapsed, 3), **record.losses}
                     log.write(json.dumps(entry) + "\n")
