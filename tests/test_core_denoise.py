@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import dask.array as da
 import numpy as np
 import pytest
 import torch
@@ -274,3 +275,24 @@ def test_predict_zarr_input_reads_lazily(tmp_path):
     z = zarr.open(str(tmp_path / "img.zarr"), mode="w", shape=noisy.shape, chunks=(32, 32), dtype="f4")
     z[:] = noisy
     np.testing.assert_allclose(den.predict(z), den.predict(noisy), atol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_integer_images_can_come_back_in_their_own_dtype(dtype):
+    rng = np.random.default_rng(0)
+    top = np.iinfo(dtype).max
+    img = (top * (0.5 + 0.45 * rng.uniform(-1, 1, (64, 64)))).astype(dtype)
+    img[:4, :4] = top  # values at the top of the range must clip, not wrap
+    den = ng.Denoiser(patch_size=32, batch_size=2, features=8, pretrained=False).fit(img, max_steps=2, seed=0)
+    as_float = den.predict(img)
+    same = den.predict(img, dtype="input")
+    assert as_float.dtype == np.float32 and same.dtype == dtype and same.shape == img.shape
+    np.testing.assert_array_equal(same, np.clip(np.round(as_float), 0, top).astype(dtype))
+    assert den.predict(img, dtype=np.uint16).dtype == np.uint16
+    lazy = den.predict(da.from_array(img, chunks=32), dtype="input")
+    assert isinstance(lazy, da.Array) and lazy.dtype == dtype
+    assert den.predict(img.astype(np.float32), dtype="input").dtype == np.float32  # float stays float32
+    with pytest.raises(ng.InputError, match="dtype"):
+        den.predict(img, dtype="complex64")
+    with pytest.raises(ng.InputError, match="not a dtype"):
+        den.predict(img, dtype="uint7")

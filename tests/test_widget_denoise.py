@@ -376,3 +376,18 @@ def test_continue_after_stop_resumes_the_run_then_fine_tunes(viewer_widget, qtbo
     wait_idle(qtbot, widget, timeout=120_000)
     assert model.steps_trained == 23 and widget.panel.last_record.total == 7
     assert errors == []
+
+
+def test_a_16_bit_layer_can_be_denoised_into_16_bits(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    data = (make_image() * 40000).clip(0, 65535).astype(np.uint16)
+    layer = add_source(viewer, data=data)
+    layer.contrast_limits = (5000, 30000)
+    train_briefly(qtbot, widget, layer, steps=2)
+    widget.result_dtype.value = "input"
+    assert widget.predict(layer)
+    qtbot.waitUntil(lambda: "noisy [denoised]" in viewer.layers, timeout=30_000)
+    out = viewer.layers["noisy [denoised]"]
+    assert out.data.dtype == np.uint16 and out.data.shape == data.shape
+    assert tuple(out.contrast_limits) == (5000, 30000)  # the source's display, not the result's range
+    assert errors == []

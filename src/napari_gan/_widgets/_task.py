@@ -400,3 +400,17 @@ def shapes_region(shapes, image_layer, annotation_shape: tuple[int, ...]) -> tup
             raise ng.InputError(f"the shapes in {shapes.name!r} lie outside the image")
         sl.append(slice(a, b))
     return tuple(sl)
+
+
+def dtype_picker():
+    """The "Result type" choice: float32, or the source layer's own integer type (see
+    :mod:`napari_gan.core.dtypes`)."""
+    from magicgui.widgets import ComboBox
+
+    return ComboBox(
+        choices=[("float32", "float32"), ("same as the image (8/16-bit: clipped, rounded)", "input")],
+        value="float32",
+        label="Result type",
+        tooltip="float32 keeps every value; 'same as the image' gives an 8- or 16-bit image back in its own "
+        "type (clipped to its range and rounded), e.g. to save it as such; float images stay float32",
+    )

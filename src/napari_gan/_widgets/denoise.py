@@ -14,7 +14,7 @@ from magicgui.widgets import CheckBox, SpinBox, create_widget
 
 import napari_gan as ng
 
-from ._task import Placement, Preview, TaskWidget, crop_placement
+from ._task import Placement, Preview, TaskWidget, crop_placement, dtype_picker
 from ._training import (
     TrainingJob,
     axes_picker,
@@ -158,12 +158,13 @@ class DenoiseWidget(TaskWidget):
             tooltip="Average the predictions of the eight rotations/flips of the image: a little "
             "cleaner (0.07-0.27 dB on the benchmark images), eight times the prediction time",
         )
-        return [self.tta]
+        self.result_dtype = dtype_picker()
+        return [self.tta, self.result_dtype]
 
     def _prediction(self, model, layer, data, axes, placement):
-        tta = bool(self.tta.value)  # read on the GUI thread
+        tta, dtype = bool(self.tta.value), self.result_dtype.value  # read on the GUI thread
         return (
-            lambda progress: model.predict(data, axes=axes, tta=tta, progress=progress),
+            lambda progress: model.predict(data, axes=axes, tta=tta, dtype=dtype, progress=progress),
             lambda result: self._add_result(result, placement, model, tta),
             f"denoising {layer.name!r}" + (" with test-time augmentation" if tta else ""),
         )
