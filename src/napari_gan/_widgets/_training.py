@@ -1,4 +1,4 @@
-"""Parts every training widget shares: the training panel, the loss curve, workers and
+"""Parts every training widget shares: the training panel, workers and
 error reporting.
 
 A task widget (Denoise, later Segment, Generate, Image-to-image) turns its layers
@@ -11,7 +11,6 @@ thread, in the handlers of the worker's signals.
 
 from __future__ import annotations
 
-import math
 import threading
 import traceback
 from collections.abc import Callable, Iterator
@@ -22,21 +21,21 @@ from typing import Any
 import numpy as np
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
-from qtpy.QtCore import QPointF, Qt, Signal
-from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
+from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 import napari_gan as ng
 from napari_gan.core.axes import default_axes
+
+from ._plot import LossCurve
 
 __all__ = [
     "AXES_CHOICES",
@@ -108,108 +107,6 @@ def check_image_layer(layer, role: str = "image"):
             f"layer {layer.name!r} is a {type(layer).__name__} layer; the {role} must be an Image layer"
         )
     return layer
-
-
-# --------------------------------------------------------------------------- loss curve
-
-
-class LossCurve(QWidget):
-    """A live plot of training losses: one polyline per loss name.
-
-    Each loss gets its own y range (log-scaled while it stays positive), since the
-    terms of one objective can differ by orders of magnitude; the legend gives the
-    latest values. Drawn with QPainter, so no plotting library; ``add`` is O(1) and
-    a repaint draws at most one point per pixel column, so calling it on every step
-    of a long run does not slow napari down.
-    """
-
-    COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#e0e0e0")
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._series: dict[str, list[tuple[int, float]]] = {}
-        self._ranges: dict[str, list[float]] = {}  # name -> [min, max]
-        self.setMinimumHeight(90)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.setToolTip("Training losses per step, each on its own scale (log while positive)")
-
-    @property
-    def series(self) -> dict[str, list[tuple[int, float]]]:
-        """``{loss name: [(step, value), ...]}`` as plotted."""
-        return self._series
-
-    def __len__(self) -> int:
-        return max((len(v) for v in self._series.values()), default=0)
-
-    def clear(self) -> None:
-        self._series = {}
-        self._ranges = {}
-        self.update()
-
-    def add(self, step: int, losses: dict[str, float]) -> None:
-        for name, value in losses.items():
-            if value is None or not math.isfinite(value):
-                continue
-            self._series.setdefault(name, []).append((int(step), float(value)))
-            bounds = self._ranges.setdefault(name, [value, value])
-            bounds[0], bounds[1] = min(bounds[0], value), max(bounds[1], value)
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = self.rect().adjusted(4, 4, -4, -16)
-        painter.setPen(QPen(QColor("#777777"), 1))
-        painter.drawRect(rect)
-        if not self._series:
-            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "loss curve")
-            painter.end()
-            return
-        x0 = min(values[0][0] for values in self._series.values())
-        x1 = max(max(values[-1][0] for values in self._series.values()), x0 + 1)
-        metrics = painter.fontMetrics()
-        legend: list[tuple[QColor, str]] = []
-        for i, (name, values) in enumerate(self._series.items()):
-            low, high = self._ranges[name]
-            log = low > 0
-            y0, y1 = (math.log10(low), math.log10(high)) if log else (low, high)
-            if y1 - y0 < 1e-12:
-                y0, y1 = y0 - 0.5, y1 + 0.5
-            # more points than pixels only costs time: subsample to the widget width
-            stride = max(1, len(values) // max(1, rect.width()))
-            shown = values[::stride]
-            if shown[-1] is not values[-1]:
-                shown.append(values[-1])
-            polyline = QPolygonF()
-            for step, value in shown:
-                y = math.log10(value) if log else value
-                polyline.append(
-                    QPointF(
-                        rect.left() + (step - x0) / (x1 - x0) * rect.width(),
-                        rect.bottom() - (y - y0) / (y1 - y0) * rect.height(),
-                    )
-                )
-            color = QColor(self.COLORS[i % len(self.COLORS)])
-            painter.setPen(QPen(color, 1.5))
-            painter.drawPolyline(polyline)
-            legend.append((color, f"{name} {values[-1][1]:.3g}"))
-        # legend over the curves: one line per loss, top right, in the curve's colour
-        for i, (color, label) in enumerate(legend):
-            y_text = rect.top() + (i + 1) * metrics.height()
-            if y_text > rect.bottom():
-                break
-            width = metrics.horizontalAdvance(label)
-            x_text = rect.right() - width - 4
-            painter.fillRect(x_text - 2, y_text - metrics.ascent(), width + 4, metrics.height(), QColor(0, 0, 0, 120))
-            painter.setPen(QPen(color, 1))
-            painter.drawText(x_text, y_text, label)
-        painter.setPen(QPen(QColor("#aaaaaa"), 1))
-        painter.drawText(
-            self.rect().adjusted(6, 0, -6, 0),
-            Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft,
-            f"steps {x0}-{x1}",
-        )
-        painter.end()
 
 
 # --------------------------------------------------------------------------- jobs
@@ -549,7 +446,7 @@ class TrainingPanel(QWidget):
             self.progress_bar.setRange(0, record.total)
             self.progress_bar.setValue(record.step)
             self.progress_bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
-            self.loss_curve.add(record.step, record.losses)
+            self.loss_curve.add(record.step, record.losses, record.elapsed)
         if update.preview_error is not None:
             self.warning(f"Preview failed: {describe_error(update.preview_error)}")
         elif update.preview is not None and self._show_preview is not None:
