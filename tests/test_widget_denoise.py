@@ -391,3 +391,19 @@ def test_a_16_bit_layer_can_be_denoised_into_16_bits(viewer_widget, qtbot, error
     assert out.data.dtype == np.uint16 and out.data.shape == data.shape
     assert tuple(out.contrast_limits) == (5000, 30000)  # the source's display, not the result's range
     assert errors == []
+
+
+def test_training_shows_in_the_activity_dock_and_cancel_stops_it(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    widget.image_picker.value = layer
+    configure(widget, steps=500, preview=0)
+    assert widget.train()
+    qtbot.waitUntil(lambda: widget.panel.last_record is not None, timeout=30_000)
+    activity = widget.panel._activity
+    assert activity is not None and activity.total == 500 and activity.n >= 1
+    activity.cancel()  # the activity dock's cancel button
+    wait_idle(qtbot, widget)
+    assert widget.panel._activity is None
+    assert widget.model.steps_trained < 500 and widget.model.is_fitted
+    assert errors == []

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from napari.qt.threading import thread_worker
+from napari.utils import cancelable_progress
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
@@ -410,6 +411,8 @@ class TrainingPanel(QWidget):
         self.progress_bar.setRange(0, 0)  # busy until the first step reports
         self.progress_bar.setFormat("starting…")
         self.set_status(f"Starting {job.description}…")
+        # the same progress in napari's activity dock, with its cancel button as Stop
+        self._activity = cancelable_progress(total=0, desc=job.description)
         worker = thread_worker(_drive, start_thread=False)(job, self._stop, self._shown)
         worker.yielded.connect(self._on_update)
         worker.finished.connect(self._on_training_finished)
@@ -447,6 +450,13 @@ class TrainingPanel(QWidget):
             self.progress_bar.setValue(record.step)
             self.progress_bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
             self.loss_curve.add(record.step, record.losses, record.elapsed)
+            activity = getattr(self, "_activity", None)
+            if activity is not None:
+                if activity.total != record.total:
+                    activity.total = record.total
+                activity.update(record.step - activity.n)
+                if activity.is_canceled and not self._stop.is_set():  # its cancel button only sets a flag
+                    self.stop_training()
         if update.preview_error is not None:
             self.warning(f"Preview failed: {describe_error(update.preview_error)}")
         elif update.preview is not None and self._show_preview is not None:
@@ -461,6 +471,9 @@ class TrainingPanel(QWidget):
     def _on_training_finished(self) -> None:
         record = self._last_record
         self._job = None
+        activity, self._activity = getattr(self, "_activity", None), None
+        if activity is not None:
+            activity.close()
         self._set_busy(None)
         if record is None:
             self.progress_bar.setRange(0, 1)
