@@ -9,6 +9,13 @@ from napari_gan._sample_data import NoisyPair, make_noisy
 torch.set_num_threads(2)
 
 
+@pytest.fixture(autouse=True)
+def _own_widget_settings(tmp_path, monkeypatch):
+    """Widget options are remembered between sessions: each test gets its own
+    settings file, so no test sees another's (or the user's) choices."""
+    monkeypatch.setenv("NAPARI_GAN_SETTINGS", str(tmp_path / "napari-gan-widgets.ini"))
+
+
 @pytest.fixture
 def small_pair() -> NoisyPair:
     """A 96 x 96 crop of skimage's camera (uint8) with Gaussian noise of sigma 25 (float32)."""

@@ -20,10 +20,11 @@ import dask
 import napari
 import numpy as np
 from magicgui.widgets import Container, PushButton, create_widget
-from qtpy.QtWidgets import QGroupBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 import napari_gan as ng
 
+from ._persist import Persisted
 from ._training import TrainingJob, TrainingPanel, check_image_layer, image_array, layer_axes
 
 
@@ -151,6 +152,17 @@ class DockWidget(QWidget):
         # the viewer may outlive this widget: never leave it calling into a deleted one
         self.destroyed.connect(partial(_disconnect, connections))
         self.refresh_layer_choices()
+        # options remembered between sessions; what depends on the current model is not
+        fine_tune = getattr(self, "fine_tune", None)
+        self.persisted = Persisted(
+            type(self).__name__,
+            [self._train_options, self._predict_options],
+            exclude=[fine_tune] if fine_tune is not None else [],
+        )
+        self.defaults_button = QPushButton("Restore defaults")
+        self.defaults_button.setToolTip("Set this widget's options back to their defaults (they are remembered)")
+        self.defaults_button.clicked.connect(self.persisted.restore_defaults)
+        train_layout.addWidget(self.defaults_button)
 
     # ----------------------------------------------------------------- to implement
 
