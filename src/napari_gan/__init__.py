@@ -16,6 +16,7 @@ The public scripting API (importing it loads no Qt)::
 
 from .core import metrics
 from .core.errors import CheckpointError, InputError
+from .core.replace import object_crops, replace_objects
 from .core.tasks.base import load_model
 from .core.tasks.classify import ImageClassifier, ImageClassifierConfig, ObjectClassifier, ObjectClassifierConfig
 from .core.tasks.denoise import Denoiser, DenoiserConfig
@@ -47,5 +48,7 @@ __all__ = [
     "TranslatorConfig",
     "load_model",
     "metrics",
+    "object_crops",
+    "replace_objects",
     "resolve_device",
 ]

@@ -1,0 +1,91 @@
+"""Replacing objects: removal fills them with the surrounding texture; a GAN
+trained on object crops puts new objects (with their masks) in their place."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+import napari_gan as ng
+from napari_gan.core.synthetic import touching_nuclei
+
+
+@pytest.fixture(scope="module")
+def scene():
+    img, lab = touching_nuclei((96, 96), seed=3)
+    return (img * 1000).astype(np.uint16), lab.astype(np.int32)
+
+
+@pytest.fixture(scope="module")
+def object_gan(scene):
+    img, lab = scene
+    crops = ng.object_crops(img, lab, size=32)
+    return ng.ImageGAN(batch_size=8, features=8, latent=16).fit(crops, max_steps=20, seed=0)
+
+
+def test_object_crops_hold_each_object_and_its_mask(scene):
+    img, lab = scene
+    ids = [int(i) for i in np.unique(lab) if i]
+    crops = ng.object_crops(img, lab, size=32)
+    assert crops.shape == (len(ids), 32, 32, 2) and crops.dtype == np.float32
+    lo, hi = float(img.min()), float(img.max())
+    mask = crops[..., 1]
+    assert set(np.unique(mask)) <= {lo, hi} and (mask[:, 16, 16] == hi).mean() > 0.8  # objects at the centre
+    crops, names = ng.object_crops(img, lab, size=32, classes={ids[0]: "a", ids[1]: "b"})
+    assert len(crops) == 2 and names == ["a", "b"]
+
+
+def test_removal_fills_only_the_objects_and_clears_their_labels(scene):
+    img, lab = scene
+    ids = [int(i) for i in np.unique(lab) if i][:2]
+    before = img.copy(), lab.copy()
+    new, new_lab = ng.replace_objects(img, lab, ids=ids, seed=0)
+    np.testing.assert_array_equal(img, before[0])  # the caller's arrays are untouched
+    np.testing.assert_array_equal(lab, before[1])
+    assert new.dtype == img.dtype and new.shape == img.shape and new_lab.dtype == lab.dtype
+    assert not np.isin(new_lab, ids).any() and np.array_equal(new_lab > 0, (lab > 0) & ~np.isin(lab, ids))
+    hole = ndi.binary_dilation(np.isin(lab, ids), iterations=2)
+    np.testing.assert_array_equal(new[~hole], img[~hole])  # known pixels exactly kept
+    inside = np.isin(lab, ids)
+    # the objects are gone: their pixels now look like the background around them
+    background = img[(lab == 0) & ~hole]
+    assert (
+        abs(float(new[inside].mean()) - float(background.mean()))
+        < abs(float(img[inside].mean()) - background.mean()) / 2
+    )
+    again, _ = ng.replace_objects(img, lab, ids=ids, seed=0)
+    np.testing.assert_array_equal(again, new)
+
+
+def test_a_generator_puts_new_objects_with_masks_in_place(scene, object_gan):
+    img, lab = scene
+    ids = [int(i) for i in np.unique(lab) if i][:3]
+    new, new_lab = ng.replace_objects(img, lab, ids=ids, generator=object_gan, seed=1)
+    assert new.shape == img.shape and new.dtype == img.dtype
+    # a new object is pasted as a 32 px crop at the old one's centre: nothing changes beyond that box
+    far = ~ndi.binary_dilation(np.isin(lab, ids), structure=np.ones((3, 3)), iterations=17)
+    np.testing.assert_array_equal(new[far], img[far])
+    others = (lab > 0) & ~np.isin(lab, ids)
+    np.testing.assert_array_equal(new_lab[others], lab[others])  # other objects are kept
+    assert all((new_lab == i).sum() > 0 for i in ids)  # every replaced id has a new mask
+    same, same_lab = ng.replace_objects(img, lab, ids=ids, generator=object_gan, seed=1)
+    np.testing.assert_array_equal(same, new)
+    np.testing.assert_array_equal(same_lab, new_lab)
+
+
+def test_bad_input_is_named(scene, object_gan):
+    img, lab = scene
+    with pytest.raises(ng.InputError, match=r"label id\(s\) \[999\]"):
+        ng.replace_objects(img, lab, ids=[999])
+    with pytest.raises(ng.InputError, match="labels have shape"):
+        ng.replace_objects(img, lab[:50])
+    with pytest.raises(ng.InputError, match="integer label image"):
+        ng.replace_objects(img, lab.astype(np.float32))
+    with pytest.raises(ng.InputError, match="ImageGAN in samples mode"):
+        ng.replace_objects(img, lab, ids=[1], generator=ng.Denoiser())
+    rgb = np.stack([img] * 3, axis=-1)
+    with pytest.raises(ng.InputError, match="plus the mask channel"):
+        ng.replace_objects(rgb, lab, ids=[1], generator=object_gan)
+    with pytest.raises(ng.InputError, match="NaN"):
+        ng.replace_objects(np.full(lab.shape, np.nan), lab)
