@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,13 +14,73 @@ from .errors import InputError
 _SUPPORTED_KINDS = "uif"
 
 
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (None where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:,.1f} GiB"
+
+
+def check_memory(nbytes: float, *, what: str, hint: str) -> None:
+    """Refuse to make ``what`` (``nbytes`` bytes) when it would take more than half of
+    this machine's memory: numpy would raise MemoryError at best, or the system
+    would swap or kill the process (and napari with it)."""
+    total = memory_bytes()
+    if total is not None and nbytes > total / 2:
+        raise InputError(
+            f"{what} would take {_gib(nbytes)}, more than half of this machine's memory ({_gib(total)}); {hint}"
+        )
+
+
+def read_array(data, *, name: str = "image") -> np.ndarray:
+    """Read numpy/dask/array-likes (and lists of arrays of one shape) into a numpy array.
+
+    A lazy array (dask, zarr) is read whole only when it fits in memory; a list of
+    arrays of different shapes is refused by name (numpy's own message names neither
+    the argument nor the shapes).
+    """
+    if data is None:
+        raise InputError(f"{name} is None")
+    if not isinstance(data, np.ndarray) and hasattr(data, "shape") and hasattr(data, "dtype"):
+        try:
+            itemsize = np.dtype(data.dtype).itemsize
+        except TypeError:  # e.g. a torch dtype
+            itemsize = 4
+        size = float(np.prod([float(s) for s in data.shape]))
+        # training makes float32 copies, so smaller dtypes count as 4 bytes a pixel
+        check_memory(
+            size * max(itemsize, 4),
+            what=f"{name} (a lazy array of shape {tuple(data.shape)}) read into memory",
+            hint="give a crop of it",
+        )
+    if hasattr(data, "compute") and not isinstance(data, np.ndarray):
+        data = data.compute()
+    try:
+        return np.asarray(data)
+    except ValueError as exc:
+        if isinstance(data, (list, tuple)):
+            shapes = sorted({str(getattr(a, "shape", type(a).__name__)) for a in data})
+            raise InputError(
+                f"{name} is a list of arrays of different shapes ({', '.join(shapes)}); "
+                "give one array, or arrays of one shape"
+            ) from None
+        raise InputError(f"{name} cannot be read as an array: {exc}") from None
+
+
+def array_like(data, *, name: str = "image"):
+    """``data`` itself if it is an array (numpy, dask, zarr: shape and dtype known
+    without reading it), else ``data`` read into a numpy array (lists, sequences)."""
+    return data if hasattr(data, "ndim") and hasattr(data, "dtype") else read_array(data, name=name)
+
+
 def as_array(image, *, name: str = "image") -> np.ndarray:
     """Turn numpy/dask/array-likes into a numpy array and refuse unsupported dtypes."""
-    if image is None:
-        raise InputError(f"{name} is None")
-    if hasattr(image, "compute") and not isinstance(image, np.ndarray):
-        image = image.compute()
-    arr = np.asarray(image)
+    arr = read_array(image, name=name)
     if arr.dtype.kind not in _SUPPORTED_KINDS:
         raise InputError(f"{name} has unsupported dtype {arr.dtype}; use an integer or floating-point image")
     if arr.size == 0:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..axes import check_axes, default_axes, spatial_dims, to_ncs
-from ..data import Normalization, as_array, check_finite
+from ..data import Normalization, as_array, check_finite, read_array
 from ..errors import InputError
 from ..tiling import predict_tiled
 
@@ -87,9 +87,7 @@ def prepare_labels(labels, image_shape: tuple[int, ...], axes: str, *, name: str
     """Validate an integer annotation of the image's non-channel shape; returns (N, 1, *spatial) int64."""
     if labels is None:
         raise InputError(f"{name} is None: give an annotation of the image's shape")
-    if hasattr(labels, "compute") and not isinstance(labels, np.ndarray):
-        labels = labels.compute()
-    lab = np.asarray(labels)
+    lab = read_array(labels, name=name)
     want = annotation_shape(image_shape, axes)
     if lab.dtype.kind == "b":
         lab = lab.astype(np.uint8)
@@ -120,9 +118,7 @@ def prepare_region(region, image_shape: tuple[int, ...], axes: str) -> np.ndarra
         mask = np.zeros(want, dtype=bool)
         mask[region] = True
     else:
-        if hasattr(region, "compute") and not isinstance(region, np.ndarray):
-            region = region.compute()
-        mask = np.asarray(region)
+        mask = read_array(region, name="region")
         if mask.shape != want:
             raise InputError(f"region has shape {mask.shape} but the annotation needs {want}")
         mask = mask.astype(bool)

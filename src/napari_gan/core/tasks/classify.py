@@ -12,6 +12,7 @@ from scipy import ndimage as ndi
 from skimage.transform import resize
 
 from ..axes import spatial_dims
+from ..data import array_like
 from ..errors import InputError, check_positive_ints
 from ..metrics import ClassificationReport, classification_report
 from ..models.classifier import ClassifierNet, ClassifierNetConfig
@@ -430,6 +431,7 @@ class ObjectClassifier(CNNClassifier):
 
     def _check_input(self, image, labels, axes):
         self._require_fitted()
+        image = array_like(image, name="image")
         if axes is None and self.axes and len(self.axes) == np.ndim(image):
             axes = self.axes
         x, lab, axes = _prepare_2d(image, labels, axes)
@@ -623,6 +625,7 @@ class ImageClassifier(CNNClassifier):
     def predict_proba(self, images, *, axes: str | None = None, device: str | None = None, progress=None):
         """(N, n_classes) class probabilities, columns in the order of ``self.classes``."""
         self._require_fitted()
+        images = array_like(images, name="images")
         if axes is None and self.axes and len(self.axes) == np.ndim(images):
             axes = self.axes
         x, _ = self._stack(images, axes)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
-from ..data import Normalization, PatchSampler, as_array, check_finite, fit_patch_shape
+from ..data import Normalization, PatchSampler, array_like, as_array, check_finite, fit_patch_shape
 from ..dtypes import cast_image, output_dtype, source_dtype
 from ..errors import CheckpointError, InputError, check_positive_ints
 from ..io import load_checkpoint
@@ -418,6 +418,7 @@ class Denoiser(TrainableModel):
         self._require_fitted()
         from ..run.blocks import is_dask_array, predict_blocks
 
+        image = array_like(image, name="image")
         want = output_dtype(dtype, source_dtype(image))
         if want != np.float32:
             result = self.predict(

@@ -10,7 +10,7 @@ import torch
 from skimage.feature import peak_local_max
 
 from ..axes import from_ncs, spatial_dims, to_ncs
-from ..data import PatchSampler, fit_patch_shape
+from ..data import PatchSampler, fit_patch_shape, read_array
 from ..errors import InputError, check_positive_ints
 from ..models.unet import UNet, UNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
@@ -69,7 +69,10 @@ def prepare_points(points, label_shape: tuple[int, ...], *, name: str = "points"
     """Validate (M, D) point coordinates in the annotation's axes (data coordinates)."""
     if points is None:
         raise InputError(f"{name} is None: give the (M, {len(label_shape)}) coordinates of the spots")
-    pts = np.asarray(points, dtype=np.float64)
+    pts = read_array(points, name=name)
+    if pts.dtype.kind not in "uif":
+        raise InputError(f"{name} have unsupported dtype {pts.dtype}; give integer or floating-point coordinates")
+    pts = pts.astype(np.float64, copy=False)
     if pts.ndim == 1 and pts.size == 0:
         pts = pts.reshape(0, len(label_shape))
     if pts.ndim != 2 or pts.shape[1] != len(label_shape):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
-from ..data import as_array, check_finite
+from ..data import as_array, check_finite, check_memory
 from ..errors import CheckpointError, InputError, check_positive_ints
 from ..models.dcgan import (
     DCGANConfig,
@@ -170,6 +170,10 @@ def _prepare_samples(images) -> tuple[np.ndarray, bool]:
     else:
         arr = as_array(images, name="images")
     check_finite(arr, name="images")
+    if arr.ndim < 2:
+        raise InputError(
+            f"samples mode needs a stack of images (N, Y, X[, C]); got a {arr.ndim}D array of shape {arr.shape}"
+        )
     if arr.ndim == 2:
         raise InputError(
             f"samples mode needs a stack of images (N, Y, X[, C]); got one 2D image of shape {arr.shape}. "
@@ -225,6 +229,15 @@ def _class_indices(classes, n: int) -> tuple[np.ndarray, list]:
         raise InputError(f"classes has a single class {names[0]!r}; class-conditional training needs at least two")
     lookup = {v: i for i, v in enumerate(names)}
     return np.array([lookup[v] for v in labels], dtype=np.int64), names
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_seed(seed, name: str) -> None:
+    if not _is_int(seed):
+        raise InputError(f"{name} must be an integer, got {seed!r}")
 
 
 def _walk(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
@@ -504,10 +517,12 @@ class ImageGAN(TrainableModel):
     def _cells(self, size) -> tuple[tuple[int, int], tuple[int, int]]:
         if size is None:
             size = self.shape
-        if isinstance(size, (int, np.integer)):
-            size = (int(size), int(size))
-        size = tuple(int(s) for s in size)
-        if len(size) != 2 or min(size) < 1:
+        if _is_int(size):
+            size = (size, size)
+        if not isinstance(size, (tuple, list, np.ndarray)) or len(size) != 2 or not all(_is_int(v) for v in size):
+            raise InputError(f"size must be (Y, X) with positive integer sizes, got {size!r}")
+        size = tuple(int(v) for v in size)
+        if min(size) < 1:
             raise InputError(f"size must be (Y, X) with positive sizes, got {size!r}")
         s = self.net_config.stride
         return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
@@ -606,7 +621,9 @@ class ImageGAN(TrainableModel):
         """
         self._require_fitted()
         n = self._check_n(n)
+        _check_seed(seed, "seed")
         if self.mode == "samples":
+            self._check_output(n, self.shape)
             if size is not None and tuple(np.atleast_1d(size)) not in (self.shape, (self.shape[0],)):
                 raise InputError(
                     f"samples mode generates images of the training size {self.shape}; size= is for texture mode"
@@ -619,6 +636,7 @@ class ImageGAN(TrainableModel):
         elif refine and not self.can_refine:
             raise InputError("this model does not hold its example image (saved before 2026-12-03); use refine=False")
         size, cells = self._cells(size)
+        self._check_output(n, size)
         return self._decode(
             self._latents(n, seed, cells), None, size, progress=progress, refine=bool(refine), seed=seed
         )
@@ -634,7 +652,10 @@ class ImageGAN(TrainableModel):
         """
         self._require_fitted()
         n = self._check_n(n)
+        _check_seed(seed_a, "seed_a")
+        _check_seed(seed_b, "seed_b")
         if self.mode == "samples":
+            self._check_output(n, self.shape)
             za, zb = self._latents(1, seed_a), self._latents(1, seed_b)
             ya = self._class_tensor(classes, 1, seed_a)
             y = ya.repeat(n) if ya is not None else None
@@ -643,6 +664,7 @@ class ImageGAN(TrainableModel):
             if classes is not None:
                 raise InputError("texture mode has no classes")
             size_, cells = self._cells(size)
+            self._check_output(n, size_)
             za, zb = self._latents(1, seed_a, cells), self._latents(1, seed_b, cells)
             y = None
         ts = np.linspace(0, 1, n) if n > 1 else [0.0]
@@ -651,9 +673,17 @@ class ImageGAN(TrainableModel):
 
     @staticmethod
     def _check_n(n) -> int:
-        if not isinstance(n, (int, np.integer)) or n < 1:
+        if not _is_int(n) or n < 1:
             raise InputError(f"n must be a positive integer, got {n!r}")
         return int(n)
+
+    def _check_output(self, n: int, size) -> None:
+        # the float32 result alone; the generator's activations for one image come on top
+        check_memory(
+            4.0 * n * size[0] * size[1] * self.channels,
+            what=f"{n} generated image(s) of {size[0]} x {size[1]} pixels",
+            hint="generate fewer or smaller images at a time",
+        )
 
     # -- persistence -----------------------------------------------------------------
     def _state(self) -> dict:
