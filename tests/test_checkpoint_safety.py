@@ -300,6 +300,9 @@ MAKERS = {
     "Translator": lambda: ng.Translator(
         task="superres", features=8, depth=2, patch_size=32, batch_size=2, d_features=8
     ).fit(_image(), max_steps=1, seed=0),
+    "Translator-unpaired": lambda: ng.Translator(
+        task="unpaired", features=8, depth=2, patch_size=32, batch_size=2, d_features=8
+    ).fit(_image(), 1 - _image((48, 56), seed=1), max_steps=1, seed=0),
 }
 
 

@@ -68,6 +68,10 @@ RUNS = {
         lambda: ng.Translator(task="superres", features=8, depth=2, patch_size=32, batch_size=2, d_features=8),
         lambda: ((_image(),), {}),
     ),
+    "Translator-unpaired": (
+        lambda: ng.Translator(task="unpaired", features=8, depth=2, patch_size=32, batch_size=2, d_features=8),
+        lambda: ((_image(), 1 - _image((48, 56), seed=1)), {}),
+    ),
 }
 N, K = 6, 3
 

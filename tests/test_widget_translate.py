@@ -144,3 +144,46 @@ def test_paired_and_bad_shapes(widget, qtbot, errors):
     predict(qtbot, w, source, errors)
     assert viewer.layers["source [generated: translated]"].data.shape == src.shape
     assert isinstance(w.model, ng.Translator) and set(w.model.history[-1]) >= {"l1", "g_adv", "d"}
+
+
+def test_unpaired_two_layers_both_directions_change_map_and_bad_input(widget, qtbot, errors):
+    viewer, w = widget
+    rgb = data.astronaut()[::4, ::4]
+    a = viewer.add_image(rgb[:, :64], name="A", rgb=True)
+    b = viewer.add_image((255 - rgb[16:, 64:]).astype(np.uint8), name="B", rgb=True)  # another size, no pairs
+    gray = viewer.add_image(rgb[..., 0], name="gray")
+    before = {layer.name: np.array(layer.data, copy=True) for layer in viewer.layers}
+    configure(w, "unpaired")
+    assert shown(w.target_picker) and shown(w.direction_picker) and not shown(w.scale_picker)
+    assert w.adversarial.value == pytest.approx(0.1)  # the task's default
+    assert "change map" in w.uncertainty.text
+    # B with other channels than A: a clear message from the worker, napari keeps running
+    w.image_picker.value, w.target_picker.value = a, gray
+    assert w.train()
+    wait_idle(qtbot, w)
+    assert errors and "same channels" in errors[-1]
+    errors.clear()
+    w.target_picker.value = a
+    assert not w.train()
+    assert errors and "same layer" in errors[-1]
+    errors.clear()
+    w.target_picker.value = b
+    train(qtbot, w, errors)
+    assert w.model.task == "unpaired" and set(w.model.history[-1]) >= {"cycle", "g_adv", "d"}
+    w.uncertainty.value = True
+    predict(qtbot, w, a, errors)
+    out = viewer.layers["A [generated: translated to B]"]
+    assert out.data.shape == rgb[:, :64].shape and out.rgb and out.metadata["napari_gan"]["generated"]
+    change = viewer.layers["A [generated: translated to B change map]"]
+    assert change.data.shape == (128, 64) and change.data.min() >= 0
+    w.direction_picker.value = "b2a"
+    w.uncertainty.value = False
+    predict(qtbot, w, b, errors)
+    assert viewer.layers["B [generated: translated to A]"].data.shape == b.data.shape
+    # a one-channel layer cannot be translated by an RGB model
+    assert w.predict(gray)
+    wait_idle(qtbot, w)
+    assert errors and "expects 3 channel" in errors[-1]
+    errors.clear()
+    for name, arr in before.items():  # nothing was written over the user's layers
+        np.testing.assert_array_equal(viewer.layers[name].data, arr)

@@ -1,6 +1,6 @@
 """The "Image-to-image" dock widget: train a :class:`napari_gan.Translator` (super-
-resolution, inpainting / object removal, colorization, deblurring, paired translation)
-on image layers and apply it to any layer; results are marked as generated."""
+resolution, inpainting / object removal, colorization, deblurring, paired and unpaired
+translation) on image layers and apply it to any layer; results are marked as generated."""
 
 from __future__ import annotations
 
@@ -29,7 +29,23 @@ TASK_LABELS = {
     "colorize": "colorized",
     "deblur": "deblurred",
     "paired": "translated",
+    "unpaired": "unpaired translation",
 }
+#: the adversarial weight the task picker sets when switching to / from ``unpaired``
+ADVERSARIAL_DEFAULTS = {"unpaired": ng.Translator(task="unpaired").config.adversarial_weight}
+DEFAULT_ADVERSARIAL = ng.TranslatorConfig().adversarial_weight
+
+
+#: (text, tooltip) of the second-layer option: the spread over flips, or (unpaired) the change map
+SPREAD_TEXT = (
+    "Also add the spread over flips (uncertainty)",
+    "where the spread is high the model is unsure or inventing detail",
+)
+CHANGE_TEXT = (
+    "Also add the change map (cycle error)",
+    "where translating there and back does not give the image back: the model changed content "
+    "(invented or removed structure) there, not only colour",
+)
 
 
 def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
@@ -59,7 +75,7 @@ class TranslateWidget(TaskWidget):
     predict_label = "Apply to layer"
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
-        self._training_task = "superres"
+        self._training_task = self._shown_task = "superres"
         super().__init__(napari_viewer)
         self._update_visibility()
 
@@ -70,17 +86,25 @@ class TranslateWidget(TaskWidget):
             label="Task",
             tooltip="superres: learn to upscale from your high-resolution images; inpaint: learn to fill "
             "holes from the image itself; colorize: learn colour from RGB layers; deblur: learn to undo a "
-            "Gaussian blur from sharp images; paired: learn source -> target from pairs",
+            "Gaussian blur from sharp images; paired: learn source -> target from pairs; unpaired: learn "
+            "A -> B and back from two sets of images of different scenes (no pairs)",
         )
         self.image_picker = create_widget(
             annotation=napari.layers.Image,
             label="Training image",
-            options={"choices": self._image_layers, "tooltip": "paired: the source; colorize: an RGB layer"},
+            options={
+                "choices": self._image_layers,
+                "tooltip": "paired: the source; colorize: an RGB layer; unpaired: the A image(s)",
+            },
         )
         self.target_picker = create_widget(
             annotation=napari.layers.Image | None,
             label="Target",
-            options={"choices": self._image_layers, "nullable": True, "tooltip": "paired: the target image"},
+            options={
+                "choices": self._image_layers,
+                "nullable": True,
+                "tooltip": "paired: the target image; unpaired: the B image(s), any scene and size",
+            },
         )
         self.target_picker.value = None
         self.scale_picker = ComboBox(choices=(2, 4), value=2, label="Scale")
@@ -96,18 +120,20 @@ class TranslateWidget(TaskWidget):
             value=0.0, min=0.0, max=0.5, step=0.01, label="Noise", tooltip="noise added to the degraded input"
         )
         self.adversarial = FloatSpinBox(
-            value=0.01,
+            value=DEFAULT_ADVERSARIAL,
             min=0.0,
             max=1.0,
             step=0.005,
             label="Adversarial weight",
-            tooltip="weight of the PatchGAN loss next to L1; 0 trains a plain CNN (no discriminator)",
+            tooltip="weight of the PatchGAN loss next to L1 (unpaired: next to the cycle loss, > 0); "
+            "0 trains a plain CNN (no discriminator)",
         )
         self.axes_picker = axes_picker()
         self.patch_size = SpinBox(value=64, min=16, max=1024, step=16, label="Patch size")
         self.batch_size = SpinBox(value=8, min=1, max=1024, label="Batch size")
         self.max_steps, self.time_limit, self.preview_every, self.fine_tune = budget_widgets(1000)
         self.task_picker.changed.connect(self._update_visibility)
+        self.task_picker.changed.connect(self._task_defaults)
         return [
             self.task_picker,
             self.image_picker,
@@ -144,21 +170,36 @@ class TranslateWidget(TaskWidget):
             "(grass stays grass; what you want to remove an object). smooth: the spline fill plus the trained "
             "network: the best estimate on average (highest PSNR), which looks smeared on textured images",
         )
-        self.uncertainty = CheckBox(
-            value=False,
-            text="Also add the spread over flips (uncertainty)",
-            tooltip="where the spread is high the model is unsure or inventing detail",
+        self.direction_picker = ComboBox(
+            choices=[("A -> B", "a2b"), ("B -> A", "b2a")],
+            value="a2b",
+            label="Direction (unpaired)",
+            tooltip="unpaired: translate an A image into B, or a B image into A",
         )
-        return [self.mask_picker, self.fill_picker, self.uncertainty]
+        self.uncertainty = CheckBox(value=False, text=SPREAD_TEXT[0], tooltip=SPREAD_TEXT[1])
+        return [self.mask_picker, self.fill_picker, self.direction_picker, self.uncertainty]
 
     def _update_visibility(self, *_) -> None:
         task = self.task_picker.value
-        self.target_picker.visible = task == "paired"
         self.scale_picker.visible = task == "superres"
         self.blur.visible = task in ("superres", "deblur")
         self.noise.visible = task in ("superres", "deblur")
         self.mask_picker.visible = task == "inpaint"
         self.fill_picker.visible = task == "inpaint"
+        unpaired = task == "unpaired"
+        self.target_picker.visible = task in ("paired", "unpaired")
+        self.image_picker.label = "A images" if unpaired else "Training image"
+        self.target_picker.label = "B images" if unpaired else "Target"
+        self.direction_picker.visible = unpaired
+        self.uncertainty.text, self.uncertainty.tooltip = CHANGE_TEXT if unpaired else SPREAD_TEXT
+
+    def _task_defaults(self, task) -> None:
+        """Switching task moves the adversarial weight to the new task's default,
+        unless the user had changed it from the old one's."""
+        old = ADVERSARIAL_DEFAULTS.get(self._shown_task, DEFAULT_ADVERSARIAL)
+        if abs(self.adversarial.value - old) < 1e-9:
+            self.adversarial.value = ADVERSARIAL_DEFAULTS.get(task, DEFAULT_ADVERSARIAL)
+        self._shown_task = task
 
     def _config(self) -> ng.TranslatorConfig:
         task = self.task_picker.value
@@ -182,8 +223,10 @@ class TranslateWidget(TaskWidget):
         else:
             model = ng.Translator(self._config())
         task = model.task
-        if task == "paired":
-            target_layer = check_image_layer(self.target_picker.value, "target")
+        if task in ("paired", "unpaired"):
+            target_layer = check_image_layer(self.target_picker.value, "B images" if task == "unpaired" else "target")
+            if task == "unpaired" and target_layer is image:
+                raise ng.InputError("A and B are the same layer: choose a layer of each domain")
             target = image_array(target_layer)
             target_axes = layer_axes(target_layer, "auto")
         elif task == "colorize" and not image.rgb:
@@ -197,7 +240,7 @@ class TranslateWidget(TaskWidget):
         self._training_task = task
 
         def start():
-            if task == "paired":
+            if task in ("paired", "unpaired"):
                 return model.fit_iter(
                     data,
                     target,
@@ -254,13 +297,17 @@ class TranslateWidget(TaskWidget):
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
         uncertainty = bool(self.uncertainty.value)
-        fill = self.fill_picker.value
+        options = {"fill": self.fill_picker.value}
+        label = TASK_LABELS[model.task]
+        if model.task == "unpaired":
+            options = {"direction": self.direction_picker.value}
+            label = "translated to " + ("B" if options["direction"] == "a2b" else "A")
         return (
             lambda progress: model.predict(
-                data, mask=mask, fill=fill, axes=axes, return_uncertainty=uncertainty, progress=progress
+                data, mask=mask, axes=axes, return_uncertainty=uncertainty, progress=progress, **options
             ),
-            lambda result: self._add_result(result, placement, model, uncertainty),
-            f"{TASK_LABELS[model.task]} of {layer.name!r}",
+            lambda result: self._add_result(result, placement, model, uncertainty, label),
+            f"{label} of {layer.name!r}",
         )
 
     def _output_kwargs(self, placement: Placement, model, result: np.ndarray, *, spread: bool) -> dict:
@@ -280,11 +327,10 @@ class TranslateWidget(TaskWidget):
         rgb = not spread and result.ndim >= 3 and result.shape[-1] in (3, 4) and result.ndim > len(scale)
         return {"scale": tuple(scale), "translate": tuple(translate), "rgb": rgb}
 
-    def _add_result(self, result, placement: Placement, model, uncertainty: bool) -> None:
+    def _add_result(self, result, placement: Placement, model, uncertainty: bool, label: str) -> None:
         spread = None
         if uncertainty:
             result, spread = result
-        label = TASK_LABELS[model.task]
         name = f"{placement.name} [generated: {label}]"
         metadata = self._result_metadata(model, placement, task=model.task, generated=True)
         kwargs = self._output_kwargs(placement, model, result, spread=False)
@@ -292,14 +338,17 @@ class TranslateWidget(TaskWidget):
             kwargs["contrast_limits"] = placement.contrast_limits
         self._replace_or_add("image", name, result, metadata=metadata, **kwargs)
         if spread is not None:
-            meta = self._result_metadata(model, placement, task=model.task, generated=True, spread_over="flips")
+            unpaired = model.task == "unpaired"
+            over = {"change_map": "cycle error"} if unpaired else {"spread_over": "flips"}
+            meta = self._result_metadata(model, placement, task=model.task, generated=True, **over)
             kwargs = self._output_kwargs(placement, model, spread, spread=True)
             self._replace_or_add(
                 "image",
-                f"{placement.name} [generated: {label} spread]",
+                f"{placement.name} [generated: {label} {'change map' if unpaired else 'spread'}]",
                 spread,
                 metadata=meta,
                 colormap="magma",
                 **kwargs,
             )
-        self.panel.set_status(f"added {name!r}" + (" and its spread" if spread is not None else ""))
+        what = " and its change map" if model.task == "unpaired" else " and its spread"
+        self.panel.set_status(f"added {name!r}" + (what if spread is not None else ""))

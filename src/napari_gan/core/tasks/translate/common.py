@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from ...axes import check_axes, default_axes, from_ncs, to_ncs
 from ...data import as_array, check_finite, flip_rot
 from ...errors import InputError
+from ...models.patchgan import PatchGAN, PatchGANConfig
+from ...models.unet import UNet, UNetConfig
 from .._pixelwise import ChannelNorm
 
 
@@ -75,7 +77,23 @@ class Task:
         crops as they are."""
         return crops[0], crops[1], None
 
+    def training(self, model, data: TrainingData, patch: int, rng, gen, device, lr: float):
+        """``(step, optimizers)`` for a task whose training step is not the shared
+        one-generator step of :meth:`~.model.Translator.fit_iter` (``unpaired``: two
+        generators and two discriminators); None (the default) for the shared step."""
+        return None
+
     # -- networks -------------------------------------------------------------------
+    def networks(self, model) -> dict[str, torch.nn.Module]:
+        """The networks by name: the generator ``g`` and, with ``adversarial_weight >
+        0``, a conditional PatchGAN ``d`` that sees the input beside the output."""
+        cin, cout = self.net_channels(model)
+        cfg = model.config
+        nets = {"g": residual_unet(cin, cout, cfg)}
+        if cfg.adversarial_weight > 0:
+            nets["d"] = PatchGAN(PatchGANConfig(in_channels=cin + cout, features=cfg.d_features))
+        return nets
+
     def net_channels(self, model) -> tuple[int, int]:
         """(generator input channels, output channels)."""
         return model.channels, model.channels
@@ -129,6 +147,19 @@ class Task:
     def degrade_frames(self, config, src: np.ndarray) -> np.ndarray:
         """(N, C, Y, X) float32 -> what the network is given for them. Default: themselves."""
         return src
+
+
+def residual_unet(cin: int, cout: int, config) -> UNet:
+    """The generator: a U-Net whose output is a residual on the task's classical
+    estimate, starting at 0, so an untrained model returns the estimate."""
+    g = UNet(
+        UNetConfig(
+            dims=2, in_channels=cin, out_channels=cout, features=config.features, depth=config.depth, residual=False
+        )
+    )
+    torch.nn.init.zeros_(g.head.weight)
+    torch.nn.init.zeros_(g.head.bias)
+    return g
 
 
 # ----------------------------------------------------------------------------- data

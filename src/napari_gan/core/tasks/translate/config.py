@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ...errors import InputError, check_positive_ints
 
 #: the tasks, one module each in this package (the order error messages list them in)
-TASKS = ("paired", "superres", "inpaint", "colorize", "deblur")
+TASKS = ("paired", "superres", "inpaint", "colorize", "deblur", "unpaired")
 DEFAULT_DEBLUR_SIGMA = 2.0
 
 
@@ -17,14 +17,17 @@ class TranslatorConfig:
 
     Parameters
     ----------
-    task : {"paired", "superres", "inpaint", "colorize", "deblur"}
+    task : {"paired", "superres", "inpaint", "colorize", "deblur", "unpaired"}
         ``paired``: learn source -> target from pairs of the same scene.
         ``superres``: learn to upscale by ``scale`` from high-resolution images,
         degraded by averaging ``scale`` x ``scale`` blocks (after an optional
         Gaussian ``blur``, plus optional ``noise``). ``inpaint``: learn to fill
         holes from the image itself with random masks. ``colorize``: learn colour
         (Lab chroma) from RGB images. ``deblur``: learn to undo a Gaussian blur of
-        ``blur`` pixels (default 2) from sharp images.
+        ``blur`` pixels (default 2) from sharp images. ``unpaired``: learn A -> B
+        and B -> A from two sets of images that show different scenes (CycleGAN-style:
+        adversarial, cycle-consistency and identity losses; see
+        :mod:`~napari_gan.core.tasks.translate.unpaired`).
     scale : {2, 4}
         Super-resolution factor.
     blur : float or None
@@ -35,6 +38,13 @@ class TranslatorConfig:
         training (``superres``/``deblur``), as a fraction of the image's range.
     adversarial_weight : float
         Weight of the PatchGAN loss next to the L1 loss; 0 trains a plain CNN.
+        ``unpaired``: next to the cycle loss, and it must be > 0 (the discriminators
+        are all that teach the generators what B looks like); ``Translator(task=
+        "unpaired")`` makes it 0.1 unless given.
+    cycle_weight, identity_weight : float
+        ``unpaired`` only: weights of the cycle-consistency term (A -> B -> A gives A
+        back, and B -> A -> B gives B) and of the identity term (an image already in
+        the output domain is left as it is).
     patch_size, batch_size : int
         Training patches (pixels per edge of the output) and patches per step.
     features, depth : int
@@ -52,6 +62,8 @@ class TranslatorConfig:
     blur: float | None = None
     noise: float = 0.0
     adversarial_weight: float = 0.01
+    cycle_weight: float = 1.0
+    identity_weight: float = 0.5
     patch_size: int = 64
     batch_size: int = 8
     features: int = 32
@@ -72,6 +84,13 @@ class TranslatorConfig:
             raise InputError(f"noise must be >= 0, got {self.noise!r}")
         if not self.adversarial_weight >= 0:
             raise InputError(f"adversarial_weight must be >= 0, got {self.adversarial_weight!r}")
+        for name in ("cycle_weight", "identity_weight"):
+            if not getattr(self, name) >= 0:
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.task == "unpaired" and not self.adversarial_weight > 0:
+            raise InputError(
+                "task='unpaired' learns what B looks like only from its discriminators: adversarial_weight must be > 0"
+            )
         check_positive_ints(
             self, ("patch_size", "batch_size", "features", "depth", "d_features", "tile_size"), InputError
         )

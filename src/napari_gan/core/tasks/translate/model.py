@@ -13,8 +13,6 @@ from torch import nn
 from ...axes import check_axes, default_axes, from_ncs, to_ncs
 from ...data import as_array, check_finite
 from ...errors import InputError
-from ...models.patchgan import PatchGAN, PatchGANConfig
-from ...models.unet import UNet, UNetConfig
 from ...tiling import dihedral_stack, predict_tiled
 from ...training import check_budget, resolve_device, seed_everything, training_loop
 from .._pixelwise import ChannelNorm, lazy_or_array
@@ -26,10 +24,11 @@ from .deblur import DeblurTask
 from .inpaint import FILLS, InpaintTask
 from .paired import PairedTask
 from .superres import SuperresTask
+from .unpaired import DIRECTIONS, UNPAIRED_ADVERSARIAL_WEIGHT, UnpairedTask
 
 #: task name (one of ``config.TASKS``) -> what that task adds to the shared model
 TASK_SPECS: dict[str, Task] = {
-    t.name: t for t in (PairedTask(), SuperresTask(), InpaintTask(), ColorizeTask(), DeblurTask())
+    t.name: t for t in (PairedTask(), SuperresTask(), InpaintTask(), ColorizeTask(), DeblurTask(), UnpairedTask())
 }
 
 
@@ -49,18 +48,24 @@ class Translator(TrainableModel):
     >>> colored = col.predict(gray)                    # (Y, X, 3) in [0, 1]
     >>> pair = ng.Translator(task="paired").fit(source, target)
     >>> out, spread = pair.predict(source, return_uncertainty=True)
+    >>> cyc = ng.Translator(task="unpaired").fit(a_images, b_images)  # no pairs
+    >>> b_like, change = cyc.predict(a_image, return_uncertainty=True)
+    >>> a_like = cyc.predict(b_image, direction="b2a")
     """
 
     kind = "Translator"
     config_class = TranslatorConfig
 
     def __init__(self, config: TranslatorConfig | None = None, **options):
+        if config is None and options.get("task") == "unpaired":
+            # no L1 term to weigh against: CycleGAN's 1:10 of adversarial to cycle loss
+            options.setdefault("adversarial_weight", UNPAIRED_ADVERSARIAL_WEIGHT)
         super().__init__(config, **options)
         self.axes: str | None = None
         self.channels: int = 0  # channels of the images the model is applied to
         self.out_channels: int = 0
-        self.source_norm: ChannelNorm | None = None  # paired only
-        self.target_norm: ChannelNorm | None = None  # paired only
+        self.source_norm: ChannelNorm | None = None  # paired, unpaired (A) only
+        self.target_norm: ChannelNorm | None = None  # paired, unpaired (B) only
         #: inpainting: the classical fill the residual is learned on: "tension"
         #: (:func:`tension_fill`) or "pyramid" (:func:`pyramid_fill`, checkpoints saved before)
         self.fill: str = "tension"
@@ -76,24 +81,7 @@ class Translator(TrainableModel):
 
     # -- networks -------------------------------------------------------------------
     def _build(self) -> nn.ModuleDict:
-        cin, cout = self._spec.net_channels(self)
-        g = UNet(
-            UNetConfig(
-                dims=2,
-                in_channels=cin,
-                out_channels=cout,
-                features=self.config.features,
-                depth=self.config.depth,
-                residual=False,
-            )
-        )
-        # the residual starts at 0: an untrained model returns the classical estimate
-        nn.init.zeros_(g.head.weight)
-        nn.init.zeros_(g.head.bias)
-        nets = {"g": g}
-        if self.config.adversarial_weight > 0:
-            nets["d"] = PatchGAN(PatchGANConfig(in_channels=cin + cout, features=self.config.d_features))
-        return nn.ModuleDict(nets)
+        return nn.ModuleDict(self._spec.networks(self))
 
     def _forward(self, inp: torch.Tensor) -> torch.Tensor:
         return self._spec.base(self, inp) + self.net["g"](inp)
@@ -121,8 +109,11 @@ class Translator(TrainableModel):
             different sizes (numpy or dask). ``paired``: the sources. ``superres``,
             ``deblur``: sharp high-resolution images. ``inpaint``: the image(s) to
             learn the texture of (holes are drawn at random). ``colorize``: RGB images.
+            ``unpaired``: the images of domain A.
         target : array-like or list, optional
-            ``paired`` only: the targets, one per source, of the same spatial shape.
+            ``paired``: the targets, one per source, of the same spatial shape.
+            ``unpaired``: the images of domain B, with A's channels but any number,
+            sizes and scenes (no pairs).
         axes, target_axes : str, optional
             Letters from ``STCYX``; default by shape (``YX``, ``YXC`` for RGB, ``SYX``).
         max_steps, time_limit, seed, device
@@ -134,7 +125,9 @@ class Translator(TrainableModel):
         Yields
         ------
         StepRecord
-            Losses ``l1`` and, with ``adversarial_weight > 0``, ``g_adv`` and ``d``.
+            Losses ``l1`` and, with ``adversarial_weight > 0``, ``g_adv`` and ``d``;
+            ``unpaired``: ``cycle``, ``identity`` (with ``identity_weight > 0``),
+            ``g_adv`` and ``d``.
         """
         check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
@@ -149,7 +142,7 @@ class Translator(TrainableModel):
                 f"{channels}. Create a new Translator."
             )
         unit = 2**cfg.depth * spec.patch_multiple(cfg)
-        smallest = min(min(f.shape[-2:]) for f in data.outputs)
+        smallest = min(min(f.shape[-2:]) for f in data.inputs + data.outputs)
         p = min(cfg.patch_size, smallest) // unit * unit
         if p < max(16, unit):
             raise InputError(
@@ -166,8 +159,31 @@ class Translator(TrainableModel):
         dev = resolve_device(device)
         self.device = dev
         self.net.to(dev).train()
-        g, d = self.net["g"], self.net["d"] if "d" in self.net else None
         lr = cfg.learning_rate * (0.25 if continuing else 1.0)
+        gen = torch.Generator().manual_seed(seed)
+        own = spec.training(self, data, p, rng, gen, dev, lr)
+        step, opts = own if own is not None else self._one_way_training(data, p, rng, gen, dev, lr)
+
+        def on_end(done):
+            self.net.eval()
+
+        return training_loop(
+            step,
+            max_steps=max_steps,
+            time_limit=time_limit,
+            optimizers=opts,
+            warmup=0 if continuing else 20,
+            history=self.history,
+            history_offset=self.steps_trained,
+            on_end=on_end,
+            state=self._begin_run(pending, seed, rng=rng, gen=gen, **{f"opt{i}": o for i, o in enumerate(opts)}),
+        )
+
+    def _one_way_training(self, data, p, rng, gen, dev, lr):
+        """``(step, optimizers)`` of the shared training step: one generator learns
+        input -> target with L1 (and a conditional discriminator's hinge loss)."""
+        cfg, spec = self.config, self._spec
+        g, d = self.net["g"], self.net["d"] if "d" in self.net else None
         opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999) if d is not None else (0.9, 0.999))
         opts = [opt_g]
         if d is not None:
@@ -176,7 +192,6 @@ class Translator(TrainableModel):
         arrays = [data.outputs] if data.inputs is data.outputs else [data.inputs, data.outputs]
         sampler = Sampler(arrays, p, rng)
         bs, w = cfg.batch_size, cfg.adversarial_weight
-        gen = torch.Generator().manual_seed(seed)
 
         def make_batch():
             """(generator input, target, loss mask or None) for one step."""
@@ -209,20 +224,7 @@ class Translator(TrainableModel):
             self.steps_trained += 1
             return {k: v.detach().item() for k, v in losses.items()}
 
-        def on_end(done):
-            self.net.eval()
-
-        return training_loop(
-            step,
-            max_steps=max_steps,
-            time_limit=time_limit,
-            optimizers=opts,
-            warmup=0 if continuing else 20,
-            history=self.history,
-            history_offset=self.steps_trained,
-            on_end=on_end,
-            state=self._begin_run(pending, seed, rng=rng, gen=gen, **{f"opt{i}": o for i, o in enumerate(opts)}),
-        )
+        return step, opts
 
     # -- inference ------------------------------------------------------------------
     def predict(
@@ -232,6 +234,7 @@ class Translator(TrainableModel):
         mask=None,
         fill: str = "texture",
         axes: str | None = None,
+        direction: str = "a2b",
         return_uncertainty: bool = False,
         device: str | None = None,
         tile_size: int | None = None,
@@ -245,6 +248,7 @@ class Translator(TrainableModel):
         image : array-like (numpy or dask), any size
             ``superres``/``deblur``/``inpaint``/``paired``: an image with the training
             channels. ``colorize``: a grayscale image (integers, or floats in [0, 1]).
+            ``unpaired``: an image of domain A (of B with ``direction="b2a"``).
         mask : bool array-like, the image's shape without C
             ``inpaint`` only: True where to fill. Other pixels are returned unchanged.
         fill : {"texture", "smooth"}
@@ -256,12 +260,19 @@ class Translator(TrainableModel):
             looks like a smear where the image is textured.
         axes : str, optional
             Letters from ``STCYX``; default by shape.
+        direction : {"a2b", "b2a"}
+            ``unpaired`` only: translate an A image into B (default) or a B image
+            into A.
         return_uncertainty : bool
             Also return the spread (standard deviation) of the predictions over the
             four flips of each tile: where it is high the model is unsure, or
             inventing detail. The prediction is then the mean over the flips. With
             ``fill="texture"``: how far each filled pixel's patches are from the
-            known patches they were built from (0 outside the hole).
+            known patches they were built from (0 outside the hole). ``unpaired``:
+            instead a change map: the cycle error ``|x - back(there(x))|`` (mean
+            over channels, Gaussian-smoothed over 2 pixels, in the input's
+            intensity units), high where the model changed content (invented or
+            removed structure) rather than colour, which translating back undoes.
         device, tile_size, seed, progress
             Device (default: the training device), output tile edge, the seed of the
             texture fill's random search (same seed, same fill), and a callable
@@ -274,13 +285,19 @@ class Translator(TrainableModel):
             ``colorize``: RGB in [0, 1], the image's shape plus a last axis of 3.
             ``paired``: the target's channels. Otherwise the image's shape.
         uncertainty : ndarray, float32, only with ``return_uncertainty``
-            The output's shape without channels (mean spread over channels, in output units).
+            The output's shape without channels (mean spread over channels, in output
+            units; ``unpaired``: the change map, in the input's units).
         """
         self._require_fitted()
         task, spec = self.task, self._spec
         from ...run.blocks import is_dask_array, predict_blocks
 
-        if is_dask_array(image) and mask is None and not return_uncertainty and not spec.takes_mask:
+        if direction not in DIRECTIONS:
+            raise InputError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        if direction != "a2b" and task != "unpaired":
+            raise InputError(f"direction is only used by task='unpaired', not {task!r}")
+        one_way = task != "unpaired" or (direction == "a2b" and not return_uncertainty)
+        if is_dask_array(image) and mask is None and not return_uncertainty and not spec.takes_mask and one_way:
             # lazy in, lazy out: block by block with a halo
             return predict_blocks(self, image, axes=axes, device=device, tile_size=tile_size, progress=progress)
         if mask is not None and not spec.takes_mask:
@@ -313,7 +330,17 @@ class Translator(TrainableModel):
                     progress(n * total + done, n_frames * total)
 
             hole = None if holes is None else holes[n]
-            if hole is None:
+            if task == "unpaired":
+                out, spread = spec.translate_frame(
+                    self,
+                    frame,
+                    direction=direction,
+                    dev=dev,
+                    tile_size=tile_size,
+                    change=return_uncertainty,
+                    progress=frame_progress,
+                )
+            elif hole is None:
                 out, spread = self._predict_frame(frame, None, g, dev, tile_size, return_uncertainty, frame_progress)
             else:
                 out, spread = spec.fill_frame(
@@ -402,8 +429,8 @@ class Translator(TrainableModel):
             raise ValueError(f"unknown inpainting fill {self.fill!r}")
         self.source_norm = ChannelNorm.from_state(state["source_norm"]) if state.get("source_norm") else None
         self.target_norm = ChannelNorm.from_state(state["target_norm"]) if state.get("target_norm") else None
-        if self.task == "paired" and (self.source_norm is None or self.target_norm is None):
-            raise ValueError("a paired Translator checkpoint needs its source and target normalisation")
+        if self.task in ("paired", "unpaired") and (self.source_norm is None or self.target_norm is None):
+            raise ValueError(f"a {self.task} Translator checkpoint needs its source and target normalisation")
         self.net = self._build()
         self.net.load_state_dict(tensors)
         self.net.eval()
