@@ -593,8 +593,12 @@ class TrainingPanel(QWidget):
         return model
 
     def _save_clicked(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.ngan", MODEL_FILE_FILTER)
-        if path:
+        from ._bioimageio import export_package, save_filter, wants_package
+
+        path, chosen = QFileDialog.getSaveFileName(self, "Save model", "model.ngan", save_filter(self._model))
+        if path and wants_package(path, chosen):
+            export_package(self, path)
+        elif path:
             if not Path(path).suffix:
                 path += ".ngan"
             self.save_model(path)

@@ -131,6 +131,16 @@ class TrainableModel:
             history = history[::stride] + [history[-1]]
         return save_checkpoint(path, self.net.state_dict(), self._meta(history))
 
+    def export_bioimageio(self, path, *, name=None, description=None, authors=None, **options) -> Path:
+        """Write this model as a bioimage.io model package (spec 0.5, a ``.zip``) that
+        ilastik, deepImageJ, QuPath and bioimageio.core run; ``.save`` stays the native
+        format. Options and contents: :func:`napari_gan.core.bmz.export_bioimageio`.
+        Needs the ``bioimageio`` extra; raises :class:`~napari_gan.core.bmz.ExportError`
+        for kinds with no such package (image generators, classifiers, detectors)."""
+        from ..bmz import export_bioimageio
+
+        return export_bioimageio(self, path, name=name, description=description, authors=authors, **options)
+
     def _meta(self, history=None) -> dict:
         return {
             "kind": self.kind,
