@@ -101,6 +101,12 @@ def _disconnect(connections, *_: Any) -> None:
         emitter.disconnect(callback)
 
 
+def _forget_sources(state: dict, *_: Any) -> None:
+    """A deleted widget lets go of the layer it trained on (and its data)."""
+    for key in ("_source_layer", "_placement", "_frame"):
+        state.pop(key, None)
+
+
 class DockWidget(QWidget):
     """The frame of every training dock widget: a "Train" box (the options above a
     :class:`TrainingPanel`) and a second box (predict, generate, ...), layer pickers
@@ -151,6 +157,7 @@ class DockWidget(QWidget):
             emitter.connect(callback)
         # the viewer may outlive this widget: never leave it calling into a deleted one
         self.destroyed.connect(partial(_disconnect, connections))
+        self.destroyed.connect(partial(_forget_sources, self.__dict__))
         self.refresh_layer_choices()
         # options remembered between sessions; what depends on the current model is not
         fine_tune = getattr(self, "fine_tune", None)

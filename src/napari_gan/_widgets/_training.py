@@ -15,6 +15,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,16 @@ def _call_safely(func: Callable[[], Any]):
 # --------------------------------------------------------------------------- panel
 
 
+def _release(stop: threading.Event, state: dict, *_: Any) -> None:
+    """When a panel is deleted: stop its worker, drop its model, job and curves."""
+    stop.set()
+    for key in ("_model", "_job", "_last_record", "_activity"):
+        state[key] = None
+    curve = state.get("loss_curve")
+    if curve is not None:
+        curve.__dict__["_series"], curve.__dict__["_elapsed"] = {}, {}
+
+
 class TrainingPanel(QWidget):
     """Train/Stop, progress, live loss curve, device, Save/Load and status for one model.
 
@@ -318,9 +329,10 @@ class TrainingPanel(QWidget):
         self.load_button.clicked.connect(self._load_clicked)
         self.export_button.clicked.connect(self._export_clicked)
         self.add_busy_sensitive(self.train_button, self.load_button, self.export_button)
-        # a closed widget must not leave a worker training for nobody
-        stop = self._stop
-        self.destroyed.connect(lambda *_: stop.set())
+        # a closed widget must not leave a worker training for nobody, nor keep its
+        # model, data and plot alive (Qt deletes the widget; Python wrappers caught
+        # in reference cycles with Qt may outlive it, so drop what is heavy)
+        self.destroyed.connect(partial(_release, self._stop, self.__dict__))
         self._job_progress.connect(self._on_job_progress)
         self._update_device_label()
 
@@ -506,7 +518,11 @@ class TrainingPanel(QWidget):
         if self.is_busy:
             self.warning(f"Busy: wait for the current job to finish before {description}")
             return False
-        worker = thread_worker(_call_safely, start_thread=False)(lambda: func(self._job_progress.emit))
+        # Qt keeps a finished worker's signal connections: hold the job (its model, its
+        # data) where finishing can drop it, so no finished prediction keeps a model alive
+        job = {"func": func, "on_result": on_result}
+        emit = self._job_progress.emit
+        worker = thread_worker(_call_safely, start_thread=False)(lambda: job["func"](emit))
 
         def done(outcome) -> None:
             result, error = outcome
@@ -514,11 +530,12 @@ class TrainingPanel(QWidget):
                 self.error(error, context=f"{description.capitalize()} failed")
                 return
             try:
-                on_result(result)
+                job["on_result"](result)
             except Exception as exc:
                 self.error(exc, context=f"{description.capitalize()} failed")
 
         def finished() -> None:
+            job.clear()
             self._set_busy(None)
             self._restore_progress()
 
