@@ -354,15 +354,7 @@ def judge(call, argument: str) -> tuple[bool, str]:
 TALLY: Counter = Counter()
 
 #: (call, input) rows the Translator does not handle yet, with what it raises now
-TRANSLATOR_TODO: dict[tuple[str, str], str] = {
-    ("Translator(inpaint).predict(mask)", "ragged list"): (
-        "numpy's 'setting an array element with a sequence' ValueError from np.asarray(mask) in "
-        "translate/inpaint.py Inpaint.holes"
-    ),
-    ("Translator(inpaint).predict(mask)", "huge lazy"): (
-        "MemoryError (3.64 TiB) from mask.compute() in translate/inpaint.py Inpaint.holes"
-    ),
-}
+TRANSLATOR_TODO: dict[tuple[str, str], str] = {}
 
 
 #: the Translator learns from lists of images of different sizes: not bad input there

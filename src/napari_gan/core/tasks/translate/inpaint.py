@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ...axes import to_ncs
+from ...data import read_array
 from ...errors import InputError
 from ...patchfill import patch_fill
 from .._pixelwise import ChannelNorm
@@ -74,9 +75,7 @@ class InpaintTask(Task):
     def holes(self, model, mask, shape, axes) -> np.ndarray:
         if mask is None:
             raise InputError("inpainting needs mask=: a boolean array, True where the image should be filled")
-        if hasattr(mask, "compute") and not isinstance(mask, np.ndarray):
-            mask = mask.compute()
-        m = np.asarray(mask)
+        m = read_array(mask, name="mask")  # lazy masks read only if they fit; ragged lists refused
         want = tuple(s for s, a in zip(shape, axes) if a != "C")
         if m.shape != want:
             raise InputError(f"mask has shape {m.shape} but the image (axes {axes!r}) needs {want}")
