@@ -304,3 +304,19 @@ def test_save_load_round_trip(tmp_path, cam):
     assert set(loaded.net) == {"g", "d"}
     with pytest.raises(ng.CheckpointError):
         ng.Denoiser.load(path)
+
+
+def test_results_in_the_images_units_can_come_back_in_its_dtype():
+    img = (data.camera()[::4, ::4]).astype(np.uint8)  # 128 x 128
+    sr = ng.Translator(task="superres", features=8, depth=2, patch_size=32, batch_size=2, d_features=8)
+    sr.fit(img, max_steps=1, seed=0)
+    small = img[:32, :32]
+    as_float = sr.predict(small)
+    same = sr.predict(small, dtype="input")
+    assert same.dtype == np.uint8 and same.shape == as_float.shape == (64, 64)
+    np.testing.assert_array_equal(same, np.clip(np.round(as_float), 0, 255).astype(np.uint8))
+    paired = ng.Translator(task="paired", features=8, depth=2, patch_size=32, batch_size=2, d_features=8)
+    paired.fit(img, 255 - img, max_steps=1, seed=0)
+    with pytest.raises(ng.InputError, match="not in the image's units"):
+        paired.predict(small, dtype="input")
+    assert paired.predict(small, dtype=np.uint16).dtype == np.uint16  # an explicit type is the user's call

@@ -10,7 +10,8 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_w
 
 import napari_gan as ng
 
-from ._task import Placement, Preview, TaskWidget, crop_placement
+from ..core.tasks.translate.model import SAME_UNITS
+from ._task import Placement, Preview, TaskWidget, crop_placement, dtype_picker
 from ._training import (
     TrainingJob,
     axes_picker,
@@ -177,7 +178,8 @@ class TranslateWidget(TaskWidget):
             tooltip="unpaired: translate an A image into B, or a B image into A",
         )
         self.uncertainty = CheckBox(value=False, text=SPREAD_TEXT[0], tooltip=SPREAD_TEXT[1])
-        return [self.mask_picker, self.fill_picker, self.direction_picker, self.uncertainty]
+        self.result_dtype = dtype_picker()
+        return [self.mask_picker, self.fill_picker, self.direction_picker, self.uncertainty, self.result_dtype]
 
     def _update_visibility(self, *_) -> None:
         task = self.task_picker.value
@@ -191,6 +193,7 @@ class TranslateWidget(TaskWidget):
         self.image_picker.label = "A images" if unpaired else "Training image"
         self.target_picker.label = "B images" if unpaired else "Target"
         self.direction_picker.visible = unpaired
+        self.result_dtype.visible = task in SAME_UNITS  # results in the image's own units
         self.uncertainty.text, self.uncertainty.tooltip = CHANGE_TEXT if unpaired else SPREAD_TEXT
 
     def _task_defaults(self, task) -> None:
@@ -298,6 +301,8 @@ class TranslateWidget(TaskWidget):
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
         uncertainty = bool(self.uncertainty.value)
         options = {"fill": self.fill_picker.value}
+        if model.task in SAME_UNITS:
+            options["dtype"] = self.result_dtype.value
         label = TASK_LABELS[model.task]
         if model.task == "unpaired":
             options = {"direction": self.direction_picker.value}

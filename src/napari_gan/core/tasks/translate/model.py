@@ -12,6 +12,7 @@ from torch import nn
 
 from ...axes import check_axes, default_axes, from_ncs, to_ncs
 from ...data import as_array, check_finite
+from ...dtypes import cast_image, output_dtype, source_dtype
 from ...errors import InputError
 from ...tiling import dihedral_stack, predict_tiled
 from ...training import check_budget, resolve_device, seed_everything, training_loop
@@ -30,6 +31,10 @@ from .unpaired import DIRECTIONS, UNPAIRED_ADVERSARIAL_WEIGHT, UnpairedTask
 TASK_SPECS: dict[str, Task] = {
     t.name: t for t in (PairedTask(), SuperresTask(), InpaintTask(), ColorizeTask(), DeblurTask(), UnpairedTask())
 }
+
+
+#: tasks whose result is in the input image's own intensity units (``dtype="input"``)
+SAME_UNITS = ("superres", "deblur", "inpaint")
 
 
 @register
@@ -239,6 +244,7 @@ class Translator(TrainableModel):
         device: str | None = None,
         tile_size: int | None = None,
         seed: int = 0,
+        dtype="float32",
         progress=None,
     ):
         """Translate ``image`` tile by tile (stacks frame by frame).
@@ -277,6 +283,11 @@ class Translator(TrainableModel):
             Device (default: the training device), output tile edge, the seed of the
             texture fill's random search (same seed, same fill), and a callable
             ``progress(done, total)``.
+        dtype : {"float32", "input"} or numpy dtype
+            ``"input"`` (``superres``, ``deblur``, ``inpaint``, whose result is in the
+            image's own units): an 8/16-bit (any integer) image comes back in its own
+            dtype, clipped to its range and rounded. A numpy integer dtype does the
+            same for any task but ``colorize`` (RGB in [0, 1]). Default float32.
 
         Returns
         -------
@@ -291,6 +302,30 @@ class Translator(TrainableModel):
         self._require_fitted()
         task, spec = self.task, self._spec
         from ...run.blocks import is_dask_array, predict_blocks
+
+        if not (isinstance(dtype, str) and dtype == "float32"):
+            want = output_dtype(dtype, source_dtype(image))
+            if isinstance(dtype, str) and dtype == "input" and task not in SAME_UNITS and want.kind != "f":
+                raise InputError(
+                    f"dtype='input': the {task!r} result is not in the image's units; give a numpy dtype or float32"
+                )
+            if task == "colorize" and want.kind != "f":
+                raise InputError("dtype: colorize returns RGB in [0, 1]; it can only be a float type")
+            result = self.predict(
+                image,
+                mask=mask,
+                fill=fill,
+                axes=axes,
+                direction=direction,
+                return_uncertainty=return_uncertainty,
+                device=device,
+                tile_size=tile_size,
+                seed=seed,
+                progress=progress,
+            )
+            if return_uncertainty:
+                return cast_image(result[0], want), result[1]
+            return cast_image(result, want)
 
         if direction not in DIRECTIONS:
             raise InputError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
