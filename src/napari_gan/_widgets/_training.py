@@ -223,6 +223,11 @@ def _call_safely(func: Callable[[], Any]):
 # --------------------------------------------------------------------------- panel
 
 
+def _sentence(text: str) -> str:
+    """``text`` with a capital first letter and the rest as written ("GAN training", not "Gan training")."""
+    return text[:1].upper() + text[1:]
+
+
 def _release(stop: threading.Event, state: dict, *_: Any) -> None:
     """When a panel is deleted: stop its worker, drop its model, job and curves."""
     stop.set()
@@ -451,7 +456,7 @@ class TrainingPanel(QWidget):
             return
         if update.error is not None:
             self._failed = True
-            self.error(update.error, context=f"{job.description.capitalize()} failed")
+            self.error(update.error, context=f"{_sentence(job.description)} failed")
             return
         record = update.record
         if record is not None:
@@ -527,12 +532,12 @@ class TrainingPanel(QWidget):
         def done(outcome) -> None:
             result, error = outcome
             if error is not None:
-                self.error(error, context=f"{description.capitalize()} failed")
+                self.error(error, context=f"{_sentence(description)} failed")
                 return
             try:
                 job["on_result"](result)
             except Exception as exc:
-                self.error(exc, context=f"{description.capitalize()} failed")
+                self.error(exc, context=f"{_sentence(description)} failed")
 
         def finished() -> None:
             job.clear()
@@ -541,11 +546,11 @@ class TrainingPanel(QWidget):
 
         worker.returned.connect(done)
         worker.finished.connect(finished)
-        self._job_text = description.capitalize()
+        self._job_text = _sentence(description)
         self._set_busy(worker)
         self.progress_bar.setRange(0, 0)
         self.progress_bar.setFormat(f"{self._job_text}…")
-        self.set_status(f"{description.capitalize()}…")
+        self.set_status(f"{_sentence(description)}…")
         worker.start()
         return True
 

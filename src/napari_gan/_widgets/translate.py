@@ -272,7 +272,7 @@ class TranslateWidget(TaskWidget):
             start=start,
             preview=preview,
             preview_every=int(self.preview_every.value),
-            description=f"{TASK_LABELS[task]} training on {image.name!r}",
+            description=f"{task} training on {image.name!r}",
         )
 
     def _show_preview(self, preview: Preview) -> None:
