@@ -1,5 +1,5 @@
 """Memory over many train/predict/close cycles of the dock widgets in one napari
-session: the resident set size (RSS) after each cycle.
+viewer: the resident set size (RSS) after each cycle.
 
     python bench/widget_memory.py                 # 20 cycles of Denoise, Segment and Generate
     python bench/widget_memory.py --cycles 5 --widgets Denoise

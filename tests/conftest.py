@@ -11,7 +11,7 @@ torch.set_num_threads(2)
 
 @pytest.fixture(autouse=True)
 def _own_widget_settings(tmp_path, monkeypatch):
-    """Widget options are remembered between sessions: each test gets its own
+    """Widget options are remembered when napari restarts: each test gets its own
     settings file, so no test sees another's (or the user's) choices."""
     monkeypatch.setenv("NAPARI_GAN_SETTINGS", str(tmp_path / "napari-gan-widgets.ini"))
 

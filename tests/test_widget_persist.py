@@ -1,4 +1,4 @@
-"""Widget options are remembered between sessions (not the data-dependent ones),
+"""Widget options are remembered when napari restarts (not the data-dependent ones),
 and Restore defaults sets them back."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def test_options_come_back_in_a_new_widget_and_defaults_restore(dock):
     first.fine_tune.value = True  # depends on the current model: not remembered
     assert first.image_picker.value is layer
 
-    viewer, second = dock(DenoiseWidget, "Denoise")  # as in a new napari session
+    viewer, second = dock(DenoiseWidget, "Denoise")  # as after napari restarts
     layer = viewer.add_image(np.zeros((32, 32), np.float32), name="img")
     assert (second.patch_size.value, second.max_steps.value, second.tta.value) == (48, 123, True)
     assert second.fine_tune.value is False and second.image_picker.value is layer

@@ -1,4 +1,4 @@
-"""Widget options remembered between napari sessions, with Restore defaults.
+"""Widget options remembered when napari restarts, with Restore defaults.
 
 The numbers, switches and fixed choices of a dock widget (patch size, batch
 size, budget, task, ...) are stored with Qt's QSettings (the platform's usual

@@ -159,7 +159,7 @@ class DockWidget(QWidget):
         self.destroyed.connect(partial(_disconnect, connections))
         self.destroyed.connect(partial(_forget_sources, self.__dict__))
         self.refresh_layer_choices()
-        # options remembered between sessions; what depends on the current model is not
+        # options remembered when napari restarts; what depends on the current model is not
         fine_tune = getattr(self, "fine_tune", None)
         self.persisted = Persisted(
             type(self).__name__,
