@@ -40,6 +40,11 @@ def _candidates(containers: Iterable[Container]):
                 yield widget
 
 
+def _same_kind(value, default) -> bool:
+    """A stored value of the option's type (an int where a float is expected too)."""
+    return type(value) is type(default) or (isinstance(default, float) and type(value) is int)
+
+
 class Persisted:
     """The remembered options of one dock widget (its class name is the group)."""
 
@@ -67,11 +72,7 @@ class Persisted:
                 continue
             try:
                 value = json.loads(raw)
-                if (
-                    isinstance(value, PLAIN)
-                    and type(value) is type(self.defaults[key])
-                    or (isinstance(self.defaults[key], float) and isinstance(value, int))
-                ):
+                if _same_kind(value, self.defaults[key]):
                     widget.value = value
             except (ValueError, TypeError):
                 continue  # a choice that went away, a number out of range, a damaged file

@@ -83,6 +83,9 @@ class TrainingState:
     The training loop fills in the budget, base learning rates and progress.
     """
 
+    #: where a run is: what the training loop keeps up to date and a saved run restores
+    PROGRESS = ("step", "max_steps", "time_limit", "elapsed", "base_lrs", "warmup", "history_offset")
+
     def __init__(self, objects: dict[str, object], *, seed: int):
         for name, obj in objects.items():
             if not isinstance(obj, (torch.optim.Optimizer, torch.Generator, np.random.Generator)):
@@ -169,13 +172,20 @@ class TrainingState:
         np.random.set_state((kind, tensors["global/numpy"].numpy().astype(np.uint32), pos, has_gauss, gauss))
         version, pygauss = meta["python_global"]
         random.setstate((version, tuple(int(v) for v in tensors["global/python"].tolist()), pygauss))
-        self.step = meta["step"]
-        self.max_steps = meta["max_steps"]
-        self.time_limit = meta["time_limit"]
-        self.elapsed = meta["elapsed"]
-        self.base_lrs = meta["base_lrs"]
-        self.warmup = meta["warmup"]
-        self.history_offset = meta["history_offset"]
+        self._take_progress(meta)
+
+    def _take_progress(self, meta: dict) -> None:
+        for key in self.PROGRESS:
+            setattr(self, key, meta[key])
+
+    @classmethod
+    def saved(cls, meta: dict, tensors: dict[str, torch.Tensor]) -> TrainingState:
+        """A run read from a file, not yet tied to a run's objects: it knows where it
+        stopped (so :attr:`finished` is right) and restores when a run resumes it."""
+        run = cls({}, seed=meta["seed"])
+        run._take_progress(meta)
+        run.pending = (meta, tensors)
+        return run
 
 
 MODEL_PREFIX, STATE_PREFIX = "model/", "run/"

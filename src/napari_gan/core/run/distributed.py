@@ -95,43 +95,30 @@ def split_batch(cfg: RunConfig, world: World) -> dict:
     return {**cfg.options, "batch_size": batch // world.size}
 
 
-def _average_gradients(world: World):
-    size = world.size
+def _average(world: World, tensors: list[torch.Tensor]) -> None:
+    """Replace each tensor by its mean over the processes: one all-reduce of them all, flattened."""
+    if not tensors:
+        return
+    start = time.perf_counter()
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat)
+    flat /= world.size
+    offset = 0
+    for t in tensors:
+        t.copy_(flat[offset : offset + t.numel()].view_as(t))
+        offset += t.numel()
+    world.comm_seconds += time.perf_counter() - start
 
+
+def _average_gradients(world: World):
     def hook(optimizer, args, kwargs):
-        start = time.perf_counter()
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:
             if p.grad is None:  # every process must send the same sizes
                 p.grad = torch.zeros_like(p)
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
-        dist.all_reduce(flat)
-        flat /= size
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad.copy_(flat[offset : offset + n].view_as(p.grad))
-            offset += n
-        world.comm_seconds += time.perf_counter() - start
+        _average(world, [p.grad for p in params])
 
     return hook
-
-
-def _averager(world: World, buffers: list[torch.Tensor]):
-    def average() -> None:
-        if not buffers:
-            return
-        start = time.perf_counter()
-        flat = torch.cat([b.reshape(-1) for b in buffers])
-        dist.all_reduce(flat)
-        flat /= world.size
-        offset = 0
-        for b in buffers:
-            b.copy_(flat[offset : offset + b.numel()].view_as(b))
-            offset += b.numel()
-        world.comm_seconds += time.perf_counter() - start
-
-    return average
 
 
 def replicate(model, world: World):
@@ -157,4 +144,4 @@ def replicate(model, world: World):
     for obj in model.training_state.objects.values():
         if isinstance(obj, torch.optim.Optimizer):
             obj.register_step_pre_hook(_average_gradients(world))
-    return _averager(world, stats)
+    return lambda: _average(world, stats)

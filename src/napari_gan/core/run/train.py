@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import InputError
 from . import distributed
 from .config import RunConfig, read_config, write_config
+from .storage import open_image
 
 MODEL_FILE, LAST_FILE, LOG_FILE = "model.ngan", "last.ngan", "log.jsonl"
 
@@ -35,8 +36,9 @@ def state_file(output: Path, rank: int = 0) -> Path:
     return output / ("last.state" if rank == 0 else f"last.rank{rank}.state")
 
 
-def read_array(path: Path, component: str | None = None):
-    """An array from ``.npy``/``.npz`` (no pickles), TIFF, or zarr/OME-Zarr (level 0)."""
+def read_data_file(path: Path, component: str | None = None):
+    """A training array from a file: ``.npy``/``.npz`` (no pickles, any dtype: masks
+    may be boolean), else what ``napari-gan predict`` reads (TIFF, zarr, OME-Zarr)."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return np.load(path, mmap_mode="r", allow_pickle=False)
@@ -47,25 +49,7 @@ def read_array(path: Path, component: str | None = None):
             if key not in keys:
                 raise InputError(f"{path} holds {keys}: name one as component")
             return npz[key]
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        return tifffile.imread(path)
-    if suffix == ".zarr" or path.is_dir():
-        import dask.array as da
-
-        try:
-            import zarr
-        except ImportError:
-            raise InputError(f"reading {path} needs zarr: pip install zarr") from None
-        node = zarr.open(str(path), mode="r", path=component) if component else zarr.open(str(path), mode="r")
-        if not hasattr(node, "shape"):  # a group: OME-Zarr's first (full-resolution) level
-            scales = node.attrs.get("multiscales") or node.attrs.get("ome", {}).get("multiscales")
-            if not scales:
-                raise InputError(f"{path} is a zarr group without OME multiscales: name an array as component")
-            node = node[scales[0]["datasets"][0]["path"]]
-        return da.from_zarr(node)
-    raise InputError(f"{path}: cannot read {suffix or 'a file without suffix'} (.npy, .npz, .tif, .zarr)")
+    return open_image(path, component)[0]
 
 
 def load_data(config: RunConfig) -> dict:
@@ -73,7 +57,7 @@ def load_data(config: RunConfig) -> dict:
     out = {}
     for key, value in config.data.items():
         if isinstance(value, dict) and isinstance(value.get("path"), Path):
-            out[key] = np.asarray(read_array(value["path"], value.get("component")))
+            out[key] = np.asarray(read_data_file(value["path"], value.get("component")))
         else:
             out[key] = value
     return out

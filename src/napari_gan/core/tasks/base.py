@@ -255,11 +255,7 @@ def _load_run(path, info: CheckpointInfo, cls=None):
         return parts["model"]
 
     model = cls._from_parts(path, model_info, read_tensors)
-    run = TrainingState({}, seed=meta["seed"])
-    run.step, run.max_steps = meta["step"], meta["max_steps"]
-    run.time_limit, run.elapsed = meta["time_limit"], meta["elapsed"]
-    run.pending = (meta, parts["state"])
-    model.training_state = run
+    model.training_state = TrainingState.saved(meta, parts["state"])
     return model
 
 
