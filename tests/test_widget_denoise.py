@@ -387,6 +387,7 @@ def test_a_16_bit_layer_can_be_denoised_into_16_bits(viewer_widget, qtbot, error
     widget.result_dtype.value = "input"
     assert widget.predict(layer)
     qtbot.waitUntil(lambda: "noisy [denoised]" in viewer.layers, timeout=30_000)
+    wait_idle(qtbot, widget)
     out = viewer.layers["noisy [denoised]"]
     assert out.data.dtype == np.uint16 and out.data.shape == data.shape
     assert tuple(out.contrast_limits) == (5000, 30000)  # the source's display, not the result's range

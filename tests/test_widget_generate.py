@@ -90,6 +90,7 @@ def test_texture_mode_and_bad_input(widget, qtbot, errors):
     w.size_y.value, w.size_x.value, w.count.value = 40, 72, 1
     assert w.generate()
     qtbot.waitUntil(lambda: "tex [generated]" in viewer.layers, timeout=30_000)
+    wait_idle(qtbot, w)  # the layer is added before the job has finished
     layer = viewer.layers["tex [generated]"]
     assert layer.data.shape == (1, 40, 72)
     # the default detail is the example's patches, the same texture the console gives
@@ -99,6 +100,7 @@ def test_texture_mode_and_bad_input(widget, qtbot, errors):
     count = len(viewer.layers)
     assert w.generate()
     qtbot.waitUntil(lambda: len(viewer.layers) > count, timeout=30_000)
+    wait_idle(qtbot, w)
     raw = viewer.layers[-1]
     assert raw.metadata["napari_gan"]["refined"] is False
     np.testing.assert_array_equal(raw.data, w.model.generate(1, seed=0, size=(40, 72), refine=False))

@@ -104,6 +104,7 @@ def test_segment_instance_masks_with_region_on_rgb(segment_widget, qtbot, errors
     assert widget.model.mode == "instance" and widget.model.net.config.in_channels == 3
     assert widget.predict(image)
     qtbot.waitUntil(lambda: "rgb [segmented]" in viewer.layers, timeout=20_000)
+    wait_idle(qtbot, widget)
     assert viewer.layers["rgb [segmented]"].data.shape == (64, 64)
 
 
