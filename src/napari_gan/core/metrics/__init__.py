@@ -5,8 +5,12 @@ Image fidelity (:mod:`.fidelity`)
 Segmentation and instances (:mod:`.instances`)
     IOU_THRESHOLDS, InstanceMatch, iou, class_iou, match_instances,
     average_precision, segmentation_scores
-Points (:mod:`.points`)
-    PointMatch, match_points
+Points and keypoints (:mod:`.points`)
+    PointMatch, match_points, KeypointMatch, match_keypoints (points of several named
+    kinds, matched kind by kind, with the micro average over kinds)
+Boxes (:mod:`.boxes`)
+    COCO_IOU_THRESHOLDS, BoxAP, box_iou, box_average_precision (COCO-style AP@0.5
+    and AP@[.5:.95], per class, and precision/recall/F1 at IoU 0.5)
 Classification (:mod:`.classification`)
     ClassificationReport, classification_report
 Generated images (:mod:`.two_sample`, :mod:`.generative`)
@@ -24,7 +28,9 @@ Conventions shared by the matching functions
   or distance <= radius), the matching first maximises the number of matched pairs,
   then the total IoU (or minimises the total distance). Pairs are matched with
   :func:`scipy.optimize.linear_sum_assignment`, separately on each connected group of
-  candidate pairs, so thousands of objects cost little.
+  candidate pairs, so thousands of objects cost little. The exception is
+  :func:`box_average_precision`'s AP, which ranks predictions by score and matches
+  each in turn to its best free reference box, as COCO does.
 * A ratio whose denominator is 0 (e.g. precision with no predictions) is 1.0 when
   both the reference and the prediction are empty (nothing to find, nothing found),
   else 0.0. No score is ever NaN except ``mean_matched_iou`` /
@@ -33,6 +39,7 @@ Conventions shared by the matching functions
 
 from __future__ import annotations
 
+from .boxes import COCO_IOU_THRESHOLDS, BoxAP, box_average_precision, box_iou
 from .classification import ClassificationReport, classification_report
 from .fidelity import psnr, ssim
 from .generative import (
@@ -55,16 +62,21 @@ from .instances import (
     match_instances,
     segmentation_scores,
 )
-from .points import PointMatch, match_points
+from .points import KeypointMatch, PointMatch, match_keypoints, match_points
 from .two_sample import ClassifierTest, classifier_test, classifier_test_floor
 
 __all__ = [
+    "COCO_IOU_THRESHOLDS",
+    "BoxAP",
     "ClassificationReport",
     "ClassifierTest",
     "IOU_THRESHOLDS",
     "InstanceMatch",
+    "KeypointMatch",
     "PointMatch",
     "average_precision",
+    "box_average_precision",
+    "box_iou",
     "class_iou",
     "classification_report",
     "classifier_test",
@@ -73,6 +85,7 @@ __all__ = [
     "iou",
     "lattice_strength",
     "match_instances",
+    "match_keypoints",
     "match_points",
     "memorisation_distance",
     "psnr",
