@@ -22,6 +22,7 @@ from .core.tasks.classify import ImageClassifier, ImageClassifierConfig, ObjectC
 from .core.tasks.denoise import Denoiser, DenoiserConfig
 from .core.tasks.detect import SpotDetector, SpotDetectorConfig
 from .core.tasks.generate import ImageGAN, ImageGANConfig
+from .core.tasks.keypoints import KeypointDetector, KeypointDetectorConfig
 from .core.tasks.segment import Segmenter, SegmenterConfig
 from .core.tasks.translate import Translator, TranslatorConfig
 from .core.training import StepRecord, resolve_device
@@ -37,6 +38,8 @@ __all__ = [
     "ImageClassifier",
     "ImageClassifierConfig",
     "InputError",
+    "KeypointDetector",
+    "KeypointDetectorConfig",
     "ObjectClassifier",
     "ObjectClassifierConfig",
     "Segmenter",

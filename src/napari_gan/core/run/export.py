@@ -25,6 +25,8 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, np.ndarray):  # e.g. a KeypointDetector's points per kind
+        return value.tolist()
     return value
 
 

@@ -306,6 +306,12 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "threshold": _fixed(optional(number(0, 1))),
         "net": config(UNetConfig),
     },
+    "KeypointDetector": {
+        "axes": _fixed(optional(axes)),
+        "kinds": _fixed(items(text(), max_length=64)),
+        "thresholds": _fixed(optional(items(number(0, 1), max_length=64))),
+        "net": config(UNetConfig),
+    },
     "ObjectClassifier": _CLASSIFIER,
     "ImageClassifier": {**_CLASSIFIER, "norm": _fixed(NORMS)},
     "ImageGAN": {

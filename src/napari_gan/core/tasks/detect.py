@@ -144,8 +144,163 @@ def _match_f1(true: np.ndarray, pred: np.ndarray, radius: float) -> float:
     return 2 * tp / (len(true) + len(pred))
 
 
+class HeatmapDetector(TrainableModel):
+    """What the heatmap detectors share: a U-Net regressing one Gaussian heatmap per
+    kind of point (sigmoid output), trained with point pixels weighted up, a threshold
+    per kind calibrated on the training image, and peaks found frame by frame.
+    Subclasses set ``kind`` and ``config_class`` (a config with the fields of
+    :class:`SpotDetectorConfig`) and register themselves."""
+
+    def _train_heatmaps(self, x, axes, target, region, *, max_steps, time_limit, seed, device, pending, calibrate):
+        """The training generator for ``target``, (N, K, *spatial) heatmaps of the
+        validated image ``x`` (N, C, *spatial); ``calibrate(device)`` runs once the
+        budget is spent."""
+        known = region if region is not None else np.ones((target.shape[0], 1) + target.shape[2:], dtype=bool)
+        dims = spatial_dims(axes)
+        want = UNetConfig(
+            dims=dims,
+            in_channels=x.shape[1],
+            out_channels=target.shape[1],
+            features=self.config.features,
+            depth=self.config.depth,
+            residual=False,
+        )
+        continuing = self.net is not None and self.net.config == want
+        if self.net is not None and not continuing:
+            raise InputError(
+                f"this {self.kind} was trained on {self.net.config.dims}D data with {self.net.config.in_channels} "
+                f"channel(s) and {self.net.config.out_channels} output(s); the new data is {dims}D with "
+                f"{x.shape[1]} and {target.shape[1]}. Create a new {self.kind}."
+            )
+        multiple = 2**self.config.depth
+        p = self.config.patch_size
+        patch = fit_patch_shape((p, p), x.shape[-2:], multiple, name="image", minimum=min(p, 16))
+        if dims == 3:
+            patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+
+        norm = ChannelNorm.fit(x)
+        xn = np.ascontiguousarray(norm.apply(x))
+        rng = np.random.default_rng(seed)
+        # half the patches around a point, half anywhere annotated (mostly background)
+        spot_px = np.argwhere(target.max(axis=1) > 0.5)
+        anywhere = np.argwhere(known[:, 0])
+        anywhere = anywhere[rng.choice(len(anywhere), min(len(anywhere), max(len(spot_px), 1000)), replace=False)]
+        centers = np.concatenate([spot_px, anywhere]) if len(spot_px) else anywhere
+        sampler = PatchSampler([xn, target, known], patch, seed=seed, centers=centers)
+
+        seed_everything(seed)
+        if not continuing:
+            self.net = UNet(want)
+            with torch.no_grad():  # start predicting "no point" everywhere
+                self.net.head.bias.fill_(-4.0)
+        dev = resolve_device(device)
+        self.net.to(dev).train()
+        self.device, self.axes = dev, axes
+        lr = self.config.learning_rate * (0.25 if continuing else 1.0)
+        opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(seed)
+        net, bs = self.net, self.config.batch_size
+
+        def step():
+            net.train()
+            xb, tb, kb = (t.to(dev) for t in sampler.sample(bs))
+            out = torch.sigmoid(net(intensity_jitter(xb, gen)))
+            # points are a small fraction of pixels: weight them up so peaks are learned
+            w = (1.0 + 10.0 * tb) * kb
+            loss = (w * (out - tb) ** 2).sum() / w.sum().clamp(min=1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            self.steps_trained += 1
+            return {"loss": loss.detach().item()}
+
+        def on_end(done):
+            net.eval()
+            if done:
+                calibrate(dev)
+
+        return training_loop(
+            step,
+            max_steps=max_steps,
+            time_limit=time_limit,
+            optimizers=[opt],
+            warmup=0 if continuing else 20,
+            history=self.history,
+            history_offset=self.steps_trained,
+            on_end=on_end,
+            state=self._begin_run(pending, seed, opt=opt, sampler=sampler.rng, gen=gen),
+        )
+
+    def _calibrate(self, x, points_by_channel, region, lab_axes, dev, max_px: int = 512**2) -> list[float]:
+        """Per output channel, the threshold that best reproduces that channel's
+        training points (F1 within 2 sigma + 1), measured on (up to 4 frames of) the
+        training image."""
+        sigma = self.config.sigma
+        heat = []
+        frames = range(min(x.shape[0], 4))
+        for n in frames:
+            sub = x[n : n + 1]
+            if int(np.prod(sub.shape[2:])) > max_px * 4:  # large images: the centre only
+                sl = tuple(slice(max(0, s // 2 - 256), s // 2 + 256) for s in sub.shape[2:])
+            else:
+                sl = tuple(slice(0, s) for s in sub.shape[2:])
+            maps = self._maps(sub[(slice(None), slice(None)) + sl], dev)[0]
+            h = np.zeros((maps.shape[0],) + sub.shape[2:], np.float32)
+            h[(slice(None),) + sl] = maps
+            inside = np.zeros(sub.shape[2:], bool)
+            inside[sl] = True
+            if region is not None:
+                inside &= region[n, 0]
+            heat.append((h, inside))
+        frame_col = lab_axes[0] in "ST"
+        min_distance = max(1, int(round(sigma)))
+        thresholds = []
+        for c, pts in enumerate(points_by_channel):
+            best, best_f1 = 0.5, -1.0
+            for thr in np.arange(0.1, 0.91, 0.05):
+                f1s = []
+                for n, (h, inside) in zip(frames, heat):
+                    found = find_peaks(h[c], threshold=thr, min_distance=min_distance)
+                    found = found[inside[tuple(np.round(found).astype(int).T)]] if len(found) else found
+                    mine = pts[np.round(pts[:, 0]) == n][:, 1:] if frame_col else pts
+                    mine = mine[inside[tuple(np.clip(np.round(mine).astype(int), 0, np.array(h.shape[1:]) - 1).T)]]
+                    f1s.append(_match_f1(mine, found, 2 * sigma + 1))
+                f1 = float(np.mean(f1s))
+                if f1 > best_f1 + 1e-9:
+                    best, best_f1 = float(thr), f1
+            thresholds.append(best)
+        return thresholds
+
+    def _maps(self, src, dev, progress=None):
+        return predict_maps(
+            self.net,
+            src,
+            device=dev,
+            activation=torch.sigmoid,
+            tile=self.config.tile_size,
+            overlap=self.config.tile_overlap,
+            progress=progress,
+        )
+
+    def _peaks(self, heat, channel: int, threshold: float, lab_axes: str) -> tuple[np.ndarray, np.ndarray]:
+        """Peaks of one channel of (N, K, *spatial) heatmaps (a frame column first for
+        stacks) and the heatmap's value at each, its score."""
+        min_distance = max(1, int(round(self.config.sigma)))
+        found, scores = [], []
+        for n in range(heat.shape[0]):
+            h = heat[n, channel]
+            peaks = find_peaks(h, threshold=threshold, min_distance=min_distance)
+            at = np.clip(np.round(peaks).astype(int), 0, np.array(h.shape) - 1)
+            scores.append(h[tuple(at.T)])
+            if lab_axes[0] in "ST":
+                peaks = np.column_stack([np.full(len(peaks), n), peaks])
+            found.append(peaks)
+        d = len(lab_axes)
+        return np.concatenate(found).reshape(-1, d), np.concatenate(scores).astype(np.float32)
+
+
 @register
-class SpotDetector(TrainableModel):
+class SpotDetector(HeatmapDetector):
     """Learn to detect spots from a Points annotation.
 
     Examples
@@ -202,123 +357,22 @@ class SpotDetector(TrainableModel):
         reg = prepare_region(region, tuple(np.shape(image)), axes)
         lab_axes = annotation_axes(axes)
         target = heatmap(pts, shape, self.config.sigma, lab_axes)
-        known = reg if reg is not None else np.ones(target.shape, dtype=bool)
 
-        dims = spatial_dims(axes)
-        want = UNetConfig(
-            dims=dims,
-            in_channels=x.shape[1],
-            out_channels=1,
-            features=self.config.features,
-            depth=self.config.depth,
-            residual=False,
-        )
-        continuing = self.net is not None and self.net.config == want
-        if self.net is not None and not continuing:
-            raise InputError(
-                f"this SpotDetector was trained on {self.net.config.dims}D data with {self.net.config.in_channels} "
-                f"channel(s); the new data is {dims}D with {x.shape[1]}. Create a new SpotDetector."
-            )
-        multiple = 2**self.config.depth
-        p = self.config.patch_size
-        patch = fit_patch_shape((p, p), x.shape[-2:], multiple, name="image", minimum=min(p, 16))
-        if dims == 3:
-            patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+        def calibrate(dev):
+            if self.config.threshold is None:
+                self.threshold = self._calibrate(x, [pts], reg, lab_axes, dev)[0]
 
-        norm = ChannelNorm.fit(x)
-        xn = np.ascontiguousarray(norm.apply(x))
-        rng = np.random.default_rng(seed)
-        # half the patches around a spot, half anywhere annotated (mostly background)
-        spot_px = np.argwhere(target[:, 0] > 0.5)
-        anywhere = np.argwhere(known[:, 0])
-        anywhere = anywhere[rng.choice(len(anywhere), min(len(anywhere), max(len(spot_px), 1000)), replace=False)]
-        centers = np.concatenate([spot_px, anywhere]) if len(spot_px) else anywhere
-        sampler = PatchSampler([xn, target, known], patch, seed=seed, centers=centers)
-
-        seed_everything(seed)
-        if not continuing:
-            self.net = UNet(want)
-            with torch.no_grad():  # start predicting "no spot" everywhere
-                self.net.head.bias.fill_(-4.0)
-        dev = resolve_device(device)
-        self.net.to(dev).train()
-        self.device, self.axes = dev, axes
-        lr = self.config.learning_rate * (0.25 if continuing else 1.0)
-        opt = torch.optim.Adam(self.net.parameters(), lr=lr)
-        gen = torch.Generator().manual_seed(seed)
-        net, bs = self.net, self.config.batch_size
-        sigma = self.config.sigma
-
-        def step():
-            net.train()
-            xb, tb, kb = (t.to(dev) for t in sampler.sample(bs))
-            out = torch.sigmoid(net(intensity_jitter(xb, gen)))
-            # spots are a small fraction of pixels: weight them up so peaks are learned
-            w = (1.0 + 10.0 * tb) * kb
-            loss = (w * (out - tb) ** 2).sum() / w.sum().clamp(min=1)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            self.steps_trained += 1
-            return {"loss": loss.detach().item()}
-
-        def on_end(done):
-            net.eval()
-            if done and self.config.threshold is None:
-                self.threshold = self._calibrate(x, pts, known, lab_axes, sigma, dev)
-
-        return training_loop(
-            step,
+        return self._train_heatmaps(
+            x,
+            axes,
+            target,
+            reg,
             max_steps=max_steps,
             time_limit=time_limit,
-            optimizers=[opt],
-            warmup=0 if continuing else 20,
-            history=self.history,
-            history_offset=self.steps_trained,
-            on_end=on_end,
-            state=self._begin_run(pending, seed, opt=opt, sampler=sampler.rng, gen=gen),
-        )
-
-    def _calibrate(self, x, pts, known, lab_axes, sigma, dev, max_px: int = 512**2) -> float:
-        """The threshold that best reproduces the training points (F1 within 2 sigma),
-        measured on (up to 4 frames of) the training image."""
-        heat = []
-        frames = range(min(x.shape[0], 4))
-        for n in frames:
-            sub = x[n : n + 1]
-            if int(np.prod(sub.shape[2:])) > max_px * 4:  # large images: the centre only
-                sl = tuple(slice(max(0, s // 2 - 256), s // 2 + 256) for s in sub.shape[2:])
-            else:
-                sl = tuple(slice(0, s) for s in sub.shape[2:])
-            h = np.zeros(sub.shape[2:], np.float32)
-            h[sl] = self._maps(sub[(slice(None), slice(None)) + sl], dev)[0, 0]
-            inside = np.zeros(sub.shape[2:], bool)
-            inside[sl] = True
-            heat.append((h, inside & known[n, 0]))
-        frame_col = lab_axes[0] in "ST"
-        best, best_f1 = 0.5, -1.0
-        for thr in np.arange(0.1, 0.91, 0.05):
-            tp_f1 = []
-            for n, (h, inside) in zip(frames, heat):
-                found = find_peaks(h, threshold=thr, min_distance=max(1, int(round(sigma))))
-                found = found[inside[tuple(np.round(found).astype(int).T)]] if len(found) else found
-                mine = pts[np.round(pts[:, 0]) == n][:, 1:] if frame_col else pts
-                mine = mine[inside[tuple(np.clip(np.round(mine).astype(int), 0, np.array(h.shape) - 1).T)]]
-                tp_f1.append(_match_f1(mine, found, 2 * sigma + 1))
-            f1 = float(np.mean(tp_f1))
-            if f1 > best_f1 + 1e-9:
-                best, best_f1 = float(thr), f1
-        return best
-
-    def _maps(self, src, dev, progress=None):
-        return predict_maps(
-            self.net,
-            src,
-            device=dev,
-            activation=torch.sigmoid,
-            tile=self.config.tile_size,
-            overlap=self.config.tile_overlap,
-            progress=progress,
+            seed=seed,
+            device=device,
+            pending=pending,
+            calibrate=calibrate,
         )
 
     def predict(
@@ -352,15 +406,7 @@ class SpotDetector(TrainableModel):
         if output == "heatmap":
             return from_ncs(heat, lab_axes).astype(np.float32)
         thr = threshold if threshold is not None else (self.threshold or self.config.threshold or 0.5)
-        min_distance = max(1, int(round(self.config.sigma)))
-        found = []
-        for n in range(heat.shape[0]):
-            peaks = find_peaks(heat[n, 0], threshold=thr, min_distance=min_distance)
-            if lab_axes[0] in "ST":
-                peaks = np.column_stack([np.full(len(peaks), n), peaks])
-            found.append(peaks)
-        d = len(lab_axes)
-        return np.concatenate(found).reshape(-1, d) if found else np.zeros((0, d))
+        return self._peaks(heat, 0, thr, lab_axes)[0]
 
     def _state(self) -> dict:
         return {"axes": self.axes, "threshold": self.threshold, "net": self.net.config.to_dict()}
