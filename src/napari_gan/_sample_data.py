@@ -293,6 +293,21 @@ def nuclei_with_masks() -> list[tuple]:
     ]
 
 
+def cells_with_landmarks() -> list[tuple]:
+    """Synthetic tapered cells (256 x 256, float32) with a blunt head and a thin tail,
+    and one Points layer per kind ("head", "tail") marking every cell, for the
+    Keypoints widget: select both layers, train, then find heads and tails."""
+    from .core.synthetic_landmarks import landmark_cells
+
+    image, points = landmark_cells((256, 256), n_cells=20, seed=0)
+    meta = {"source": "napari_gan.core.synthetic_landmarks.landmark_cells(n_cells=20, seed=0)"}
+    layers = [(image, {"name": "cells", "metadata": meta}, "image")]
+    for kind, colour in (("head", "orange"), ("tail", "cyan")):
+        style = {"name": kind, "metadata": meta, "size": 6, "face_color": "transparent", "border_color": colour}
+        layers.append((points[kind], style, "points"))
+    return layers
+
+
 def spots_with_points() -> list[tuple]:
     """Synthetic diffraction-limited spots (256 x 256, float32, SNR 4) and a Points layer
     marking the spots of the top half, for the Detect widget (train with the region

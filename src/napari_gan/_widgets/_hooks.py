@@ -22,6 +22,7 @@ WIDGET_OF_KIND = {
     "Denoiser": "Denoise",
     "Segmenter": "Segment",
     "SpotDetector": "Detect",
+    "KeypointDetector": "Keypoints",
     "ObjectClassifier": "Classify",
     "ImageClassifier": "Classify",
     "ImageGAN": "Generate (GAN)",
