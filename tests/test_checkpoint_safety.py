@@ -19,6 +19,7 @@ import napari_gan as ng
 from napari_gan.core.io import FORMAT, MAX_HEADER_BYTES, inspect_checkpoint, read_header
 from napari_gan.core.models.classifier import ClassifierNet, ClassifierNetConfig
 from napari_gan.core.synthetic import spots, touching_nuclei, two_kinds
+from napari_gan.core.synthetic_boxes import blobs_and_rods
 
 
 def _image(shape=(64, 64), seed=0):
@@ -288,6 +289,9 @@ MAKERS = {
     ),
     "SpotDetector": lambda: ng.SpotDetector(patch_size=32, batch_size=2, features=4).fit(
         *spots((64, 64), n=10, snr=8, seed=1), max_steps=1, seed=0
+    ),
+    "BoxDetector": lambda: ng.BoxDetector(patch_size=32, batch_size=2, features=4, depth=2).fit(
+        *blobs_and_rods((64, 64), n=(3, 3), seed=2), max_steps=1, seed=0
     ),
     "ObjectClassifier": _object_classifier,
     "ImageClassifier": _image_classifier,

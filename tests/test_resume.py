@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 import napari_gan as ng
 from napari_gan.core.synthetic import spots, touching_nuclei, two_kinds
+from napari_gan.core.synthetic_boxes import blobs_and_rods
 
 
 def _image(shape=(64, 64), seed=0):
@@ -47,6 +48,10 @@ RUNS = {
     "SpotDetector": (
         lambda: ng.SpotDetector(patch_size=32, batch_size=2, features=4),
         lambda: (spots((64, 64), n=10, snr=8, seed=1), {}),
+    ),
+    "BoxDetector": (
+        lambda: ng.BoxDetector(patch_size=32, batch_size=2, features=4, depth=2),
+        lambda: (blobs_and_rods((64, 64), n=(3, 3), seed=2), {}),
     ),
     "ObjectClassifier": (
         lambda: ng.ObjectClassifier(crop=32, input_size=16, features=8, batch_size=8),

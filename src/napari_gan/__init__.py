@@ -18,6 +18,7 @@ from .core import metrics
 from .core.errors import CheckpointError, InputError
 from .core.replace import object_crops, replace_objects
 from .core.tasks.base import load_model
+from .core.tasks.boxes import BoxDetector, BoxDetectorConfig, boxes_from_labels
 from .core.tasks.classify import ImageClassifier, ImageClassifierConfig, ObjectClassifier, ObjectClassifierConfig
 from .core.tasks.denoise import Denoiser, DenoiserConfig
 from .core.tasks.detect import SpotDetector, SpotDetectorConfig
@@ -30,6 +31,8 @@ from .core.training import StepRecord, resolve_device
 __version__ = "0.1.0"
 
 __all__ = [
+    "BoxDetector",
+    "BoxDetectorConfig",
     "CheckpointError",
     "Denoiser",
     "DenoiserConfig",
@@ -49,6 +52,7 @@ __all__ = [
     "StepRecord",
     "Translator",
     "TranslatorConfig",
+    "boxes_from_labels",
     "load_model",
     "metrics",
     "object_crops",

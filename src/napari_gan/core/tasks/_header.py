@@ -312,6 +312,12 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "thresholds": _fixed(optional(items(number(0, 1), max_length=64))),
         "net": config(UNetConfig),
     },
+    "BoxDetector": {
+        "axes": _fixed(optional(axes)),
+        "classes": _fixed(items(text(), max_length=4096)),
+        "threshold": _fixed(optional(number(0, 1))),
+        "net": config(UNetConfig),
+    },
     "ObjectClassifier": _CLASSIFIER,
     "ImageClassifier": {**_CLASSIFIER, "norm": _fixed(NORMS)},
     "ImageGAN": {
