@@ -20,6 +20,7 @@ from napari_gan.core.io import FORMAT, MAX_HEADER_BYTES, inspect_checkpoint, rea
 from napari_gan.core.models.classifier import ClassifierNet, ClassifierNetConfig
 from napari_gan.core.synthetic import spots, touching_nuclei, two_kinds
 from napari_gan.core.synthetic_boxes import blobs_and_rods
+from napari_gan.core.synthetic_landmarks import landmark_cells
 
 
 def _image(shape=(64, 64), seed=0):
@@ -292,6 +293,9 @@ MAKERS = {
     ),
     "BoxDetector": lambda: ng.BoxDetector(patch_size=32, batch_size=2, features=4, depth=2).fit(
         *blobs_and_rods((64, 64), n=(3, 3), seed=2), max_steps=1, seed=0
+    ),
+    "KeypointDetector": lambda: ng.KeypointDetector(patch_size=32, batch_size=2, features=4).fit(
+        *landmark_cells((64, 64), n_cells=3, seed=1), max_steps=1, seed=0
     ),
     "ObjectClassifier": _object_classifier,
     "ImageClassifier": _image_classifier,

@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 import napari_gan as ng
 from napari_gan.core.synthetic import spots, touching_nuclei, two_kinds
 from napari_gan.core.synthetic_boxes import blobs_and_rods
+from napari_gan.core.synthetic_landmarks import landmark_cells
 
 
 def _image(shape=(64, 64), seed=0):
@@ -52,6 +53,10 @@ RUNS = {
     "BoxDetector": (
         lambda: ng.BoxDetector(patch_size=32, batch_size=2, features=4, depth=2),
         lambda: (blobs_and_rods((64, 64), n=(3, 3), seed=2), {}),
+    ),
+    "KeypointDetector": (
+        lambda: ng.KeypointDetector(patch_size=32, batch_size=2, features=4),
+        lambda: (landmark_cells((64, 64), n_cells=3, seed=1), {}),
     ),
     "ObjectClassifier": (
         lambda: ng.ObjectClassifier(crop=32, input_size=16, features=8, batch_size=8),

@@ -210,6 +210,8 @@ def test_torchrun_two_processes_train_replicas_that_stay_identical(tmp_path):
         "Denoiser",
         "Segmenter",
         "SpotDetector",
+        "KeypointDetector",
+        "BoxDetector",
         "ObjectClassifier",
         "ImageClassifier",
         "ImageGAN-samples",
