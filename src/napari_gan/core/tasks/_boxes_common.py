@@ -19,6 +19,7 @@ from scipy import ndimage as ndi
 
 from ..data import read_array
 from ..errors import InputError
+from ..metrics.boxes import _iou_matrix as box_iou  # checked input: no validation per call
 from .detect import find_peaks
 
 #: boxes may stick out of the image by this much (pixels): a rectangle drawn by hand
@@ -197,17 +198,6 @@ def box_targets(
             out[(n_classes + axis,) + window][mine] = np.log(e[axis])
     out[-1] = np.where(owner > 0.1, owner, 0.0)
     return out
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(len(a), len(b)) IoU of (M, 2, D) and (K, 2, D) boxes, any D."""
-    lo = np.maximum(a[:, None, 0], b[None, :, 0])
-    hi = np.minimum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(hi - lo, 0, None).prod(-1)
-    va = (a[:, 1] - a[:, 0]).prod(-1)
-    vb = (b[:, 1] - b[:, 0]).prod(-1)
-    union = va[:, None] + vb[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
