@@ -308,6 +308,36 @@ def cells_with_landmarks() -> list[tuple]:
     return layers
 
 
+def blobs_and_rods_with_boxes() -> list[tuple]:
+    """Synthetic round blobs and elongated rods (192 x 192, float32), a Shapes layer
+    with a rectangle around every object and its class ("blob" or "rod") in a
+    "class" feature column, for the Boxes widget, and the objects as (hidden)
+    Labels, for its "Boxes from labels"."""
+    from .core.synthetic_boxes import blobs_and_rods
+
+    image, boxes, classes, labels = blobs_and_rods((192, 192), n=(20, 16), seed=3, return_labels=True)
+    meta = {"source": "napari_gan.core.synthetic_boxes.blobs_and_rods((192, 192), n=(20, 16), seed=3)"}
+    # napari draws pixel i from i - 0.5 to i + 0.5: the rectangle around a box's
+    # pixels (max exclusive) runs from min - 0.5 to max - 0.5
+    lo, hi = boxes[:, 0] - 0.5, boxes[:, 1] - 0.5
+    rectangles = np.stack([lo, np.stack([lo[:, 0], hi[:, 1]], 1), hi, np.stack([hi[:, 0], lo[:, 1]], 1)], 1)
+    style = {
+        "name": "blob and rod boxes",
+        "metadata": meta,
+        "shape_type": "rectangle",
+        "features": {"class": classes},
+        "edge_color": "class",
+        "edge_color_cycle": ["orange", "cyan"],
+        "edge_width": 1,
+        "face_color": "transparent",
+    }
+    return [
+        (image, {"name": "blobs and rods", "metadata": meta}, "image"),
+        (labels, {"name": "blobs and rods objects", "metadata": meta, "visible": False}, "labels"),
+        (rectangles, style, "shapes"),
+    ]
+
+
 def spots_with_points() -> list[tuple]:
     """Synthetic diffraction-limited spots (256 x 256, float32, SNR 4) and a Points layer
     marking the spots of the top half, for the Detect widget (train with the region

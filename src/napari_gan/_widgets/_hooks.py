@@ -23,6 +23,7 @@ WIDGET_OF_KIND = {
     "Segmenter": "Segment",
     "SpotDetector": "Detect",
     "KeypointDetector": "Keypoints",
+    "BoxDetector": "Boxes",
     "ObjectClassifier": "Classify",
     "ImageClassifier": "Classify",
     "ImageGAN": "Generate (GAN)",
