@@ -160,6 +160,13 @@ def test_predict_columns_shapes_dtypes_and_order(data, trained):
     assert (det["score"] >= trained.threshold).all() and (det["score"] <= 1).all()
     assert (det["boxes"][:, 0] < det["boxes"][:, 1]).all()
     assert (det["boxes"] >= 0).all() and (det["boxes"][:, 1] <= image.shape).all()
+    heat = trained.predict(image, output="heatmap")  # one centre heatmap per class
+    assert heat.shape == (2, *image.shape) and heat.dtype == np.float32
+    centre = np.round(det["boxes"].mean(axis=1)).astype(int)
+    k_of = np.array([trained.classes.index(c) for c in det["class"]])
+    assert np.allclose(heat[k_of, centre[:, 0], centre[:, 1]], det["score"], atol=0.15)
+    with pytest.raises(ng.InputError, match="output"):
+        trained.predict(image, output="masks")
     none = trained.predict(image, threshold=1.0)
     assert none["boxes"].shape == (0, 2, 2) and none["class"].shape == none["score"].shape == (0,)
     # a multichannel model is refused a single-channel image, by name

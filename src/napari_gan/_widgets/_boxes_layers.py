@@ -9,8 +9,6 @@ box's: box ``[2, 5)`` is the rectangle from 1.5 to 4.5.
 
 from __future__ import annotations
 
-import inspect
-
 import napari
 import numpy as np
 import pandas as pd
@@ -136,12 +134,5 @@ def show_above(layer, found: dict, classes: list[str], threshold: float) -> int:
 
 
 def centre_heatmap(model, image, axes: str) -> np.ndarray:
-    """The model's centre heatmap over ``image``, max over classes: (Y, X) float."""
-    if "output" in inspect.signature(model.predict).parameters:
-        return np.asarray(model.predict(image, axes=axes, output="heatmap")).max(axis=0)
-    # BoxDetector.predict returns boxes only: read the maps it decodes them from
-    from napari_gan.core.tasks._pixelwise import prediction_input
-
-    _, src, _, _ = prediction_input(image, axes, model)
-    maps = model._maps(src, ng.resolve_device(model.device or "auto"))[0]
-    return maps[: len(model.classes)].max(axis=0)
+    """The model's centre heatmap over ``image``, max over classes: (Y, X) float32."""
+    return model.predict(image, axes=axes, output="heatmap").max(axis=0)

@@ -308,8 +308,9 @@ class BoxDetector(TrainableModel):
         nms_across_classes: bool = False,
         axes: str | None = None,
         device: str | None = None,
+        output: str = "boxes",
         progress=None,
-    ) -> dict[str, np.ndarray]:
+    ):
         """Find the objects in ``image``.
 
         Parameters
@@ -328,16 +329,21 @@ class BoxDetector(TrainableModel):
             dropped; default ``config.nms_iou`` (0.5).
         nms_across_classes : bool
             Suppress overlapping boxes whatever their class (one class per object).
+        output : {"boxes", "heatmap"}
+            ``heatmap``: the centre heatmap of each class instead of boxes, float32 of
+            shape (number of classes, *spatial shape of the image), 0-1.
 
         Returns
         -------
         dict
-            Columns of one row per detection, by descending score: ``"boxes"``
+            For ``output="boxes"``, columns of one row per detection, by descending score: ``"boxes"``
             (K, 2, D) float64 min and max corners (exclusive) in pixels, clipped to
             the image; ``"class"`` (K,) str; ``"score"`` (K,) float64 in [0, 1], the
             class's heatmap at the box centre.
         """
         self._require_fitted()
+        if output not in ("boxes", "heatmap"):
+            raise InputError(f"output must be 'boxes' or 'heatmap', got {output!r}")
         if threshold is not None and not 0 <= threshold <= 1:
             raise InputError(f"threshold must be between 0 and 1, got {threshold!r}")
         if nms_iou is not None and not 0 < nms_iou <= 1:
@@ -346,6 +352,8 @@ class BoxDetector(TrainableModel):
         _refuse_stack(axes)
         dev = resolve_device(device or self.device or "auto")
         maps = self._maps(src, dev, progress)[0]
+        if output == "heatmap":
+            return np.ascontiguousarray(maps[: len(self.classes)], dtype=np.float32)
         if threshold is None:
             threshold = self.threshold if self.threshold is not None else (self.config.threshold or 0.5)
         boxes, k, score = self._detect(maps, max(threshold, self.config.min_score), nms_iou, nms_across_classes)
