@@ -382,6 +382,21 @@ class TaskWidget(DockWidget):
     def _on_model_changed(self, model) -> None:
         self.predict_button.enabled = model is not None and not self.panel.is_busy
 
+    def _show_heatmap(self, preview: Preview, suffix: str) -> None:
+        """Show a detector's 0-1 heatmap preview over the source layer."""
+        placement = self._placement
+        where = crop_placement(placement, preview.starts, drop_channels=True)
+        self._replace_or_add(
+            "image",
+            placement.name + suffix,
+            preview.data,
+            metadata={"napari_gan": {"preview_of": placement.name}},
+            colormap="magma",
+            blending="additive",
+            contrast_limits=(0.0, 1.0),
+            **where,
+        )
+
     def _result_metadata(self, model, placement: Placement, **extra) -> dict:
         """What a result layer records about how it was made (``layer.metadata``)."""
         return self._model_metadata(model, source=placement.name, axes=placement.axes, **extra)

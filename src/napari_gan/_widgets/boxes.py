@@ -22,7 +22,7 @@ from qtpy.QtCore import QTimer
 import napari_gan as ng
 
 from ._boxes_layers import add_boxes_layer, centre_heatmap, rectangle_classes, rectangles_to_boxes, show_above
-from ._task import Placement, Preview, TaskWidget, crop_placement
+from ._task import Placement, Preview, TaskWidget
 from ._training import (
     TrainingJob,
     axes_picker,
@@ -174,18 +174,7 @@ class BoxesWidget(TaskWidget):
         )
 
     def _show_preview(self, preview: Preview) -> None:
-        placement = self._placement
-        where = crop_placement(placement, preview.starts, drop_channels=True)
-        self._replace_or_add(
-            "image",
-            placement.name + PREVIEW_SUFFIX,
-            preview.data,
-            metadata={"napari_gan": {"preview_of": placement.name}},
-            colormap="magma",
-            blending="additive",
-            contrast_limits=(0.0, 1.0),
-            **where,
-        )
+        self._show_heatmap(preview, PREVIEW_SUFFIX)
 
     def _on_model_changed(self, model) -> None:
         super()._on_model_changed(model)

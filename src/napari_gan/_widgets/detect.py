@@ -9,7 +9,7 @@ from magicgui.widgets import FloatSpinBox, SpinBox, create_widget
 
 import napari_gan as ng
 
-from ._task import Placement, Preview, TaskWidget, crop_placement, shapes_region, to_image_coords
+from ._task import Placement, Preview, TaskWidget, shapes_region, to_image_coords
 from ._training import (
     TrainingJob,
     axes_picker,
@@ -122,18 +122,7 @@ class DetectWidget(TaskWidget):
         )
 
     def _show_preview(self, preview: Preview) -> None:
-        placement = self._placement
-        where = crop_placement(placement, preview.starts, drop_channels=True)
-        self._replace_or_add(
-            "image",
-            placement.name + PREVIEW_SUFFIX,
-            preview.data,
-            metadata={"napari_gan": {"preview_of": placement.name}},
-            colormap="magma",
-            blending="additive",
-            contrast_limits=(0.0, 1.0),
-            **where,
-        )
+        self._show_heatmap(preview, PREVIEW_SUFFIX)
 
     def _prediction(self, model, layer, data, axes, placement):
         return (

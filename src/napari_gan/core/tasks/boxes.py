@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..axes import spatial_dims
-from ..data import PatchSampler, fit_patch_shape, read_array
+from ..data import PatchSampler, read_array
 from ..errors import InputError, check_positive_ints
 from ..models.unet import UNet, UNetConfig
 from ..training import check_budget, resolve_device, seed_everything, training_loop
@@ -33,6 +33,7 @@ from ._boxes_common import (
 )
 from ._pixelwise import ChannelNorm, intensity_jitter, predict_maps, prediction_input, prepare_image
 from .base import TrainableModel, register
+from .detect import detector_net, detector_patch
 
 __all__ = ["BoxDetector", "BoxDetectorConfig", "boxes_from_labels"]
 
@@ -182,25 +183,8 @@ class BoxDetector(TrainableModel):
         n_classes, dims = len(order), spatial_dims(axes)
         target = box_targets(bxs, index, n_classes, spatial, self.config.sigma)[None]
 
-        want = UNetConfig(
-            dims=dims,
-            in_channels=x.shape[1],
-            out_channels=n_classes + dims,
-            features=self.config.features,
-            depth=self.config.depth,
-            residual=False,
-        )
-        continuing = self.net is not None and self.net.config == want
-        if self.net is not None and not continuing:
-            raise InputError(
-                f"this BoxDetector was trained on {self.net.config.dims}D data with {self.net.config.in_channels} "
-                f"channel(s); the new data is {dims}D with {x.shape[1]}. Create a new BoxDetector."
-            )
-        multiple = 2**self.config.depth
-        p = self.config.patch_size
-        patch = fit_patch_shape((p, p), x.shape[-2:], multiple, name="image", minimum=min(p, 16))
-        if dims == 3:
-            patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+        want, continuing = detector_net(self, x, dims, n_classes + dims)
+        patch = detector_patch(self.config, x, dims)
 
         xn = np.ascontiguousarray(ChannelNorm.fit(x).apply(x))
         rng = np.random.default_rng(seed)

@@ -144,6 +144,41 @@ def _match_f1(true: np.ndarray, pred: np.ndarray, radius: float) -> float:
     return 2 * tp / (len(true) + len(pred))
 
 
+def detector_net(model, x: np.ndarray, dims: int, out_channels: int) -> tuple[UNetConfig, bool]:
+    """The U-Net a detector needs for image ``x`` (N, C, *spatial), and whether
+    ``model.net`` already is that network (training continues); a net of another
+    shape is an InputError."""
+    cfg = model.config
+    want = UNetConfig(
+        dims=dims,
+        in_channels=x.shape[1],
+        out_channels=out_channels,
+        features=cfg.features,
+        depth=cfg.depth,
+        residual=False,
+    )
+    continuing = model.net is not None and model.net.config == want
+    if model.net is not None and not continuing:
+        net = model.net.config
+        raise InputError(
+            f"this {model.kind} was trained on {net.dims}D data with {net.in_channels} channel(s) and "
+            f"{net.out_channels} output(s); the new data is {dims}D with {x.shape[1]} and {out_channels}. "
+            f"Create a new {model.kind}."
+        )
+    return want, continuing
+
+
+def detector_patch(config, x: np.ndarray, dims: int) -> tuple[int, ...]:
+    """Training patch shape: ``config.patch_size`` square (at most 32 planes deep in
+    3D), fitted to the image and to the U-Net's depth."""
+    multiple = 2**config.depth
+    p = config.patch_size
+    patch = fit_patch_shape((p, p), x.shape[-2:], multiple, name="image", minimum=min(p, 16))
+    if dims == 3:
+        patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+    return patch
+
+
 class HeatmapDetector(TrainableModel):
     """What the heatmap detectors share: a U-Net regressing one Gaussian heatmap per
     kind of point (sigmoid output), trained with point pixels weighted up, a threshold
@@ -157,26 +192,8 @@ class HeatmapDetector(TrainableModel):
         budget is spent."""
         known = region if region is not None else np.ones((target.shape[0], 1) + target.shape[2:], dtype=bool)
         dims = spatial_dims(axes)
-        want = UNetConfig(
-            dims=dims,
-            in_channels=x.shape[1],
-            out_channels=target.shape[1],
-            features=self.config.features,
-            depth=self.config.depth,
-            residual=False,
-        )
-        continuing = self.net is not None and self.net.config == want
-        if self.net is not None and not continuing:
-            raise InputError(
-                f"this {self.kind} was trained on {self.net.config.dims}D data with {self.net.config.in_channels} "
-                f"channel(s) and {self.net.config.out_channels} output(s); the new data is {dims}D with "
-                f"{x.shape[1]} and {target.shape[1]}. Create a new {self.kind}."
-            )
-        multiple = 2**self.config.depth
-        p = self.config.patch_size
-        patch = fit_patch_shape((p, p), x.shape[-2:], multiple, name="image", minimum=min(p, 16))
-        if dims == 3:
-            patch = fit_patch_shape((min(p, 32),), x.shape[2:3], multiple, name="image") + patch
+        want, continuing = detector_net(self, x, dims, target.shape[1])
+        patch = detector_patch(self.config, x, dims)
 
         norm = ChannelNorm.fit(x)
         xn = np.ascontiguousarray(norm.apply(x))

@@ -249,7 +249,9 @@ class KeypointDetector(HeatmapDetector):
             if unknown:
                 raise InputError(f"threshold given for unknown kind(s) {unknown}; this detector finds {self.kinds}")
             default = self._thresholds(None)
-            return [check(threshold[k], f"threshold[{k!r}]") if k in threshold else d for k, d in zip(self.kinds, default)]
+            return [
+                check(threshold[k], f"threshold[{k!r}]") if k in threshold else d for k, d in zip(self.kinds, default)
+            ]
         return [check(threshold, "threshold")] * len(self.kinds)
 
     def _state(self) -> dict:
