@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import napari_gan as ng
+from napari_gan.core.io import FORMAT, read_header
 from napari_gan.core.metrics import ClassificationReport, classification_report
 from napari_gan.core.synthetic import two_kinds
 from napari_gan.core.tasks.classify import object_crops
@@ -102,6 +104,7 @@ def test_object_classifier_save_load_and_deterministic(scene, trained, tmp_path)
     path = clf.save(tmp_path / "clf.ngan")
     back = ng.load_model(path)
     assert isinstance(back, ng.ObjectClassifier) and back.classes == clf.classes
+    assert (back.input_size, back.augment, back.orientation) == (clf.input_size, clf.augment, clf.orientation)
     assert back.evaluation is not None and back.evaluation.accuracy == clf.evaluation.accuracy
     a, b = clf.predict(image, labels), back.predict(image, labels)
     np.testing.assert_allclose(a["probability"], b["probability"], atol=1e-5)
@@ -192,3 +195,194 @@ def test_two_kinds_generator_and_sample():
         assert meta["name"] == f"class: {KINDS[expected]}" and len(points) == 6
         ids = lab[tuple(np.round(points).astype(int).T)]
         assert (ids > 0).all() and (kinds[ids - 1] == expected).all()  # every point on an object of its kind
+
+
+# --------------------------------------------------------------------------- defaults chosen from the data
+
+
+def arrows(n: int, *, size: int = 24, seed: int = 0):
+    """Frames with one arrow each, pointing left or right (the class), at a random
+    place, length and thickness: mirrored, a left arrow is a right arrow."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    frames, names = [], []
+    for i in range(n):
+        right = i % 2
+        length, half = rng.uniform(0.45, 0.7) * size, rng.uniform(0.8, 1.3)
+        cy, cx = rng.uniform(0.4, 0.6, 2) * size
+        shaft = (np.abs(yy - cy) < half) & (np.abs(xx - cx) < length / 2)
+        head = 0.35 * length
+        tip = cx + length / 2 if right else cx - length / 2
+        along = (tip - xx) if right else (xx - tip)  # distance behind the tip
+        barb = (along >= 0) & (along < head) & (np.abs(yy - cy) < 0.8 * along)
+        frames.append((shaft | barb) + rng.normal(0, 0.2, (size, size)))
+        names.append(("left", "right")[right])
+    return np.asarray(frames, np.float32), names
+
+
+def discs_and_rings(n: int, *, size: int = 24, seed: int = 0):
+    """A bright disc or a bright ring (the class) at a random place: no orientation."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    frames, names = [], []
+    for i in range(n):
+        (cy, cx), r = rng.uniform(0.4, 0.6, 2) * size, rng.uniform(0.18, 0.28) * size
+        d = np.hypot(yy - cy, xx - cx)
+        frames.append(((d < r) if i % 2 == 0 else (np.abs(d - r) < 1.5)) + rng.normal(0, 0.3, d.shape))
+        names.append(("disc", "ring")[i % 2])
+    return np.asarray(frames, np.float32), names
+
+
+TINY = dict(features=8, batch_size=8)
+
+
+@pytest.mark.parametrize(("shape", "expected"), [((12, 12), 12), ((10, 10), 8), ((8, 8), 8), ((30, 20), 28)])
+def test_default_input_size_does_not_enlarge_small_images(shape, expected):
+    rng = np.random.default_rng(0)
+    stack = rng.normal(size=(6, *shape)).astype(np.float32)
+    ic = ng.ImageClassifier(**TINY).fit(stack, ["a", "b"] * 3, max_steps=2, seed=0)
+    assert ic.config.input_size is None  # the option stays as given; the choice is the model's
+    assert ic.input_size == expected <= max(shape)
+    assert ic.predict_proba(stack).shape == (6, 2)
+    # three 2x poolings would leave an 8 px input 1 x 1: smaller inputs get two
+    assert ic.net.config.stages == (2 if expected < 16 else 3)
+
+
+def test_default_input_size_caps_large_images_and_object_crops(scene):
+    rng = np.random.default_rng(0)
+    big = rng.normal(size=(4, 150, 120)).astype(np.float32)
+    assert ng.ImageClassifier(**TINY).fit(big, ["a", "b"] * 2, max_steps=1).input_size == 64
+    image, labels, kinds = scene
+    classes = named(kinds, pick(kinds, 2))
+    assert ng.ObjectClassifier(**TINY).fit(image, labels, classes, max_steps=1).input_size == 32  # crop 48
+    assert ng.ObjectClassifier(crop=20, **TINY).fit(image, labels, classes, max_steps=1).input_size == 20
+
+
+def test_auto_augment_leaves_out_flips_where_orientation_is_the_class():
+    stack, names = arrows(24)
+    ic = ng.ImageClassifier(**TINY).fit(stack, names, max_steps=30, seed=0)
+    assert ic.config.augment == "auto" and ic.augment == "shift"
+    seen = ic.orientation["neighbours"]
+    assert seen["transformed"] < seen["accuracy"] - 0.2  # mirrored arrows find arrows of the other class
+
+
+def test_auto_augment_flips_where_orientation_does_not_matter():
+    stack, names = discs_and_rings(24)
+    ic = ng.ImageClassifier(**TINY).fit(stack, names, max_steps=2, seed=0)
+    assert ic.augment == "flips" and "network" not in ic.orientation
+
+
+def test_auto_augment_measures_the_network_where_neighbours_cannot_tell(scene):
+    """Textured objects: nearest neighbours in pixel space do not separate the
+    classes, so the first quarter of the steps trains without flips and the network
+    is measured on held-out examples before the choice is made."""
+    image, labels, kinds = scene
+    clf = ng.ObjectClassifier(**SMALL)
+    steps = iter(clf.fit_iter(image, labels, named(kinds, pick(kinds, 8)), max_steps=8, seed=0))
+    next(steps)
+    assert clf.augment is None and set(clf.orientation) == {"neighbours"}  # undecided while probing
+    for _ in steps:
+        pass
+    assert clf.augment in ("flips", "shift") and set(clf.orientation) == {"neighbours", "network"}
+
+
+def test_explicit_size_and_augmentation_are_used_exactly(monkeypatch, scene):
+    import napari_gan.core.tasks.classify._base as classify
+
+    modes = []
+    real = classify.augment_batch
+
+    def spy(x, rng, *, mode, **kw):
+        modes.append((mode, x.shape[-1]))
+        return real(x, rng, mode=mode, **kw)
+
+    monkeypatch.setattr(classify, "augment_batch", spy)
+    stack, names = arrows(12)
+    ic = ng.ImageClassifier(input_size=40, augment="flips", **TINY).fit(stack, names, max_steps=3, seed=0)
+    assert (ic.input_size, ic.augment, ic.orientation) == (40, "flips", None)
+    assert modes == [("flips", 40)] * 3
+    modes.clear()
+    image, labels, kinds = scene
+    clf = ng.ObjectClassifier(crop=32, input_size=24, augment="none", **TINY)
+    clf.fit(image, labels, named(kinds, pick(kinds, 3)), max_steps=2, seed=0)
+    assert (clf.input_size, clf.augment, clf.orientation) == (24, "none", None)
+    assert modes == [("none", 24)] * 2
+    with pytest.raises(ValueError, match="augment must be one of"):
+        ng.ImageClassifier(augment="rotate")
+    with pytest.raises(ValueError, match="at least 8"):
+        ng.ImageClassifier(input_size=4)
+
+
+def _rewrite(path, out, edit):
+    """A copy of checkpoint ``path`` at ``out`` with its JSON header changed by ``edit``."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    header = edit(json.loads(json.dumps(read_header(path))))
+    save_file(load_file(str(path)), str(out), metadata={FORMAT: json.dumps(header)})
+    return out
+
+
+def test_save_load_keeps_the_choices_and_older_files_load(tmp_path):
+    stack, names = arrows(24)
+    ic = ng.ImageClassifier(**TINY).fit(stack, names, max_steps=2, seed=0)
+    path = ic.save(tmp_path / "ic.ngan")
+    back = ng.load_model(path)
+    assert (back.input_size, back.augment, back.orientation) == (24, "shift", ic.orientation)
+    assert back.config == ic.config and (back.config.input_size, back.config.augment) == (None, "auto")
+    np.testing.assert_allclose(back.predict_proba(stack), ic.predict_proba(stack), atol=1e-5)
+    back.fit(stack, names, max_steps=1, seed=0)  # trained further: the same choices
+    assert (back.input_size, back.augment) == (24, "shift")
+
+    def older(h):  # as saved before the options could be left to the data
+        for key in ("input_size", "augment", "orientation"):
+            h.pop(key, None)
+        h["config"].update(input_size=24, augment="flips")
+        return h
+
+    old = ng.load_model(_rewrite(path, tmp_path / "old.ngan", older))
+    assert (old.input_size, old.augment, old.orientation) == (24, "flips", None)
+    np.testing.assert_allclose(old.predict_proba(stack), ic.predict_proba(stack), atol=1e-5)
+
+    def edited(key, value):
+        return lambda h: {**h, key: value}
+
+    for edit, message in [
+        (edited("input_size", 10**9), "input_size must be in"),
+        (edited("input_size", "24"), "input_size must be an integer"),
+        (edited("augment", "rotate"), "augment must be one of"),
+        (edited("orientation", {"neighbours": {"accuracy": "high"}}), "accuracy must be a finite number"),
+        (edited("orientation", {"elsewhere": {}}), "unknown key"),
+        (lambda h: {**older(h), "config": {**h["config"], "input_size": None}}, "no input size"),
+        (lambda h: {**h, "config": {**h["config"], "input_size": 2}}, "at least 8"),
+        (lambda h: {**h, "config": {**h["config"], "augment": "sideways"}}, "augment must be one of"),
+    ]:
+        with pytest.raises(ng.CheckpointError, match=message):
+            ng.load_model(_rewrite(path, tmp_path / "bad.ngan", edit))
+
+
+def test_a_run_stopped_while_measuring_orientation_resumes_exactly(scene, tmp_path):
+    image, labels, kinds = scene
+    classes = named(kinds, pick(kinds, 8))
+    whole = ng.ObjectClassifier(**SMALL).fit(image, labels, classes, max_steps=12, seed=1)
+    assert whole.orientation["network"]["progress"] > 0  # measured by the network while training
+    stopped = ng.ObjectClassifier(**SMALL)
+    steps = stopped.fit_iter(image, labels, classes, max_steps=12, seed=1)
+    for _ in range(1):
+        next(steps)
+    steps.close()
+    assert stopped.augment is None  # not measured yet
+    resumed = ng.load_model(stopped.save_training_state(tmp_path / "run.state"))
+    resumed.fit(image, labels, classes, max_steps=12, seed=1, resume=True)
+    assert (resumed.augment, resumed.orientation) == (whole.augment, whole.orientation)
+    for key, value in whole.net.state_dict().items():
+        torch.testing.assert_close(resumed.net.state_dict()[key], value, rtol=1e-4, atol=1e-6)
+
+
+def test_auto_augment_with_one_training_example_per_class():
+    """Half of two examples per class held out for evaluation: one left to train on,
+    none to measure orientation with, so nothing shows it matters."""
+    stack, names = discs_and_rings(4)
+    ic = ng.ImageClassifier(validation_fraction=0.5, **TINY).fit(stack, names, max_steps=3, seed=0)
+    assert ic.augment == "flips" and ic.evaluation.n == 2 and ic.steps_trained == 3

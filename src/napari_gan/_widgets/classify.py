@@ -159,7 +159,13 @@ class ClassifyWidget(TaskWidget):
             tooltip="Fraction of the annotated examples of each class kept out of training to evaluate the model",
         )
         self.crop = SpinBox(value=48, min=8, max=1024, label="Crop (px)", tooltip="Window around each object")
-        self.input_size = SpinBox(value=64, min=8, max=512, label="Input size (px)", tooltip="Frames resized to")
+        self.input_size = SpinBox(
+            value=0,
+            min=0,
+            max=512,
+            label="Input size (px)",
+            tooltip="Frames resized to (0 = automatic: the frames' own size, up to 64 px)",
+        )
         self.batch_size = SpinBox(value=32, min=2, max=1024, label="Batch size")
         self.max_steps, self.time_limit, _preview, self.fine_tune = budget_widgets(300)
         return [
@@ -312,7 +318,7 @@ class ClassifyWidget(TaskWidget):
             if fine and isinstance(current, ng.ImageClassifier):
                 model = current
             else:
-                model = ng.ImageClassifier(input_size=int(self.input_size.value), **common)
+                model = ng.ImageClassifier(input_size=int(self.input_size.value) or None, **common)
 
             def start():
                 return model.fit_iter(

@@ -274,10 +274,18 @@ def _fixed(check: Check) -> Callable[[Any], Check]:
     return lambda model_config: check
 
 
+#: a classifier's measurement of whether orientation carries the class (augment="auto")
+_ORIENTATION = record(
+    {k: number() for k in ("accuracy", "transformed", "chance", "se", "se_accuracy", "examples", "progress")}
+)
 _CLASSIFIER = {
     "axes": _fixed(optional(axes)),
     "classes": _fixed(items(text(), max_length=MAX_ITEMS)),
     "image_channels": _fixed(integer(0, 4096)),
+    # what input_size=None and augment="auto" chose (absent before they existed)
+    "input_size": _fixed(optional(integer(8, 4096))),
+    "augment": _fixed(optional(text(("none", "shift", "flips")))),
+    "orientation": _fixed(optional(record({k: optional(_ORIENTATION) for k in ("neighbours", "network")}))),
     "net": config(ClassifierNetConfig),
     "evaluation": _fixed(optional(REPORT)),
 }
