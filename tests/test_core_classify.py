@@ -362,22 +362,26 @@ def test_save_load_keeps_the_choices_and_older_files_load(tmp_path):
             ng.load_model(_rewrite(path, tmp_path / "bad.ngan", edit))
 
 
-def test_a_run_stopped_while_measuring_orientation_resumes_exactly(scene, tmp_path):
-    image, labels, kinds = scene
-    classes = named(kinds, pick(kinds, 8))
-    whole = ng.ObjectClassifier(**SMALL).fit(image, labels, classes, max_steps=12, seed=1)
-    assert whole.orientation["network"]["progress"] > 0  # measured by the network while training
-    stopped = ng.ObjectClassifier(**SMALL)
-    steps = stopped.fit_iter(image, labels, classes, max_steps=12, seed=1)
-    for _ in range(1):
-        next(steps)
-    steps.close()
-    assert stopped.augment is None  # not measured yet
-    resumed = ng.load_model(stopped.save_training_state(tmp_path / "run.state"))
-    resumed.fit(image, labels, classes, max_steps=12, seed=1, resume=True)
-    assert (resumed.augment, resumed.orientation) == (whole.augment, whole.orientation)
-    for key, value in whole.net.state_dict().items():
-        torch.testing.assert_close(resumed.net.state_dict()[key], value, rtol=1e-4, atol=1e-6)
+def test_a_run_stopped_while_measuring_orientation_resumes_exactly(tmp_path):
+    """Noise frames: nothing to tell the classes by, so the network measures
+    orientation at steps 2 and 3 of 6 and decides at step 4 (half the budget); a
+    run stopped before, at or after any of these ends as one that ran through."""
+    rng = np.random.default_rng(0)
+    stack, names = rng.normal(size=(8, 24, 24)).astype(np.float32), ["a", "b"] * 4
+    whole = ng.ImageClassifier(**TINY).fit(stack, names, max_steps=6, seed=1)
+    assert whole.orientation["network"]["progress"] == 0.5 and whole.augment == "flips"
+    for stop in (1, 2, 3, 4):
+        stopped = ng.ImageClassifier(**TINY)
+        steps = stopped.fit_iter(stack, names, max_steps=6, seed=1)
+        for _ in range(stop):
+            next(steps)
+        steps.close()
+        assert stopped.augment == (None if stop < 4 else "flips")
+        resumed = ng.load_model(stopped.save_training_state(tmp_path / f"run{stop}.state"))
+        resumed.fit(stack, names, max_steps=6, seed=1, resume=True)
+        assert (resumed.augment, resumed.orientation) == (whole.augment, whole.orientation), stop
+        for key, value in whole.net.state_dict().items():
+            torch.testing.assert_close(resumed.net.state_dict()[key], value, rtol=1e-4, atol=1e-6)
 
 
 def test_auto_augment_with_one_training_example_per_class():

@@ -192,7 +192,7 @@ class CNNClassifier(TrainableModel):
                 progress = run.step / run.max_steps
                 if run.time_limit:
                     progress = max(progress, run.elapsed / run.time_limit)
-                found = probe.measure(progress, run.step, self._proba, xt, yt, len(classes))
+                found = probe.measure(progress, run.step, run.max_steps, self._proba, xt, yt, len(classes))
                 if found is not None:
                     self.orientation = {**(self.orientation or {}), "network": found[1]}
                     # a network that could not tell in time showed nothing against flips

@@ -244,13 +244,15 @@ class OrientationProbe:
         self.held = held[stratified_subset(y[held], PROBE_EXAMPLES, seed)]
         self._last: int | None = None
 
-    def measure(self, progress: float, steps: int, proba, x: np.ndarray, y: np.ndarray, n_classes: int):
+    def measure(self, progress: float, steps: int, max_steps: int, proba, x, y, n_classes: int):
         """Before a step, ``steps`` steps and ``progress`` (0 to 1) of the budget
         done: None while nothing is measured or decided, else ``(verdict, evidence)``
         (the verdict None: the time was up before the measurement could tell)."""
         eps = 1e-9
+        if self._last is None:  # a new run, or one resumed: where the step before stood
+            self._last = int((steps - 1) / max_steps / PROBE_EVERY + eps) if steps else -1
         mark = int(progress / PROBE_EVERY + eps)
-        due = self._last is not None and mark > self._last and progress >= PROBE_FIRST - eps
+        due = mark > self._last and progress >= PROBE_FIRST - eps
         self._last = mark
         if not due:
             return None
