@@ -17,18 +17,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..axes import from_ncs
-from ..errors import InputError, check_positive_ints
+from ..errors import InputError
 from ..training import check_budget, resolve_device
 from ._pixelwise import annotation_axes, annotation_shape, prediction_input, prepare_image, prepare_region
 from .base import register
-from .detect import HeatmapDetector, heatmap, prepare_points
+from .detect import HeatmapDetector, SpotDetectorConfig, heatmap, prepare_points
 
 #: most kinds one detector learns (one output channel each)
 MAX_KINDS = 64
 
 
 @dataclass(frozen=True)
-class KeypointDetectorConfig:
+class KeypointDetectorConfig(SpotDetectorConfig):
     """Options of a :class:`KeypointDetector`.
 
     Parameters
@@ -48,23 +48,6 @@ class KeypointDetectorConfig:
     """
 
     sigma: float = 2.0
-    patch_size: int = 64
-    batch_size: int = 16
-    features: int = 32
-    depth: int = 2
-    learning_rate: float = 1e-3
-    threshold: float | None = None
-    tile_size: int = 384
-    tile_overlap: int = 32
-
-    def __post_init__(self):
-        if not self.sigma > 0:
-            raise ValueError(f"sigma must be positive, got {self.sigma!r}")
-        check_positive_ints(self, ("patch_size", "batch_size", "features", "depth", "tile_size"))
-        if self.threshold is not None and not 0 < self.threshold < 1:
-            raise ValueError("threshold must be between 0 and 1, or None")
-        if not 0 <= self.tile_overlap < self.tile_size:
-            raise ValueError("tile_overlap must be >= 0 and smaller than tile_size")
 
 
 def points_by_kind(points) -> dict[str, np.ndarray]:
