@@ -29,7 +29,8 @@ import torch
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.filters import gaussian, threshold_otsu
-from skimage.measure import label as connected, regionprops
+from skimage.measure import label as connected
+from skimage.measure import regionprops
 from skimage.segmentation import watershed
 
 import napari_gan as ng
@@ -38,7 +39,15 @@ from napari_gan.core.synthetic_boxes import blobs_and_rods
 SHAPE = (256, 256)
 N_OBJECTS = (14, 14)
 TEST_SEEDS = (101, 102, 103)
-PROPS = ("area", "eccentricity", "axis_major_length", "axis_minor_length", "solidity", "intensity_mean", "intensity_max")
+PROPS = (
+    "area",
+    "eccentricity",
+    "axis_major_length",
+    "axis_minor_length",
+    "solidity",
+    "intensity_mean",
+    "intensity_max",
+)
 
 
 def otsu_watershed(image):
@@ -147,9 +156,7 @@ def main():
             continue
         cls = ap(truths, preds, agnostic=False)
         blob, rod = cls.class_ap50.get("blob", float("nan")), cls.class_ap50.get("rod", float("nan"))
-        print(
-            f"| {name} | {cls.ap50:.3f} | {cls.ap:.3f} | {blob:.3f} | {rod:.3f} | {agn.ap50:.3f} / {agn.ap:.3f} |"
-        )
+        print(f"| {name} | {cls.ap50:.3f} | {cls.ap:.3f} | {blob:.3f} | {rod:.3f} | {agn.ap50:.3f} / {agn.ap:.3f} |")
     for name, (steps, fit_s, speed) in timing.items():
         print(f"{name}: {steps} steps in {fit_s:.0f} s ({steps / fit_s:.2f} steps/s), prediction {speed:.2f} MPix/s")
 

@@ -170,7 +170,7 @@ def main():
     print("| method | " + " | ".join(f"{k} P / R / F1" for k in KINDS) + " |")
     print("|---|" + "---|" * len(KINDS))
     for name, s in rows.items():
-        print(f"| {name} | " + " | ".join("%.3f / %.3f / %.3f" % s[k] for k in KINDS) + " |")
+        print(f"| {name} | " + " | ".join("{:.3f} / {:.3f} / {:.3f}".format(*s[k]) for k in KINDS) + " |")
     steps = kp.steps_trained
     print(
         f"\nours: {steps} steps in {t_fit:.0f} s ({steps / t_fit:.2f} steps/s), prediction {mpix / t_pred:.2f} MPix/s;"

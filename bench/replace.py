@@ -76,19 +76,28 @@ def main() -> None:
 
     seam_new = _border_seam(new, new_labels, placed)
     seam_real = _border_seam(image, labels, rims)
-    print(f"two_kinds seed {args.seed}: {len(uniform)} uniform objects replaced ({len(placed)} placed), "
-          f"{len(rims)} real rimmed objects; GAN {gan.steps_trained} steps in {train_s:.0f} s, "
-          f"replacement {replace_s:.1f} s")
+    print(
+        f"two_kinds seed {args.seed}: {len(uniform)} uniform objects replaced ({len(placed)} placed), "
+        f"{len(rims)} real rimmed objects; GAN {gan.steps_trained} steps in {train_s:.0f} s, "
+        f"replacement {replace_s:.1f} s"
+    )
     print()
     print("| measure | inserted objects | real objects | target |")
     print("|---|---|---|---|")
-    print(f"| called 'rim' by a classifier trained on real objects | {share_rim:.0%} | "
-          f"accuracy on a second image: {real_acc:.0%} | >= 90 % |")
-    print(f"| seam score along the objects' borders | {seam_new:.2f} | {seam_real:.2f} | "
-          f"within 1.5x ({seam_new / seam_real:.2f}x) |")
+    print(
+        f"| called 'rim' by a classifier trained on real objects | {share_rim:.0%} | "
+        f"accuracy on a second image: {real_acc:.0%} | >= 90 % |"
+    )
+    print(
+        f"| seam score along the objects' borders | {seam_new:.2f} | {seam_real:.2f} | "
+        f"within 1.5x ({seam_new / seam_real:.2f}x) |"
+    )
     OUT.mkdir(exist_ok=True)
-    imsave(OUT / "replace.png", np.concatenate([_view(image, labels), _view(new, new_labels)], axis=1),
-           check_contrast=False)
+    imsave(
+        OUT / "replace.png",
+        np.concatenate([_view(image, labels), _view(new, new_labels)], axis=1),
+        check_contrast=False,
+    )
     print(f"\nPNG: {OUT / 'replace.png'} (left: before, right: uniform objects replaced by generated rimmed ones)")
 
 

@@ -112,7 +112,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, start, trace in rows:
         print(
-            f"| {name} | {len(trace)} | {start:.0f} | {trace[0]:.0f} | {trace[-1]:.0f} | {trace[-1] - trace[0]:+.0f} MB |"
+            f"| {name} | {len(trace)} | {start:.0f} | {trace[0]:.0f} | {trace[-1]:.0f} "
+            f"| {trace[-1] - trace[0]:+.0f} MB |"
         )
     viewer.close()
 
