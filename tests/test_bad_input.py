@@ -32,6 +32,8 @@ import pytest
 
 import napari_gan as ng
 from napari_gan.core.synthetic import spots, touching_nuclei, two_kinds
+from napari_gan.core.synthetic_boxes import blobs_and_rods
+from napari_gan.core.synthetic_landmarks import landmark_cells
 from napari_gan.core.tasks.base import TrainableModel
 
 #: seconds a handled call may take: the slowest accepted ones train one step in about
@@ -68,6 +70,8 @@ SPOTS = spots((64, 64), n=10, snr=8, seed=1)
 KINDS = two_kinds((128, 128), seed=3, rim=(0.5, 0.8))
 CLASS_IDS = [int(i) for i in np.unique(KINDS[1]) if i][:8]
 CLASSES = {i: ("a", "b")[n % 2] for n, i in enumerate(CLASS_IDS)}
+LANDMARKS = landmark_cells((64, 64), n_cells=4, seed=1)
+BOXES = blobs_and_rods((64, 64), n=(3, 3), seed=2)
 STACK = np.stack([texture((24, 24), seed=s) for s in range(8)])
 NAMES = ["a", "b"] * 4
 
@@ -123,6 +127,8 @@ def _fit(model_factory, *args, **kw):
 DENOISER = dict(patch_size=32, batch_size=2, features=8, pretrained=False)
 SEGMENTER = dict(mode="instance", patch_size=32, batch_size=2, features=8)
 SPOTS_CFG = dict(patch_size=32, batch_size=2, features=4)
+KEYPOINTS_CFG = dict(patch_size=32, batch_size=2, features=4)
+BOXES_CFG = dict(patch_size=32, batch_size=2, features=4, depth=2)
 OBJECTS = dict(crop=32, input_size=16, features=8, batch_size=8)
 IMAGES = dict(input_size=16, features=8, batch_size=4)
 GAN = dict(features=8, latent=16, batch_size=4)
@@ -133,6 +139,8 @@ MAKERS = {
     "Denoiser": lambda: _fit(lambda: ng.Denoiser(**DENOISER), texture()),
     "Segmenter": lambda: _fit(lambda: ng.Segmenter(**SEGMENTER), *NUCLEI),
     "SpotDetector": lambda: _fit(lambda: ng.SpotDetector(**SPOTS_CFG), *SPOTS),
+    "KeypointDetector": lambda: _fit(lambda: ng.KeypointDetector(**KEYPOINTS_CFG), *LANDMARKS),
+    "BoxDetector": lambda: _fit(lambda: ng.BoxDetector(**BOXES_CFG), *BOXES),
     "ObjectClassifier": lambda: _fit(lambda: ng.ObjectClassifier(**OBJECTS), KINDS[0], KINDS[1], CLASSES),
     "ImageClassifier": lambda: _fit(lambda: ng.ImageClassifier(**IMAGES), STACK, NAMES),
     "ImageGAN-samples": lambda: _fit(lambda: ng.ImageGAN(**GAN), blobs()),
@@ -198,6 +206,30 @@ CALLS = {
         lambda t, b: ng.SpotDetector(**SPOTS_CFG).fit(SPOTS[0], b, max_steps=1),
     ),
     "SpotDetector.predict": (SPOTS[0], "image", lambda t, b: t["SpotDetector"].predict(b)),
+    "KeypointDetector.fit(image)": (
+        LANDMARKS[0],
+        "image",
+        lambda t, b: ng.KeypointDetector(**KEYPOINTS_CFG).fit(b, LANDMARKS[1], max_steps=1),
+    ),
+    "KeypointDetector.fit(points)": (
+        LANDMARKS[1]["head"],
+        "points",
+        lambda t, b: ng.KeypointDetector(**KEYPOINTS_CFG).fit(
+            LANDMARKS[0], {"head": b, "tail": LANDMARKS[1]["tail"]}, max_steps=1
+        ),
+    ),
+    "KeypointDetector.predict": (LANDMARKS[0], "image", lambda t, b: t["KeypointDetector"].predict(b)),
+    "BoxDetector.fit(image)": (
+        BOXES[0],
+        "image",
+        lambda t, b: ng.BoxDetector(**BOXES_CFG).fit(b, BOXES[1], BOXES[2], max_steps=1),
+    ),
+    "BoxDetector.fit(boxes)": (
+        BOXES[1],
+        "boxes",
+        lambda t, b: ng.BoxDetector(**BOXES_CFG).fit(BOXES[0], b, max_steps=1),
+    ),
+    "BoxDetector.predict": (BOXES[0], "image", lambda t, b: t["BoxDetector"].predict(b)),
     "ObjectClassifier.fit(image)": (
         KINDS[0],
         "image",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..axes import from_ncs
+from ..data import read_array
 from ..errors import InputError
 from ..training import check_budget, resolve_device
 from ._pixelwise import annotation_axes, annotation_shape, prediction_input, prepare_image, prepare_region
@@ -144,7 +145,9 @@ class KeypointDetector(HeatmapDetector):
             )
         pts = []
         for kind, p in given.items():
-            if np.size(p) == 0:
+            if p is not None:
+                p = read_array(p, name=f"{kind!r} points")  # ragged lists and huge lazy arrays refused here
+            if p is not None and p.size == 0:
                 raise InputError(f"kind {kind!r} has no points: mark a few, or leave the kind out")
             pts.append(prepare_points(p, shape, name=f"{kind!r} points"))
         reg = prepare_region(region, tuple(np.shape(image)), axes)
