@@ -223,3 +223,65 @@ def intensity_jitter(x: torch.Tensor, gen: torch.Generator, *, gain: float = 1.2
 
 def dims_of(axes: str) -> int:
     return spatial_dims(axes)
+
+
+def appearance_jitter(
+    x: torch.Tensor, gen: torch.Generator, *, scale: float, p_blur: float = 0.3, p_noise: float = 0.3
+):
+    """What varies between real images and between parts of one (B, C, *spatial), on top
+    of :func:`intensity_jitter` (``SegmenterConfig.vary_appearance``; off by default,
+    as it measured worse on real images, see there):
+
+    * brightness that varies several-fold between neighbouring objects: a smooth random
+      gain field (up to about 2x either way, one value every ``2 * scale`` pixels,
+      ``scale`` being the typical object radius), applied above each patch's
+      background level so the background stays where it is;
+    * defocus: with probability ``p_blur`` a Gaussian blur of sigma 0.5 to
+      ``max(1, scale / 3)`` pixels;
+    * noise: with probability ``p_noise`` Gaussian noise of up to 0.1 of the patch's
+      standard deviation.
+    """
+    import torch.nn.functional as F
+
+    b, c, *spatial = x.shape
+    dims = len(spatial)
+    cells = [max(2, int(np.ceil(s / max(2.0 * scale, 4.0))) + 1) for s in spatial]
+    field = torch.randn((b, 1, *cells), generator=gen) * (np.log(2.0) / 2)
+    mode = "bilinear" if dims == 2 else "trilinear"
+    gain = torch.exp(F.interpolate(field, size=tuple(spatial), mode=mode, align_corners=True)).to(x.device)
+    flat = x.reshape(b, c, -1)
+    floor = torch.quantile(flat.float(), 0.1, dim=2).reshape((b, c) + (1,) * dims)
+    x = floor + (x - floor) * gain
+
+    blur = torch.rand(b, generator=gen) < p_blur
+    if blur.any():
+        top = max(1.0, scale / 3)
+        for i in torch.nonzero(blur).flatten().tolist():
+            sigma = 0.5 + float(torch.rand(1, generator=gen)) * (top - 0.5)
+            x[i] = _gaussian(x[i : i + 1], sigma)[0]
+    noisy = (torch.rand(b, generator=gen) < p_noise).to(x.device)
+    if noisy.any():
+        amount = (torch.rand((b,) + (1,) * (dims + 1), generator=gen) * 0.1).to(x.device)
+        spread = flat.std(dim=2).reshape((b, c) + (1,) * dims)
+        noise = torch.randn(x.shape, generator=gen).to(x.device) * amount * spread
+        x = torch.where(noisy.reshape((b,) + (1,) * (dims + 1)), x + noise, x)
+    return x
+
+
+def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (1, C, *spatial), reflecting at the edges."""
+    import torch.nn.functional as F
+
+    c, dims = x.shape[1], x.ndim - 2
+    conv = F.conv2d if dims == 2 else F.conv3d
+    for axis in range(dims):
+        r = min(max(1, int(np.ceil(3 * sigma))), x.shape[2 + axis] - 1)  # reflect needs r < size
+        t = torch.arange(-r, r + 1, dtype=x.dtype, device=x.device)
+        k = torch.exp(-0.5 * (t / sigma) ** 2)
+        shape = [1] * dims
+        shape[axis] = 2 * r + 1
+        pad = [0, 0] * dims  # F.pad lists the last axis first
+        pad[2 * (dims - 1 - axis)] = pad[2 * (dims - 1 - axis) + 1] = r
+        weight = (k / k.sum()).reshape(1, 1, *shape).repeat(c, *([1] * (dims + 1)))
+        x = conv(F.pad(x, pad, mode="reflect"), weight, groups=c)
+    return x
