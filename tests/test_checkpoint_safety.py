@@ -387,3 +387,26 @@ def test_texture_example_shape_must_match_its_tensor(tmp_path):
                 _edit(h2, "exemplar_shape", [1, 8, 8]),
             )
         )
+
+
+def test_colorize_chroma_table_is_checked_before_use(tmp_path):
+    """A colorize model keeps its classical colourization, a 64 x 2 table of chroma by
+    lightness, in its header: a table of another shape or with impossible colours is
+    refused by name; a header without one (files saved before it existed) loads."""
+    rgb = np.stack([_image(), _image(seed=1) ** 2, 1 - _image(seed=2)], -1).clip(0, 1)
+    path = (
+        ng.Translator(task="colorize", features=8, depth=2, patch_size=32, batch_size=2, d_features=8)
+        .fit(rgb, max_steps=1, seed=0)
+        .save(tmp_path / "col.ngan")
+    )
+    from safetensors.torch import load_file
+
+    tensors, header = load_file(str(path)), read_header(path)
+    assert np.shape(header["chroma"]) == (64, 2)
+    with pytest.raises(ng.CheckpointError, match="chroma"):
+        ng.load_model(_write(tmp_path / "short.ngan", tensors, _edit(header, "chroma", header["chroma"][:10])))
+    wild = [[50.0, 0.0]] * 64
+    with pytest.raises(ng.CheckpointError, match="chroma"):
+        ng.load_model(_write(tmp_path / "wild.ngan", tensors, _edit(header, "chroma", wild)))
+    old = ng.load_model(_write(tmp_path / "old.ngan", tensors, _edit(header, "chroma", _DELETE)))
+    assert old.chroma is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from skimage import color, data, transform
 
 import napari_gan as ng
@@ -245,7 +246,7 @@ def test_colorize_returns_rgb_and_refuses_gray_targets():
     out = col.predict(gray)
     assert out.shape == gray.shape + (3,) and out.dtype == np.float32
     assert 0 <= out.min() and out.max() <= 1
-    # zero chroma at the start: the output is the gray image's own lightness
+    # colour is added, lightness kept: the output's gray is the input
     assert np.abs(color.rgb2gray(out) - gray).mean() < 0.05
     with pytest.raises(ng.InputError, match="grayscale image cannot teach colour"):
         ng.Translator(task="colorize", **TINY).fit(gray, max_steps=1)
@@ -253,6 +254,54 @@ def test_colorize_returns_rgb_and_refuses_gray_targets():
         ng.Translator(task="colorize", **TINY).fit(np.repeat(rgb[..., :1], 3, -1), max_steps=1)
     with pytest.raises(ng.InputError, match="convert it to gray"):
         col.predict(rgb)
+
+
+def test_colorize_chroma_table_is_the_mean_colour_of_each_lightness():
+    from napari_gan.core.tasks.translate.colorize import L_BINS, chroma_by_lightness, chroma_table
+
+    light = np.linspace(0, 1, 4096, dtype=np.float32).reshape(1, 64, 64)
+    ab = np.stack([0.3 * light[0] - 0.1, -0.2 * light[0]])  # colour is a function of lightness
+    table = chroma_table([light], [ab])
+    assert table.shape == (L_BINS, 2) and table.dtype == np.float32
+    centres = (np.arange(L_BINS) + 0.5) / L_BINS
+    np.testing.assert_allclose(table[:, 0], 0.3 * centres - 0.1, atol=2e-3)
+    np.testing.assert_allclose(table[:, 1], -0.2 * centres, atol=2e-3)
+    back = chroma_by_lightness(table, torch.from_numpy(light[None])).numpy()[0]
+    np.testing.assert_allclose(back, ab, atol=0.01)  # linear between bin centres
+    # lightness never seen in training takes the nearest bin's colour
+    dark_only = chroma_table([light * 0.24], [ab])  # bins 0..15 only
+    np.testing.assert_allclose(dark_only[-1], dark_only[L_BINS // 4 - 1])
+
+
+def test_colorize_beats_gray_on_the_rest_of_a_histology_image():
+    """Trained briefly on the left half of the immunohistochemistry image, the colours
+    of the right half are far closer to the truth than gray: the model starts from
+    the training image's colour of each lightness and learns from there."""
+    ihc = data.immunohistochemistry()[::2, ::2]  # 256 x 256
+    col = ng.Translator(task="colorize", **TINY).fit(ihc[:, :128], max_steps=30, seed=0)
+    truth = ihc[:, 128:].astype(np.float32) / 255
+    gray = color.rgb2gray(truth).astype(np.float32)
+    out = col.predict(gray)
+    assert psnr(truth, out, data_range=1.0) > psnr(truth, np.repeat(gray[..., None], 3, -1), data_range=1.0) + 3
+
+
+def test_colorize_region_colours_only_the_objects():
+    ihc = data.immunohistochemistry()[::4, ::4]  # 128 x 128
+    col = ng.Translator(task="colorize", **TINY).fit(ihc[:, :64], max_steps=2, seed=0)
+    gray = color.rgb2gray(ihc[:, 64:]).astype(np.float32)
+    labels = np.zeros(gray.shape, np.uint16)
+    labels[20:50, 10:40] = 7
+    out = col.predict(gray, region=labels)
+    assert out.shape == gray.shape + (3,) and out.dtype == np.float32
+    np.testing.assert_allclose(out[labels > 0], col.predict(gray)[labels > 0], atol=1e-5)
+    # a few pixels away from the objects the image stays gray: the input itself
+    np.testing.assert_allclose(out[60:, :], np.repeat(gray[60:, :, None], 3, -1), atol=1e-5)
+    assert np.ptp(out[25:45, 15:35], axis=-1).mean() > 0.02  # the object has colour
+    with pytest.raises(ng.InputError, match="boolean mask or a label image"):
+        col.predict(gray, region=labels.astype(np.float32))
+    sr = ng.Translator(task="superres", **TINY).fit(gray, max_steps=1, seed=0)
+    with pytest.raises(ng.InputError, match="region is only used by"):
+        sr.predict(gray, region=labels)
 
 
 def test_paired_learns_a_mapping_and_checks_shapes(cam):

@@ -111,6 +111,7 @@ def test_colorize_from_rgb_onto_gray(widget, qtbot, errors):
     rgb = viewer.add_image(data.astronaut()[::8, ::8], name="astro", rgb=True)
     gray = viewer.add_image(data.astronaut()[::8, ::8].mean(-1).astype(np.uint8), name="gray")
     configure(w, "colorize", preview=2)
+    assert w.adversarial.value == 0  # colorize's own default: the discriminator measured worse
     # a grayscale layer as the colour source is refused with a message
     w.image_picker.value = gray
     assert not w.train()
@@ -121,6 +122,18 @@ def test_colorize_from_rgb_onto_gray(widget, qtbot, errors):
     predict(qtbot, w, gray, errors)
     out = viewer.layers["gray [generated: colorized]"]
     assert out.rgb and out.data.shape == (64, 64, 3)
+    # only inside a Labels layer's objects: the rest stays the gray image
+    assert shown(w.mask_picker) and w.mask_picker.label == "Only inside (optional)"
+    objects = np.zeros((64, 64), np.int32)
+    objects[8:24, 8:24] = 2
+    w.mask_picker.value = viewer.add_labels(objects, name="objects")
+    viewer.layers.remove(out)
+    predict(qtbot, w, gray, errors)
+    inside = viewer.layers["gray [generated: colorized]"].data
+    far = np.ones((64, 64), bool)
+    far[:30, :30] = False
+    np.testing.assert_allclose(inside[far], np.repeat(gray.data[far][:, None], 3, -1) / 255, atol=1e-5)
+    w.mask_picker.value = None
     assert not w.predict(rgb)  # colouring an RGB layer is refused
     assert errors and "grayscale" in errors[-1]
 

@@ -33,7 +33,7 @@ TASK_LABELS = {
     "unpaired": "unpaired translation",
 }
 #: the adversarial weight the task picker sets when switching to / from ``unpaired``
-ADVERSARIAL_DEFAULTS = {"unpaired": ng.Translator(task="unpaired").config.adversarial_weight}
+ADVERSARIAL_DEFAULTS = {task: ng.Translator(task=task).config.adversarial_weight for task in ("unpaired", "colorize")}
 DEFAULT_ADVERSARIAL = ng.TranslatorConfig().adversarial_weight
 
 
@@ -159,7 +159,9 @@ class TranslateWidget(TaskWidget):
             options={
                 "choices": lambda *_: self._layers_of((napari.layers.Labels, napari.layers.Shapes)),
                 "nullable": True,
-                "tooltip": "inpaint: the region to fill, painted in a Labels layer or drawn as shapes",
+                "tooltip": "inpaint: the region to fill, painted in a Labels layer or drawn as shapes. "
+                "colorize, unpaired (optional): translate only these objects or this region and keep "
+                "the rest of the image as it is",
             },
         )
         self.mask_picker.value = None
@@ -186,7 +188,8 @@ class TranslateWidget(TaskWidget):
         self.scale_picker.visible = task == "superres"
         self.blur.visible = task in ("superres", "deblur")
         self.noise.visible = task in ("superres", "deblur")
-        self.mask_picker.visible = task == "inpaint"
+        self.mask_picker.visible = task in ("inpaint", "colorize", "unpaired")
+        self.mask_picker.label = "Mask (inpaint)" if task == "inpaint" else "Only inside (optional)"
         self.fill_picker.visible = task == "inpaint"
         unpaired = task == "unpaired"
         self.target_picker.visible = task in ("paired", "unpaired")
@@ -290,12 +293,14 @@ class TranslateWidget(TaskWidget):
         )
 
     def _prediction(self, model, layer, data, axes, placement):
-        mask = None
+        mask = region = None
+        want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
+        if model.task in ("colorize", "unpaired") and self.mask_picker.value is not None:
+            region = mask_array(self.mask_picker.value, layer, want)
         if model.task == "inpaint":
             mask_layer = self.mask_picker.value
             if mask_layer is None:
                 raise ng.InputError("choose a mask (Labels or Shapes layer) marking the region to fill")
-            want = tuple(s for s, a in zip(np.shape(data), axes) if a != "C")
             mask = mask_array(mask_layer, layer, want)
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
@@ -307,6 +312,8 @@ class TranslateWidget(TaskWidget):
         if model.task == "unpaired":
             options = {"direction": self.direction_picker.value}
             label = "translated to " + ("B" if options["direction"] == "a2b" else "A")
+        if region is not None:
+            options["region"] = region
         return (
             lambda progress: model.predict(
                 data, mask=mask, axes=axes, return_uncertainty=uncertainty, progress=progress, **options

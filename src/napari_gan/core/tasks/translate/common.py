@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ...axes import check_axes, default_axes, from_ncs, to_ncs
-from ...data import as_array, check_finite, flip_rot
+from ...data import as_array, check_finite, flip_rot, read_array
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...models.unet import UNet, UNetConfig
@@ -32,6 +32,8 @@ class TrainingData:
     out_channels: int
     source_norm: ChannelNorm | None = None
     target_norm: ChannelNorm | None = None
+    #: colorize: the training images' mean chroma by lightness (see colorize.chroma_table)
+    chroma: np.ndarray | None = None
 
 
 class Task:
@@ -110,6 +112,12 @@ class Task:
     def check_channels(self, model, channels: int) -> None:
         if channels != model.channels:
             raise InputError(f"this Translator expects {model.channels} channel(s), the image has {channels}")
+
+    def unchanged(self, model, frame: np.ndarray) -> np.ndarray:
+        """What ``predict(region=...)`` keeps outside the region: the (C, Y, X) frame as
+        the task's output shows it. Only tasks whose output is the input recoloured
+        (``colorize``, ``unpaired``) have one."""
+        raise InputError(f"region is only used by task='colorize' and task='unpaired', not {self.name!r}")
 
     def holes(self, model, mask, shape, axes) -> np.ndarray | None:
         """(N, Y, X) bool holes to fill from ``predict``'s ``mask`` (None: no holes)."""
@@ -230,3 +238,27 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     x = F.pad(x, (r, r, r, r), mode="reflect")
     x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+#: Gaussian sigma (pixels) of the soft edge of ``predict(region=...)``
+REGION_EDGE = 1.0
+
+
+def region_weights(region, shape: tuple[int, ...], axes: str) -> np.ndarray:
+    """(N, Y, X) float32 weights in [0, 1] from ``predict``'s ``region``: a boolean mask
+    or a label image (nonzero = inside) of the image's shape without C, its edge
+    softened over a pixel or two so the recoloured part has no hard seam."""
+    from scipy import ndimage
+
+    m = read_array(region, name="region")
+    want = tuple(s for s, a in zip(shape, axes) if a != "C")
+    if m.shape != want:
+        raise InputError(f"region has shape {m.shape} but the image (axes {axes!r}) needs {want}")
+    if m.dtype.kind not in "biu":
+        raise InputError("region must be a boolean mask or a label image (nonzero = inside)")
+    inside = to_ncs(m.astype(bool), axes.replace("C", ""))[:, 0]
+    if not inside.any():
+        raise InputError("region is empty: paint or pick the objects to recolour first")
+    soft = [ndimage.gaussian_filter(f.astype(np.float32), REGION_EDGE) for f in inside]
+    # inside stays fully translated; the soft edge lies outside the region
+    return np.stack([np.where(f, 1.0, s) for f, s in zip(inside, soft)]).astype(np.float32)

@@ -40,7 +40,8 @@ class TranslatorConfig:
         Weight of the PatchGAN loss next to the L1 loss; 0 trains a plain CNN.
         ``unpaired``: next to the cycle loss, and it must be > 0 (the discriminators
         are all that teach the generators what B looks like); ``Translator(task=
-        "unpaired")`` makes it 0.1 unless given.
+        "unpaired")`` makes it 0.1 unless given, ``Translator(task="colorize")`` 0
+        (the discriminator measured worse there).
     cycle_weight, identity_weight : float
         ``unpaired`` only: weights of the cycle-consistency term (A -> B -> A gives A
         back, and B -> A -> B gives B) and of the identity term (an image already in

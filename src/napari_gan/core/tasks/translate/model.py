@@ -18,8 +18,8 @@ from ...tiling import dihedral_stack, predict_tiled
 from ...training import check_budget, resolve_device, seed_everything, training_loop
 from .._pixelwise import ChannelNorm, lazy_or_array
 from ..base import TrainableModel, register
-from .colorize import ColorizeTask
-from .common import Sampler, Task
+from .colorize import COLORIZE_ADVERSARIAL_WEIGHT, ColorizeTask, checked_chroma
+from .common import Sampler, Task, region_weights
 from .config import TranslatorConfig
 from .deblur import DeblurTask
 from .inpaint import FILLS, InpaintTask
@@ -65,6 +65,9 @@ class Translator(TrainableModel):
         if config is None and options.get("task") == "unpaired":
             # no L1 term to weigh against: CycleGAN's 1:10 of adversarial to cycle loss
             options.setdefault("adversarial_weight", UNPAIRED_ADVERSARIAL_WEIGHT)
+        if config is None and options.get("task") == "colorize":
+            # measured: the discriminator made colours worse on held-out images (bench/colorize.py)
+            options.setdefault("adversarial_weight", COLORIZE_ADVERSARIAL_WEIGHT)
         super().__init__(config, **options)
         self.axes: str | None = None
         self.channels: int = 0  # channels of the images the model is applied to
@@ -74,6 +77,10 @@ class Translator(TrainableModel):
         #: inpainting: the classical fill the residual is learned on: "tension"
         #: (:func:`tension_fill`) or "pyramid" (:func:`pyramid_fill`, checkpoints saved before)
         self.fill: str = "tension"
+        #: colorize: the training images' mean (a, b) / 100 in each lightness bin, the
+        #: classical colourization the residual is learned on (None: checkpoints saved
+        #: before 2026-12-03, whose residual is learned on no colour)
+        self.chroma: np.ndarray | None = None
 
     @property
     def task(self) -> str:
@@ -159,7 +166,8 @@ class Translator(TrainableModel):
         rng = np.random.default_rng(seed)
         self.axes, self.channels, self.out_channels = data.axes, channels, out_channels
         self.source_norm, self.target_norm = data.source_norm, data.target_norm
-        if not continuing:
+        if not continuing:  # a continued run keeps the estimate its residual was learned on
+            self.chroma = data.chroma
             self.net = self._build()
         dev = resolve_device(device)
         self.device = dev
@@ -239,6 +247,7 @@ class Translator(TrainableModel):
         mask=None,
         fill: str = "texture",
         axes: str | None = None,
+        region=None,
         direction: str = "a2b",
         return_uncertainty: bool = False,
         device: str | None = None,
@@ -266,6 +275,12 @@ class Translator(TrainableModel):
             looks like a smear where the image is textured.
         axes : str, optional
             Letters from ``STCYX``; default by shape.
+        region : bool or integer array-like, the image's shape without C, optional
+            ``colorize`` and ``unpaired`` only: translate only here (e.g. a Labels
+            layer's objects: nonzero = inside) and keep the rest of the image as it
+            is (``colorize``: gray), with an edge softened over a pixel or two.
+            ``unpaired``: the pixels outside keep the input's own values, so A and B
+            should share intensity units (as two stainings in 8-bit RGB do).
         direction : {"a2b", "b2a"}
             ``unpaired`` only: translate an A image into B (default) or a B image
             into A.
@@ -316,6 +331,7 @@ class Translator(TrainableModel):
                 mask=mask,
                 fill=fill,
                 axes=axes,
+                region=region,
                 direction=direction,
                 return_uncertainty=return_uncertainty,
                 device=device,
@@ -332,7 +348,8 @@ class Translator(TrainableModel):
         if direction != "a2b" and task != "unpaired":
             raise InputError(f"direction is only used by task='unpaired', not {task!r}")
         one_way = task != "unpaired" or (direction == "a2b" and not return_uncertainty)
-        if is_dask_array(image) and mask is None and not return_uncertainty and not spec.takes_mask and one_way:
+        plain = mask is None and region is None and not return_uncertainty and not spec.takes_mask
+        if is_dask_array(image) and plain and one_way:
             # lazy in, lazy out: block by block with a halo
             return predict_blocks(self, image, axes=axes, device=device, tile_size=tile_size, progress=progress)
         if mask is not None and not spec.takes_mask:
@@ -352,6 +369,9 @@ class Translator(TrainableModel):
         if not lazy:
             check_finite(arr, name="image")
         holes = spec.holes(self, mask, arr.shape, axes)
+        if region is not None:
+            spec.unchanged(self, np.zeros((src.shape[1], 1, 1), np.float32))  # other tasks refuse region
+        weights = None if region is None else region_weights(region, arr.shape, axes)
         dev = resolve_device(device or self.device or "auto")
         g = self.net["g"].to(dev).eval()
         n_frames = src.shape[0]
@@ -390,6 +410,10 @@ class Translator(TrainableModel):
                     tta=return_uncertainty,
                     progress=frame_progress,
                 )
+            if weights is not None:
+                w = weights[n]
+                out = w * out + (1 - w) * spec.unchanged(self, frame)
+                spread = None if spread is None else spread * w
             outs.append(out)
             spreads.append(spread)
         out = np.stack(outs)  # (N, C, Y, X)
@@ -453,6 +477,7 @@ class Translator(TrainableModel):
             "fill": self.fill,
             "source_norm": None if self.source_norm is None else self.source_norm.to_state(),
             "target_norm": None if self.target_norm is None else self.target_norm.to_state(),
+            "chroma": None if self.chroma is None else self.chroma.tolist(),
         }
 
     def _restore(self, state, tensors):
@@ -466,6 +491,7 @@ class Translator(TrainableModel):
         self.target_norm = ChannelNorm.from_state(state["target_norm"]) if state.get("target_norm") else None
         if self.task in ("paired", "unpaired") and (self.source_norm is None or self.target_norm is None):
             raise ValueError(f"a {self.task} Translator checkpoint needs its source and target normalisation")
+        self.chroma = checked_chroma(state["chroma"]) if state.get("chroma") is not None else None
         self.net = self._build()
         self.net.load_state_dict(tensors)
         self.net.eval()

@@ -133,6 +133,9 @@ class UnpairedTask(Task):
         frame = frame.astype(np.float32, copy=False)
         return model.source_norm.apply(frame[None])[0], model.target_norm
 
+    def unchanged(self, model, frame):
+        return frame.astype(np.float32)
+
     def translate_frame(self, model, frame, *, direction, dev, tile_size, change, progress):
         """One (C, Y, X) frame -> its translation (C, Y, X) in the other domain's
         intensities and, with ``change``, the smoothed (Y, X) cycle error in the
