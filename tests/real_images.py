@@ -27,6 +27,13 @@ DATA = Path(__file__).resolve().parent / "data"
 CANVAS = (slice(78, 910), slice(482, 1313))
 
 
+def napari_png() -> Path:
+    """Where the installed napari keeps the screenshot (it may move in a later napari)."""
+    import napari
+
+    return Path(napari.__file__).parent / "resources" / "multichannel_cells.png"
+
+
 def napari_nuclei(scale: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(image float32, masks int32), 415 x 415 at ``scale`` 1; ``scale`` 2 halves both
     (image averaged 2 x 2, masks by their majority label), so nuclei are ~37 px across."""

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from real_images import dim_and_defocus, halves, majority_downscale, napari_nuclei
+from real_images import dim_and_defocus, halves, majority_downscale, napari_nuclei, napari_png
 
 import napari_gan as ng
 
 STEPS = 200
+pytestmark = pytest.mark.skipif(not napari_png().exists(), reason="this napari does not ship the screenshot")
 
 
 def f1_at_half(truth: np.ndarray, pred: np.ndarray) -> float:

@@ -129,3 +129,59 @@ def test_helpers():
     assert parse_labels(" a, b c ") == ["a", "b", "c"] and parse_labels("  ") is None
     g = grid(np.ones((5, 3, 3)), columns=2, gap=1)
     assert g.shape == (3 * 4 - 1, 2 * 4 - 1)
+
+
+def test_remove_and_replace_objects_of_a_labels_layer(widget, qtbot, errors):
+    """Remove objects (no model needed), learn the objects of a Labels layer with their
+    masks, put generated ones in place of some; results are new layers, the user's
+    layers stay as they were, and bad ids are reported."""
+    import pandas as pd
+
+    from napari_gan.core.synthetic import two_kinds
+
+    viewer, w = widget
+    img, lab, kinds = two_kinds((96, 96), seed=0)
+    image = viewer.add_image(img, name="cells")
+    objects = viewer.add_labels(lab, name="objects")
+    ids = [int(i) for i in np.unique(lab) if i]
+    objects.features = pd.DataFrame({"index": ids, "class": [str(kinds[i - 1]) for i in ids]})
+    w.image_picker.value = image
+    w.objects_picker.value = objects
+    chosen = ids[:2]
+    w.replace_ids.value = ", ".join(map(str, chosen))
+    assert not w.replace_button.enabled  # no GAN yet; removing needs none
+    assert w.replace_objects(generated=False)
+    qtbot.waitUntil(lambda: "objects [generated: objects removed]" in viewer.layers, timeout=30_000)
+    wait_idle(qtbot, w)
+    assert errors == []
+    removed = viewer.layers["objects [generated: objects removed]"].data
+    assert set(np.unique(removed)) == {0} | (set(ids) - set(chosen))
+    filled = viewer.layers["cells [generated: objects removed]"].data
+    assert filled.shape == img.shape and not np.array_equal(filled, img)
+    np.testing.assert_array_equal(image.data, img)  # the user's layers are untouched
+    np.testing.assert_array_equal(objects.data, lab)
+
+    w.crop_size.value = 32
+    w.max_steps.value = 3
+    w.preview_every.value = 0
+    assert w.train()
+    wait_idle(qtbot, w)
+    assert errors == [] and w.model.channels == 2  # the image and the object's mask
+    assert w.model.class_names == sorted({str(k) for k in kinds})
+    w.class_text.value = w.model.class_names[0]
+    assert w.replace_objects(generated=True)
+    qtbot.waitUntil(lambda: "objects [generated: objects replaced]" in viewer.layers, timeout=60_000)
+    wait_idle(qtbot, w)
+    assert errors == []
+    replaced = viewer.layers["objects [generated: objects replaced]"].data
+    assert set(np.unique(replaced)) <= {0} | set(ids)
+    np.testing.assert_array_equal(objects.data, lab)
+
+    w.replace_ids.value = "9999"
+    assert w.replace_objects(generated=False)  # the ids are checked against the labels in the worker
+    wait_idle(qtbot, w)
+    assert errors and "9999" in errors[-1]
+    errors.clear()
+    w.replace_ids.value = "3, x"
+    assert not w.replace_objects(generated=False)
+    assert errors and "'x'" in errors[-1]

@@ -1,6 +1,7 @@
 """The "Generate (GAN)" dock widget: train an :class:`napari_gan.ImageGAN` on a stack of
-images (or one texture), watch a fixed-seed preview grid improve, and generate new
-images, textures of any size or a latent walk as new layers.
+images (or one texture, or the objects of a Labels layer), watch a fixed-seed preview
+grid improve, and generate new images, textures of any size or a latent walk as new
+layers; remove the objects of a Labels layer or replace them with generated ones.
 
 Every layer this widget adds says "generated" in its name and in its metadata
 (``layer.metadata["napari_gan"]["generated"] is True``), so nobody mistakes it for data.
@@ -16,6 +17,7 @@ from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_wid
 
 import napari_gan as ng
 
+from ._replace import REMOVED_SUFFIX, REPLACED_SUFFIX, crops_for_training, parse_ids, plain_2d
 from ._task import DockWidget
 from ._training import TrainingJob, budget_widgets, can_resume, check_image_layer, image_array
 
@@ -83,12 +85,29 @@ class GenerateWidget(DockWidget):
             tooltip="One class label per image of the stack, separated by commas or spaces, for a "
             "class-conditional GAN (samples mode). Empty: unconditional.",
         )
+        self.objects_picker = create_widget(
+            annotation=napari.layers.Labels | None,
+            label="Objects (optional)",
+            options={
+                "choices": lambda *_: self._layers_of(napari.layers.Labels),
+                "nullable": True,
+                "tooltip": "samples mode: learn the objects of this Labels layer on the image above (a crop "
+                "around each object, with its mask), to replace objects with new ones below. A 'class' column "
+                "in the layer's features makes the GAN class-conditional. Empty: learn the image stack.",
+            },
+        )
+        self.objects_picker.value = None
+        self.crop_size = SpinBox(
+            value=32, min=8, max=512, step=8, label="Object crop size", tooltip="crop edge in pixels around each object"
+        )
         self.max_steps, self.time_limit, self.preview_every, self.fine_tune = budget_widgets(2000)
         self.preview_every.value = 100
         return [
             self.image_picker,
             self.mode_picker,
             self.classes_text,
+            self.objects_picker,
+            self.crop_size,
             self.max_steps,
             self.time_limit,
             self.preview_every,
@@ -114,11 +133,22 @@ class GenerateWidget(DockWidget):
         self.frames = SpinBox(value=30, min=2, max=10_000, label="Walk frames")
         self.seed_b = SpinBox(value=1, min=0, max=2**31 - 1, label="Walk to seed")
         self.walk_button = PushButton(text="Latent walk")
+        self.replace_ids = LineEdit(
+            value="",
+            label="Ids to replace",
+            tooltip="label ids of the objects (Objects layer) to remove or replace, e.g. '3, 7, 10-12'; "
+            "empty: every object",
+        )
+        self.remove_button = PushButton(text="Remove objects")
+        self.replace_button = PushButton(text="Replace with generated")
         self.generate_button.changed.connect(lambda *_: self.generate())
         self.walk_button.changed.connect(lambda *_: self.latent_walk())
-        for button in (self.generate_button, self.walk_button):
+        self.remove_button.changed.connect(lambda *_: self.replace_objects(generated=False))
+        self.replace_button.changed.connect(lambda *_: self.replace_objects(generated=True))
+        for button in (self.generate_button, self.walk_button, self.replace_button):
             button.enabled = False
             self.panel.add_busy_sensitive(button.native)
+        self.panel.add_busy_sensitive(self.remove_button.native)
         return "Generate", [
             self.count,
             self.seed,
@@ -130,6 +160,9 @@ class GenerateWidget(DockWidget):
             self.frames,
             self.seed_b,
             self.walk_button,
+            self.replace_ids,
+            self.remove_button,
+            self.replace_button,
         ]
 
     # ----------------------------------------------------------------- public API
@@ -174,6 +207,33 @@ class GenerateWidget(DockWidget):
             description="walking the latent space",
         )
 
+    def replace_objects(self, *, generated: bool) -> bool:
+        """Remove the chosen objects of the Objects layer from the image (filled with
+        the texture around them) or, with ``generated``, put objects made by the
+        current GAN (trained on such objects; ``Class`` for a class-conditional one)
+        in their place. The results are new layers; the user's layers are not
+        touched. Returns True if it started."""
+        try:
+            layer, objects = self.image_picker.value, self.objects_picker.value
+            image, labels = plain_2d(layer, objects)
+            ids = parse_ids(self.replace_ids.value)
+            model = self._fitted_model() if generated else None
+            if model is not None and model.mode != "samples":
+                raise ng.InputError("a texture GAN cannot make objects: train in samples mode on the Objects layer")
+            label = self.class_text.value.strip() or None
+            seed = int(self.seed.value)
+            where = {"scale": tuple(layer.scale), "translate": tuple(layer.translate)}
+            names = (layer.name, objects.name, bool(layer.rgb))
+        except Exception as exc:
+            self.panel.error(exc, context="Cannot replace objects")
+            return False
+        suffix = REPLACED_SUFFIX if generated else REMOVED_SUFFIX
+        return self.panel.run_job(
+            lambda progress: ng.replace_objects(image, labels, ids, generator=model, classes=label, seed=seed),
+            lambda result: self._add_replaced(result, names, suffix, where, ids, model),
+            description="replacing objects" if generated else "removing objects",
+        )
+
     def load_model(self, path):
         model = super().load_model(path)
         if model is not None:
@@ -187,6 +247,11 @@ class GenerateWidget(DockWidget):
         data = image_array(layer)
         mode = self.mode_picker.value
         classes = parse_labels(self.classes_text.value) if mode == "samples" else None
+        objects = self.objects_picker.value is not None
+        if objects:
+            if mode != "samples":
+                raise ng.InputError("learning the objects of a Labels layer needs samples mode")
+            data, classes = crops_for_training(layer, self.objects_picker.value, int(self.crop_size.value))
         if self.fine_tune.value and current is not None:
             model = current
             if model.mode != mode:
@@ -207,7 +272,11 @@ class GenerateWidget(DockWidget):
             if model.mode == "texture":
                 side = min(PREVIEW_TEXTURE, *model.shape) if model.shape else PREVIEW_TEXTURE
                 return model.generate(1, seed=PREVIEW_SEED, size=(side, side), refine=False)[0]
-            return grid(model.generate(PREVIEW_COUNT, seed=PREVIEW_SEED))
+            samples = model.generate(PREVIEW_COUNT, seed=PREVIEW_SEED)
+            if objects:  # the objects without their mask channel
+                samples = samples[..., :-1]
+                samples = samples[..., 0] if samples.shape[-1] == 1 else samples
+            return grid(samples)
 
         return TrainingJob(
             model=model,
@@ -232,7 +301,20 @@ class GenerateWidget(DockWidget):
         self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb)
         self.panel.set_status(f"{name!r}: {data.shape[0]} generated image(s)")
 
+    def _add_replaced(self, result, names, suffix: str, where: dict, ids, model) -> None:
+        new_image, new_labels = result
+        image_name, labels_name, rgb = names
+        info = {"source": image_name, "labels": labels_name, "ids": ids, "generated": True}
+        if model is not None:
+            metadata = self._model_metadata(model, **info)
+        else:
+            metadata = {"napari_gan": info}
+        self._replace_or_add("image", image_name + suffix, new_image, metadata=metadata, rgb=rgb, **where)
+        self._replace_or_add("labels", labels_name + suffix, new_labels, metadata=metadata, **where)
+        self.panel.set_status(f"{image_name + suffix!r} and {labels_name + suffix!r} added")
+
     def _on_model_changed(self, model) -> None:
         ready = model is not None and not self.panel.is_busy
         self.generate_button.enabled = ready
         self.walk_button.enabled = ready
+        self.replace_button.enabled = ready
