@@ -74,6 +74,36 @@ def test_a_generator_puts_new_objects_with_masks_in_place(scene, object_gan):
     np.testing.assert_array_equal(same_lab, new_lab)
 
 
+def test_noise_level_reads_the_grain_of_an_image():
+    from napari_gan.core.replace import noise_level
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:128, :128]
+    smooth = (np.sin(xx / 9.0) * np.cos(yy / 7.0))[..., None]  # texture without noise
+    assert noise_level(smooth)[0] < 0.01
+    for sigma in (0.05, 0.3):
+        pure = noise_level(rng.normal(0, sigma, smooth.shape))[0]
+        assert 0.9 * sigma < pure < 1.1 * sigma
+        # on texture it reads low (the median filter keeps some noise), never the texture itself
+        level = noise_level(smooth + rng.normal(0, sigma, smooth.shape))[0]
+        assert 0.6 * sigma < level < 1.2 * sigma
+
+
+def test_new_objects_get_the_grain_of_the_image(scene, object_gan):
+    """A generator's objects are smoother than the noisy image they go into: the
+    replacement adds the missing noise, so inside them the grain is the image's."""
+    from napari_gan.core.replace import noise_level
+
+    img, lab = scene
+    noisy = img.astype(np.float32) + np.random.default_rng(1).normal(0, 40, img.shape).astype(np.float32)
+    ids = [int(i) for i in np.unique(lab) if i][:4]
+    new, new_lab = ng.replace_objects(noisy, lab, ids=ids, generator=object_gan, seed=1)
+    inside = ndi.binary_erosion(np.isin(new_lab, ids), iterations=2)  # the new objects' own pixels
+    residual = new - ndi.median_filter(new, size=3)
+    grain = 1.4826 * np.median(np.abs(residual[inside] - np.median(residual[inside]))) / 0.865
+    assert inside.sum() > 50 and grain > 0.9 * noise_level(noisy[..., None])[0]  # without grain: 0.71
+
+
 def test_bad_input_is_named(scene, object_gan):
     img, lab = scene
     with pytest.raises(ng.InputError, match=r"label id\(s\) \[999\]"):

@@ -31,6 +31,8 @@ from .patchfill import patch_fill
 
 #: label pixels dilated into the removed region: the blur around an object's edge
 HALO = 2
+#: Gaussian sigma (pixels) of the generated mask before it is thresholded
+MASK_SMOOTH = 1.5
 
 
 def _check(image, labels) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -123,6 +125,20 @@ def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int) -> tupl
     return np.where(hole[..., None], filled, chans), hole  # known pixels exactly as they were
 
 
+def noise_level(image: np.ndarray) -> np.ndarray:
+    """Per-channel standard deviation of pixel noise of a (Y, X, C) image: the
+    median absolute residual from a 3 x 3 median filter, scaled to a Gaussian's
+    sigma (robust to edges and texture, which the median filter keeps)."""
+    out = []
+    for c in range(image.shape[-1]):
+        band = image[..., c].astype(np.float64)
+        residual = band - ndi.median_filter(band, size=3, mode="reflect")
+        # 1.4826 turns a MAD into sigma; the median of 9 noisy pixels takes ~0.3 of the
+        # noise with it, which 1 / 0.865 gives back (measured on pure Gaussian noise)
+        out.append(1.4826 * np.median(np.abs(residual - np.median(residual))) / 0.865)
+    return np.array(out)
+
+
 def _match_surroundings(crop: np.ndarray, target: np.ndarray, outside: np.ndarray) -> np.ndarray:
     """Per channel offset and gain that bring the crop's background (``outside``
     its object) to the image's background under it."""
@@ -141,6 +157,7 @@ def replace_objects(
     generator=None,
     classes=None,
     seed: int = 0,
+    grain: bool = True,
 ):
     """Replace objects of a label image: remove them, or put generated ones in their place.
 
@@ -159,6 +176,10 @@ def replace_objects(
         all, or one per id).
     seed : int
         Seeds the fill and the generated objects: the same seed gives the same result.
+    grain : bool
+        Add to each generated object the pixel noise it lacks, up to the image's own
+        (:func:`noise_level`): a generator's output is smoother than a real image,
+        which makes inserted objects stand out.
 
     Returns
     -------
@@ -182,7 +203,7 @@ def replace_objects(
     new_labels = lab.copy()
     new_labels[np.isin(lab, ids)] = 0
     if generator is not None:
-        filled, new_labels = _place(filled, new_labels, lab, ids, generator, classes, seed)
+        filled, new_labels = _place(filled, new_labels, lab, ids, generator, classes, seed, grain)
     out = filled.reshape(img.shape)
     if img.dtype.kind in "ui":
         info = np.iinfo(img.dtype)
@@ -190,20 +211,24 @@ def replace_objects(
     return out.astype(img.dtype), new_labels
 
 
-def _place(filled, new_labels, lab, ids, generator, classes, seed):
+def _place(filled, new_labels, lab, ids, generator, classes, seed, grain):
     if isinstance(classes, str) or classes is None:
         classes = None if classes is None else [classes] * len(ids)
     elif len(classes) != len(ids):
         raise InputError(f"classes has {len(classes)} entries for {len(ids)} ids: give one, or one per id")
     crops = generator.generate(len(ids), seed=seed, classes=classes)
+    rng = np.random.default_rng(seed)
+    level = noise_level(filled) if grain else None  # per channel, of the image the objects go into
     crops = crops.reshape(*crops.shape[:3], -1).astype(np.float32)  # (N, S, S, C + 1)
     mid = (generator.low + generator.high) / 2
     size_y, size_x = crops.shape[1:3]
     centres = ndi.center_of_mass(np.ones_like(lab), lab, ids)
     h, w = filled.shape[:2]
     for i, crop, (cy, cx) in zip(ids, crops, centres):
-        rgb, soft = crop[..., :-1], crop[..., -1] > mid
-        soft = ndi.binary_opening(soft)
+        # the generated mask, smoothed before it is cut, so the new object's outline
+        # is as smooth as a real one's rather than following the mask's pixel noise
+        rgb, soft = crop[..., :-1], ndi.gaussian_filter(crop[..., -1], MASK_SMOOTH) > mid
+        soft = ndi.binary_fill_holes(ndi.binary_opening(soft))
         keep, n = ndi.label(soft)
         if n > 1:  # the largest piece is the object
             soft = keep == 1 + np.argmax(ndi.sum(soft, keep, range(1, n + 1)))
@@ -216,6 +241,9 @@ def _place(filled, new_labels, lab, ids, generator, classes, seed):
             continue
         target = filled[ys, xs]
         piece = _match_surroundings(rgb[cs], target, ~soft[cs])
+        if level is not None:  # a generator's output is smoother than a real image: add the grain it lacks
+            missing = np.sqrt(np.maximum(level**2 - noise_level(piece) ** 2, 0.0))
+            piece = piece + rng.normal(size=piece.shape) * missing
         alpha = np.clip(ndi.gaussian_filter(mask.astype(np.float32), 1.0), 0, 1)[..., None]
         alpha = np.where(free[..., None], alpha, 0.0)
         filled[ys, xs] = alpha * piece + (1 - alpha) * target
