@@ -9,7 +9,8 @@ import pytest
 import napari_gan as ng
 from napari_gan.core import metrics
 from napari_gan.core.synthetic import spots, touching_nuclei
-from napari_gan.core.tasks.segment import distance_watershed, guess_mode, split_instances
+from napari_gan.core.tasks._instances import distance_watershed, split_instances
+from napari_gan.core.tasks.segment import guess_mode
 
 SMALL = dict(patch_size=32, batch_size=4, features=8, depth=2)
 
@@ -133,7 +134,7 @@ def test_post_processing_separates_touching_objects():
     assert distance_watershed(a | b).max() == 2
     lab = np.zeros((40, 60), np.int32)
     lab[a], lab[b & ~a] = 1, 2
-    from napari_gan.core.tasks.segment import instance_targets
+    from napari_gan.core.tasks._instances import instance_targets
 
     cls, dist = instance_targets(lab[None, None], None)
     out = split_instances((cls[0, 0] == 1) * 1.0, (cls[0, 0] == 2) * 1.0, dist[0, 0], min_distance=4)

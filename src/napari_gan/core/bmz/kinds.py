@@ -203,8 +203,8 @@ def _denoiser(model, test_image, axes) -> Plan:
 def _segmenter(model, test_image, axes) -> Plan:
     import torch
 
+    from ..tasks._instances import _instance_activation
     from ..tasks._pixelwise import predict_maps
-    from ..tasks.segment import _instance_activation
 
     cfg, net = model.config, model.net
     dims, channels = net.config.dims, net.config.in_channels

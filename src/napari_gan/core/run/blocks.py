@@ -183,7 +183,7 @@ class _SegmenterBlocks(_Blocks):
     def maps(self, block: np.ndarray) -> np.ndarray:
         import torch
 
-        from ..tasks.segment import _instance_activation
+        from ..tasks._instances import _instance_activation
 
         net, fmt, dev, norm = self.net, self.fmt, self.device, self.norm
         activation = _instance_activation if self.instance else (lambda t: torch.softmax(t, 1))
@@ -208,7 +208,7 @@ class _SegmenterBlocks(_Blocks):
         )[0]
 
     def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
-        from ..tasks.segment import split_instances
+        from ..tasks._instances import split_instances
 
         model, maps = self.model, self.maps(block)
         if self.output == "probabilities":
