@@ -33,8 +33,7 @@ from skimage import color, data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import napari_gan as ng
-
-L_BINS = 64
+from napari_gan.core.tasks.translate.colorize import L_BINS, chroma_table
 
 
 def rgb01(img) -> np.ndarray:
@@ -54,19 +53,15 @@ def datasets(names):
 
 
 class ChromaByLightness:
-    """The training images' mean (a, b) in each lightness bin; empty bins take the
-    nearest filled one."""
+    """The training images' mean (a, b) in each lightness bin (the table the colorize
+    task itself starts from, ``chroma_table``, here from each image's own lightness);
+    empty bins take the nearest filled one."""
 
     def fit(self, images):
-        lab = np.concatenate([color.rgb2lab(im).reshape(-1, 3) for im in images])
-        idx = np.clip((lab[:, 0] / 100 * L_BINS).astype(int), 0, L_BINS - 1)
-        count = np.bincount(idx, minlength=L_BINS)
-        table = np.zeros((L_BINS, 2))
-        for c in range(2):
-            table[:, c] = np.bincount(idx, weights=lab[:, 1 + c], minlength=L_BINS) / np.maximum(count, 1)
-        filled = np.flatnonzero(count)
-        nearest = filled[np.abs(np.arange(L_BINS)[:, None] - filled[None]).argmin(1)]
-        self.table = table[nearest]
+        labs = [color.rgb2lab(im) for im in images]
+        self.table = chroma_table(
+            [lab[..., 0] / 100 for lab in labs], [np.moveaxis(lab[..., 1:], -1, 0) for lab in labs]
+        )
         return self
 
     def predict(self, gray):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..axes import check_axes, default_axes, spatial_dims, to_ncs
 from ..data import Normalization, as_array, check_finite, read_array
@@ -241,8 +242,6 @@ def appearance_jitter(
     * noise: with probability ``p_noise`` Gaussian noise of up to 0.1 of the patch's
       standard deviation.
     """
-    import torch.nn.functional as F
-
     b, c, *spatial = x.shape
     dims = len(spatial)
     cells = [max(2, int(np.ceil(s / max(2.0 * scale, 4.0))) + 1) for s in spatial]
@@ -270,8 +269,6 @@ def appearance_jitter(
 
 def _gaussian(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of (1, C, *spatial), reflecting at the edges."""
-    import torch.nn.functional as F
-
     c, dims = x.shape[1], x.ndim - 2
     conv = F.conv2d if dims == 2 else F.conv3d
     for axis in range(dims):

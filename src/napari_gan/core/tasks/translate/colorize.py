@@ -94,6 +94,7 @@ def chroma_by_lightness(table: np.ndarray, lightness: torch.Tensor) -> torch.Ten
 
 class ColorizeTask(Task):
     name = "colorize"
+    takes_region = True
     images_name = _NAME
 
     def training_data(self, images, target, axes, target_axes) -> TrainingData:

@@ -53,6 +53,8 @@ class Task:
     images_name: ClassVar[str] = "images"
     #: whether ``predict`` takes ``mask=`` (holes to fill)
     takes_mask: ClassVar[bool] = False
+    #: whether ``predict`` takes ``region=`` (translate only there; see :meth:`unchanged`)
+    takes_region: ClassVar[bool] = False
 
     # -- training -------------------------------------------------------------------
     def check_target(self, target) -> None:
@@ -115,9 +117,8 @@ class Task:
 
     def unchanged(self, model, frame: np.ndarray) -> np.ndarray:
         """What ``predict(region=...)`` keeps outside the region: the (C, Y, X) frame as
-        the task's output shows it. Only tasks whose output is the input recoloured
-        (``colorize``, ``unpaired``) have one."""
-        raise InputError(f"region is only used by task='colorize' and task='unpaired', not {self.name!r}")
+        the task's output shows it (tasks with :attr:`takes_region`)."""
+        raise NotImplementedError
 
     def holes(self, model, mask, shape, axes) -> np.ndarray | None:
         """(N, Y, X) bool holes to fill from ``predict``'s ``mask`` (None: no holes)."""

@@ -354,6 +354,8 @@ class Translator(TrainableModel):
             return predict_blocks(self, image, axes=axes, device=device, tile_size=tile_size, progress=progress)
         if mask is not None and not spec.takes_mask:
             raise InputError(f"mask is only used by task='inpaint', not {task!r}")
+        if region is not None and not spec.takes_region:
+            raise InputError(f"region is only used by task='colorize' and task='unpaired', not {task!r}")
         if fill not in FILLS:
             raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
         arr, lazy = lazy_or_array(image)
@@ -369,8 +371,6 @@ class Translator(TrainableModel):
         if not lazy:
             check_finite(arr, name="image")
         holes = spec.holes(self, mask, arr.shape, axes)
-        if region is not None:
-            spec.unchanged(self, np.zeros((src.shape[1], 1, 1), np.float32))  # other tasks refuse region
         weights = None if region is None else region_weights(region, arr.shape, axes)
         dev = resolve_device(device or self.device or "auto")
         g = self.net["g"].to(dev).eval()

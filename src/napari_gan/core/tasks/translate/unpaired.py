@@ -50,6 +50,7 @@ def _hinge_d(d, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 class UnpairedTask(Task):
     name = "unpaired"
+    takes_region = True
     images_name = "A"
 
     def check_target(self, target) -> None:
