@@ -76,14 +76,7 @@ def split_instances(
         labels=measure.label(fg),
         exclude_border=False,
     )
-    seeds = np.zeros(fg.shape, np.int32)
-    seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    lab = segmentation.watershed(-distance, seeds, mask=fg)
-    missed = measure.label(fg & (lab == 0))
-    lab = np.where(missed > 0, missed + lab.max(), lab)
-    if min_size:
-        lab = remove_small(lab, min_size)
-    return segmentation.relabel_sequential(lab)[0].astype(np.int32)
+    return _watershed_from_peaks(distance, peaks, fg, min_size)
 
 
 def remove_small(labels: np.ndarray, min_size: int) -> np.ndarray:
@@ -125,9 +118,15 @@ def distance_watershed(mask: np.ndarray, *, min_size: int = 0, footprint: int | 
         r = (np.median(sizes) / (np.pi if d == 2 else 4 / 3 * np.pi)) ** (1 / d) if len(sizes) else 3
         footprint = max(3, int(round(r * 0.7)))
     peaks = peak_local_max(dist, min_distance=footprint, labels=comps, exclude_border=False)
-    markers = np.zeros(mask.shape, np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    lab = segmentation.watershed(-dist, markers, mask=mask)
+    return _watershed_from_peaks(dist, peaks, mask, min_size)
+
+
+def _watershed_from_peaks(height: np.ndarray, peaks: np.ndarray, mask: np.ndarray, min_size: int) -> np.ndarray:
+    """Objects of ``mask`` grown from ``peaks`` (K, D) downhill on ``height``; parts no
+    seed reaches become objects of their own; objects under ``min_size`` go."""
+    seeds = np.zeros(mask.shape, np.int32)
+    seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+    lab = segmentation.watershed(-height, seeds, mask=mask)
     missed = measure.label(mask & (lab == 0))
     lab = np.where(missed > 0, missed + lab.max(), lab)
     if min_size:
