@@ -107,6 +107,71 @@ def test_save_load_round_trip_and_continue(samples_gan, tmp_path):
         loaded.fit(blobs_stack(size=24), max_steps=1)
 
 
+def test_samples_are_learnt_at_their_own_size_and_old_checkpoints_still_load(samples_gan, tmp_path):
+    """Images that fit the network are not resized (a round trip 25 -> 32 -> 25 px
+    blurs them): the generator's output is cropped to their size, the discriminator
+    sees that size; larger images are still resized; checkpoints from before the
+    option (no height/width) load as resized models."""
+    cfg = samples_gan.net_config
+    assert (cfg.size, cfg.image_shape) == (32, (20, 20))
+    with torch.no_grad():
+        out = samples_gan.net["generator_ema"](torch.zeros(2, cfg.latent))
+    assert out.shape[-2:] == (20, 20)
+    wide = ng.ImageGAN(**TINY).fit(np.random.default_rng(0).random((4, 20, 28)), max_steps=1)
+    assert wide.net_config.image_shape == (20, 28) and wide.generate(2).shape == (2, 20, 28)
+    big = ng.ImageGAN(**TINY).fit(np.random.default_rng(0).random((4, 50, 70)), max_steps=1)
+    assert (big.net_config.size, big.net_config.height) == (64, 0) and big.generate(1).shape == (1, 50, 70)
+    with pytest.raises(ValueError, match="height and width"):
+        generate_module.DCGANConfig(size=32, height=40, width=20)
+
+    from napari_gan.core.io import load_checkpoint, save_checkpoint
+
+    old = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=1, seed=0)
+    old.net_config = generate_module.DCGANConfig(size=32, latent=16, features=8)  # as built before: 32 x 32
+    old.net = old._build(old.net_config)
+    path = old.save(tmp_path / "old.ngan")
+    tensors, header = load_checkpoint(path)
+    del header["net_config"]["height"], header["net_config"]["width"]
+    save_checkpoint(path, tensors, {k: v for k, v in header.items() if k not in ("format", "format_version")})
+    loaded = ng.load_model(path)
+    assert loaded.net_config.image_shape == (32, 32)
+    np.testing.assert_array_equal(loaded.generate(2, seed=3), old.generate(2, seed=3))
+    assert loaded.generate(2, seed=3).shape == (2, 20, 20)
+
+
+@pytest.mark.parametrize("mode", ["samples", "texture"])
+def test_averaged_generator_has_batch_statistics_of_its_own(mode):
+    """generator_ema averages the generator's weights; its batch-norm statistics must
+    be those of its own activations (not the training generator's, which belong to
+    other weights), else every feature is shifted and scaled when it generates."""
+    if mode == "samples":
+        gan = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=4, seed=0)
+        inputs = torch.randn(256, gan.net_config.latent, generator=torch.Generator().manual_seed(5))
+    else:
+        gan = ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2).fit(stripes(), max_steps=4, seed=0)
+        c = gan.net_config
+        inputs = torch.randn(16, c.noise_channels, 6, 6, generator=torch.Generator().manual_seed(5))
+    first = gan.generate(2, seed=0)
+    g = gan.net["generator_ema"]
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    seen = {}
+
+    def record(module, args, output):
+        seen[module] = (args[0].mean(dim=(0, 2, 3)), args[0].var(dim=(0, 2, 3)))
+
+    hooks = [m.register_forward_hook(record) for m in norms]
+    with torch.no_grad():
+        g(inputs)
+    for h in hooks:
+        h.remove()
+    for m in norms:
+        mean, var = seen[m]
+        assert torch.all((m.running_mean - mean).abs() <= 0.25 * var.sqrt() + 1e-4), m
+        assert torch.all((m.running_var - var).abs() <= 0.25 * var + 1e-4), m
+    # still deterministic, and unchanged by a second call
+    np.testing.assert_array_equal(gan.generate(2, seed=0), first)
+
+
 def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
     gan = texture_gan
     out = gan.generate(2, seed=0, size=(70, 150), refine=False)

@@ -29,6 +29,13 @@ class DCGANConfig:
     ``latent`` the length of z, ``features`` the width of the last generator block
     (and first discriminator block; widths double per 2x downsampling, capped at
     ``8 * features``), ``n_classes`` 0 for an unconditional model.
+
+    ``height`` and ``width`` are the edges of the images the pair works on when
+    they are smaller than ``size`` (at least ``2 ** n_blocks``): the generator's
+    output is cropped to its centre and the discriminator sees images of that size,
+    so images are learnt at their own resolution. 0 (the setting of checkpoints
+    saved before the option existed): ``size`` x ``size``, to which the images are
+    resized.
     """
 
     size: int = 32
@@ -36,6 +43,8 @@ class DCGANConfig:
     latent: int = 64
     features: int = 32
     n_classes: int = 0
+    height: int = 0
+    width: int = 0
 
     def __post_init__(self):
         if self.size not in (32, 64):
@@ -43,6 +52,18 @@ class DCGANConfig:
         check_positive_ints(self, ("channels", "latent", "features"))
         if self.n_classes < 0:
             raise ValueError("n_classes must be >= 0")
+        if (self.height == 0) != (self.width == 0) or not all(
+            v == 0 or 2**self.n_blocks <= v <= self.size for v in (self.height, self.width)
+        ):
+            raise ValueError(
+                f"height and width must both be 0 or between {2**self.n_blocks} and {self.size}, "
+                f"got {self.height!r} and {self.width!r}"
+            )
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(Y, X) of the images the generator makes and the discriminator judges."""
+        return (self.height, self.width) if self.height else (self.size, self.size)
 
     @property
     def n_blocks(self) -> int:
@@ -81,7 +102,12 @@ class Generator(nn.Module):
             z = z * self.embed(y)  # multiplicative conditioning keeps z's scale
         h = self.fc(z).view(z.shape[0], -1, 4, 4)
         h = torch.relu(self.bn0(h))
-        return torch.tanh(self.out(self.blocks(h)))
+        x = torch.tanh(self.out(self.blocks(h)))
+        (hy, hx), s = self.config.image_shape, self.config.size
+        if (hy, hx) != (s, s):  # the centre of the size x size output
+            a, b = (s - hy) // 2, (s - hx) // 2
+            x = x[..., a : a + hy, b : b + hx]
+        return x
 
 
 class Discriminator(nn.Module):
@@ -99,8 +125,10 @@ class Discriminator(nn.Module):
                 nn.LeakyReLU(0.2, inplace=True),
             ]
         self.body = nn.Sequential(*layers)
-        self.fc = spectral_norm(nn.Linear(w[-1] * 16, 1))
-        self.embed = spectral_norm(nn.Embedding(config.n_classes, w[-1] * 16)) if config.n_classes else None
+        # each 4 x 4 stride-2 convolution (padding 1) halves an edge, rounding down
+        hy, hx = (v // 2**n for v in config.image_shape)
+        self.fc = spectral_norm(nn.Linear(w[-1] * hy * hx, 1))
+        self.embed = spectral_norm(nn.Embedding(config.n_classes, w[-1] * hy * hx)) if config.n_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x).flatten(1)
