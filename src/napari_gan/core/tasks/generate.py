@@ -104,8 +104,9 @@ class ImageGANConfig:
         Differentiable augmentation (DiffAugment: translation, cutout, brightness,
         contrast) of every image the discriminator sees. Off by default: on the 100
         faces of ``lfw_subset`` with 5 minutes of CPU training it slowed learning
-        (patch SWD 105 with it, 63 without; docs/benchmarks.md). Turn it on for long
-        runs on a few hundred images, where the discriminator starts to memorise them.
+        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks.md). Turn
+        it on for long runs on a few hundred images, where the discriminator starts
+        to memorise them.
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
