@@ -10,6 +10,7 @@ import torch
 import napari_gan as ng
 from napari_gan.core import metrics
 from napari_gan.core.tasks import _gan_losses as gan_losses
+from napari_gan.core.tasks import _gan_texture as gan_texture
 from napari_gan.core.tasks import generate as generate_module
 
 TINY = dict(features=8, latent=16, batch_size=4)
@@ -178,7 +179,7 @@ def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
     assert out.shape == (2, 70, 150) and out.dtype == np.float32
     assert gan.generate(1).shape == (1, 80, 96)  # default: the training image's size
     # tiles widened by the receptive field give the same texture as one pass (no seams)
-    monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
+    monkeypatch.setattr(gan_texture, "_TILE_CELLS", 4)
     np.testing.assert_allclose(gan.generate(2, seed=0, size=(70, 150), refine=False), out, atol=1e-4)
     walk = gan.interpolate(3, 0, 5, size=(40, 40))  # the generator's own walk, unrefined
     assert walk.shape == (3, 40, 40)
@@ -204,7 +205,7 @@ def test_texture_fine_noise_is_used_seeded_and_tiles_without_seams(texture_gan, 
     a, b = (gan._decode(v, None, (70, 150)) for v in (z, z2))
     np.testing.assert_array_equal(a, out)
     assert np.abs(a - b).mean() > 1e-3 * (gan.high - gan.low)
-    monkeypatch.setattr(generate_module, "_TILE_CELLS", 4)
+    monkeypatch.setattr(gan_texture, "_TILE_CELLS", 4)
     np.testing.assert_allclose(gan.generate(1, seed=0, size=(70, 150), refine=False), out, atol=1e-4)
 
 

@@ -125,3 +125,28 @@ def _ema_update(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> Non
         pe.lerp_(p, 1 - decay)
     for be, b in zip(ema.buffers(), net.buffers()):
         be.copy_(b)
+
+
+@torch.no_grad()
+def standing_statistics(net: torch.nn.Module, inputs) -> None:
+    """Give ``net`` batch-norm statistics of its own weights: reset them, run it in
+    training mode on every argument tuple of ``inputs`` and keep the mean of the
+    batch statistics (BigGAN's "standing statistics"); ``net`` ends in eval mode.
+
+    The EMA generator needs this: it averages the generator's weights, but
+    :func:`_ema_update` copies the generator's running statistics, which belong to
+    other weights; in eval mode that mismatch shifts and scales every feature."""
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches
+    net.train()
+    try:
+        if norms:
+            for args in inputs:
+                net(*args)
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        net.eval()

@@ -26,16 +26,11 @@ from ..models.dcgan import (
 from ..patchsynth import synthesize
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics, diff_augment
+from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
+from ._gan_texture import _MARGIN, _Exemplar, exemplar_of, texture_pass
 from .base import TrainableModel, register
 
 MODES = ("samples", "texture")
-#: noise cells added on each side of a training crop's noise field (and cropped away from
-#: the output), so the discriminator never sees the generator's zero-padded border,
-#: which a large generated texture does not have either
-_MARGIN = 1
-#: largest noise field (cells per side) generated in one pass; larger ones go in tiles
-_TILE_CELLS = 96
 # batches of latents (and their seed) from which the averaged generator's batch-norm
 # statistics are computed before it generates (ImageGAN._refresh_statistics)
 _STANDING, _STANDING_SEED = 16, 2**31 - 1
@@ -48,25 +43,6 @@ _STATS_PROJECTIONS = 64
 #: generator's layout the example's detail; the layout is taken at 1 / 2**(levels - 1)
 #: of the output's size (docs/benchmarks.md, "Textures")
 REFINE_LEVELS = 3
-#: largest example (pixels per side) kept in the model for the refinement; a larger
-#: texture keeps its central crop (the patch search's memory grows with it)
-_EXEMPLAR_MAX = 1024
-
-
-class _Exemplar(torch.nn.Module):
-    """The texture's example image (C, Y, X, scaled to [-1, 1]), kept with the
-    networks so that a saved model can still refine what it generates."""
-
-    def __init__(self, shape):
-        super().__init__()
-        self.register_buffer("image", torch.zeros(tuple(int(v) for v in shape)))
-
-
-def _exemplar_of(xn: np.ndarray) -> np.ndarray:
-    """(C, Y, X) -> its central crop of at most ``_EXEMPLAR_MAX`` pixels per side."""
-    c, h, w = xn.shape
-    a, b = max(0, (h - _EXEMPLAR_MAX) // 2), max(0, (w - _EXEMPLAR_MAX) // 2)
-    return np.ascontiguousarray(xn[:, a : a + _EXEMPLAR_MAX, b : b + _EXEMPLAR_MAX], dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -157,25 +133,6 @@ class ImageGANConfig:
     @property
     def batch(self) -> int:
         return self.batch_size or (32 if self.mode == "samples" else 8)
-
-
-def _network_shape(shape: tuple[int, int], image_size: int | None) -> dict:
-    """The DCGAN's ``size`` (and ``height``, ``width``) for training images of
-    ``shape``: images that fit in 32 (or 64) pixels and are at least 8 (16) per side
-    are learnt at their own size, on the centre of the generator's output; others
-    are resized to ``size`` x ``size`` (and generated images back). Resizing is not
-    the default because the round trip blurs: on the 25 x 25 faces of
-    ``lfw_subset``, faces resized to 32 and back are told from the originals by
-    the two-sample classifier test 84 % of the time (50 % for two sets of real faces)."""
-    fits = [s for s in (32, 64) if max(shape) <= s and min(shape) >= 2 ** (3 if s == 32 else 4)]
-    if image_size is not None:
-        fits = [s for s in fits if s == image_size]
-        size = image_size
-    else:
-        size = 32 if max(shape) <= 40 else 64
-    if fits:
-        return {"size": fits[0], "height": shape[0], "width": shape[1]}
-    return {"size": size}
 
 
 def _is_int(value) -> bool:
@@ -316,8 +273,9 @@ class ImageGAN(TrainableModel):
         seed_everything(seed)
         if cfg.mode == "samples":
             if not continuing:
-                self.net_config = DCGANConfig(
-                    **_network_shape(shape, cfg.image_size),
+                self.net_config = DCGANConfig.fitting(
+                    shape,
+                    cfg.image_size,
                     channels=channels,
                     latent=cfg.latent,
                     features=cfg.width,
@@ -336,7 +294,7 @@ class ImageGAN(TrainableModel):
         if not continuing:
             self.net = self._build(self.net_config)
         if cfg.mode == "texture":  # the newest example is the one the refinement copies detail from
-            ex = _exemplar_of(xn)
+            ex = exemplar_of(xn)
             self.net["exemplar"] = _Exemplar(ex.shape)
             self.net["exemplar"].image.copy_(torch.from_numpy(ex))
         self.net.to(dev)
@@ -375,12 +333,9 @@ class ImageGAN(TrainableModel):
 
         def fake_batch(yb):
             if cfg.mode == "samples":
-                z = torch.randn(bs, self.net_config.latent, device=dev)
-                return g(z, yb)
-            cells = cfg.crop_size // self.net_config.stride + 2 * _MARGIN
-            noise = torch.randn(bs, self.net_config.noise_channels, cells, cells, device=dev)
+                return g(self._training_noise(bs, dev), yb)
             m = _MARGIN * self.net_config.stride
-            return g(noise)[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
+            return g(self._training_noise(bs, dev))[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
 
         def step():
             real, yb = real_batch()
@@ -475,41 +430,36 @@ class ImageGAN(TrainableModel):
         s = self.net_config.stride
         return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
 
-    @torch.no_grad()
-    def _refresh_statistics(self, dev) -> None:
-        """Give the averaged generator batch-norm statistics of its own weights.
+    def _training_noise(self, n: int, dev, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Latents as training draws them: z (samples), or a noise field of a training
+        crop plus its margin (texture); from torch's global generator, or ``gen``."""
+        c = self.net_config
+        if self.mode == "samples":
+            shape = (n, c.latent)
+        else:
+            cells = self.config.crop_size // c.stride + 2 * _MARGIN
+            shape = (n, c.noise_channels, cells, cells)
+        return torch.randn(shape, device=dev) if gen is None else torch.randn(shape, generator=gen).to(dev)
 
-        ``generator_ema`` holds a moving average of the generator's weights but the
-        generator's running statistics, which belong to other weights; in eval mode
-        that mismatch shifts and scales every feature. As BigGAN's "standing
-        statistics": run the averaged generator in training mode on ``_STANDING``
-        batches of fresh latents (a fixed seed, so generation stays deterministic)
-        and keep the mean of their batch statistics. Done before generating when the
-        generator changed since (training, loading)."""
-        g = self.net["generator_ema"]
-        norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-        if self._statistics_fresh or not norms:
+    def _refresh_statistics(self, dev) -> None:
+        """Give the averaged generator batch-norm statistics of its own weights
+        (:func:`standing_statistics`) from ``_STANDING`` batches of latents drawn as
+        in training, from a fixed seed so generation stays deterministic. Done
+        before generating when the generator changed since (training, loading)."""
+        if self._statistics_fresh:
             return
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # a cumulative average over the batches
         gen = torch.Generator().manual_seed(_STANDING_SEED)
-        bs = self.config.batch
-        k = len(self.class_names) if self.class_names else 0
-        g.train()
-        try:
+        bs, k = self.config.batch, len(self.class_names or ())
+
+        def inputs():
             for _ in range(_STANDING):
                 if self.mode == "samples":
                     y = torch.randint(k, (bs,), generator=gen).to(dev) if k else None
-                    g(torch.randn(bs, self.net_config.latent, generator=gen).to(dev), y)
+                    yield self._training_noise(bs, dev, gen), y
                 else:
-                    cells = self.config.crop_size // self.net_config.stride + 2 * _MARGIN
-                    g(torch.randn(bs, self.net_config.noise_channels, cells, cells, generator=gen).to(dev))
-        finally:
-            for m, momentum in zip(norms, momenta):
-                m.momentum = momentum
-            g.eval()
+                    yield (self._training_noise(bs, dev, gen),)
+
+        standing_statistics(self.net["generator_ema"], inputs())
         self._statistics_fresh = True
 
     @torch.no_grad()
@@ -530,7 +480,7 @@ class ImageGAN(TrainableModel):
                 yi = y[i : i + step].to(dev) if y is not None else None
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
             else:
-                out = self._texture_pass(g, zi, size, dev)
+                out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
                 if refine:
                     out = synthesize(
                         example, size, start=np.clip(out[0], -1, 1), levels=REFINE_LEVELS, seed=int(seed) * 7919 + i
@@ -544,25 +494,6 @@ class ImageGAN(TrainableModel):
         out = (np.clip(out, -1, 1) + 1) * np.float32((self.high - self.low) / 2) + np.float32(self.low)
         out = np.moveaxis(out.astype(np.float32, copy=False), 1, -1)
         return np.ascontiguousarray(out if self.has_channel_axis else out[..., 0])
-
-    def _texture_pass(self, g, noise: torch.Tensor, size: tuple[int, int], dev) -> np.ndarray:
-        """One noise field (1, L, h, w) -> (1, C, *size); fields larger than
-        ``_TILE_CELLS`` go in overlapping tiles, each widened by the generator's
-        receptive field, so the result equals one pass (no seams)."""
-        s, halo = self.net_config.stride, self.net_config.noise_halo + 1
-        h, w = noise.shape[-2:]
-        out = np.empty((1, self.channels, h * s, w * s), dtype=np.float32)
-        t = _TILE_CELLS
-        for y0 in range(0, h, t):
-            for x0 in range(0, w, t):
-                a, b = max(y0 - halo, 0), min(y0 + t + halo, h)
-                c, d = max(x0 - halo, 0), min(x0 + t + halo, w)
-                tile = g(noise[..., a:b, c:d].to(dev)).float().cpu().numpy()
-                ty, tx = min(t, h - y0), min(t, w - x0)
-                oy, ox = (y0 - a) * s, (x0 - c) * s
-                out[..., y0 * s : (y0 + ty) * s, x0 * s : (x0 + tx) * s] = tile[..., oy : oy + ty * s, ox : ox + tx * s]
-        m = _MARGIN * s
-        return out[..., m : m + size[0], m : m + size[1]]
 
     @property
     def can_refine(self) -> bool:

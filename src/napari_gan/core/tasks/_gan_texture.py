@@ -1,0 +1,55 @@
+"""Texture mode's noise fields and example: the margin around a training crop's
+field, generation of a large field in overlapping tiles (the same result as one
+pass), and the example image a texture model keeps for its refinement."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+#: noise cells added on each side of a training crop's noise field (and cropped away from
+#: the output), so the discriminator never sees the generator's zero-padded border,
+#: which a large generated texture does not have either
+_MARGIN = 1
+#: largest noise field (cells per side) generated in one pass; larger ones go in tiles
+_TILE_CELLS = 96
+#: largest example (pixels per side) kept in the model for the refinement; a larger
+#: texture keeps its central crop (the patch search's memory grows with it)
+_EXEMPLAR_MAX = 1024
+
+
+class _Exemplar(torch.nn.Module):
+    """The texture's example image (C, Y, X, scaled to [-1, 1]), kept with the
+    networks so that a saved model can still refine what it generates."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.register_buffer("image", torch.zeros(tuple(int(v) for v in shape)))
+
+
+def exemplar_of(xn: np.ndarray) -> np.ndarray:
+    """(C, Y, X) -> its central crop of at most ``_EXEMPLAR_MAX`` pixels per side."""
+    c, h, w = xn.shape
+    a, b = max(0, (h - _EXEMPLAR_MAX) // 2), max(0, (w - _EXEMPLAR_MAX) // 2)
+    return np.ascontiguousarray(xn[:, a : a + _EXEMPLAR_MAX, b : b + _EXEMPLAR_MAX], dtype=np.float32)
+
+
+def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels: int, dev) -> np.ndarray:
+    """One noise field (1, L, h, w) -> (1, C, *size) through the texture generator
+    ``g`` of ``config`` (a TextureGANConfig); fields larger than ``_TILE_CELLS`` go in
+    overlapping tiles, each widened by the generator's receptive field, so the
+    result equals one pass (no seams)."""
+    s, halo = config.stride, config.noise_halo + 1
+    h, w = noise.shape[-2:]
+    out = np.empty((1, channels, h * s, w * s), dtype=np.float32)
+    t = _TILE_CELLS
+    for y0 in range(0, h, t):
+        for x0 in range(0, w, t):
+            a, b = max(y0 - halo, 0), min(y0 + t + halo, h)
+            c, d = max(x0 - halo, 0), min(x0 + t + halo, w)
+            tile = g(noise[..., a:b, c:d].to(dev)).float().cpu().numpy()
+            ty, tx = min(t, h - y0), min(t, w - x0)
+            oy, ox = (y0 - a) * s, (x0 - c) * s
+            out[..., y0 * s : (y0 + ty) * s, x0 * s : (x0 + tx) * s] = tile[..., oy : oy + ty * s, ox : ox + tx * s]
+    m = _MARGIN * s
+    return out[..., m : m + size[0], m : m + size[1]]
