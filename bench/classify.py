@@ -17,18 +17,17 @@ Needs scikit-learn (``pip install -e .[bench]``); the library itself does not.
   only, which regionprops describe well). 20 labelled objects per
   class drawn at random; tested on every other object of that image and on all
   objects of a held-out image (another seed). ``ObjectClassifier`` with its defaults
-  (``fit(image, labels, classes, time_limit=180)``: 400 steps) and with the options
-  that were its defaults before they were chosen from the data (``input_size=32,
-  augment="flips"``, 300 steps), against a random forest (500 trees) on
-  ``skimage.measure.regionprops`` shape and intensity features of the same 40
-  objects. Mean over 6 draws of the 40 training objects (single draws differ by
-  up to 0.1 on the shape variant).
+  (``fit(image, labels, classes, time_limit=180)``: 400 steps) and with options
+  fixed by hand (``input_size=32, augment="flips"``, 300 steps), against a random
+  forest (500 trees) on ``skimage.measure.regionprops`` shape and intensity features
+  of the same 40 objects. Mean over 6 draws of the 40 training objects (single draws
+  of the shape variant differ by up to 0.17, docs/benchmarks.md).
 
 Budgets are in steps (deterministic on CPU for a seed; the defaults' 180 s time limit
 is not reached on 2 cores), and steps/s is printed. The numbers also go to
 bench/out/classify.json (classify_quick.json with --quick).
 
-    python bench/classify.py            # full run, about 15 min on 2 CPU cores
+    python bench/classify.py            # full run, about 11 min on 2 CPU cores
     python bench/classify.py --quick    # smoke run of the same code (defaults: 60 steps), under 3 min
 """
 

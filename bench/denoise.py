@@ -9,8 +9,8 @@ speed and the peak memory of an 8192 x 8192 prediction.
     python bench/denoise.py --quick    # a smoke run of the same code, ~3 min
 
 Our self-supervised model sees only the noisy image it is measured on. The
-supervised one trains on *other* images (camera/moon: astronaut, coins, brick,
-grass, gravel with the same noise; microscopy: another region of the deep field)
+supervised one trains on *other* images (camera/moon: 288 x 384 crops of ten other
+scikit-image images with the same noise; microscopy: another region of the deep field)
 and is measured on images it never saw. A further row continues that model
 self-supervised on the measured noisy image (``--adapt-seconds``): its clean version
 is still never seen.
@@ -66,7 +66,6 @@ def classical(noisy, data_range, sigma=None):
         denoise_nl_means(x, h=0.8 * s, sigma=s, fast_mode=True, patch_size=5, patch_distance=6),
         time.perf_counter() - t,
     )
-    # TV's weight has no rule of thumb: give it the best of a grid (an oracle, in its favour)
     # TV's weight has no rule of thumb: pick it by the discrepancy principle (the
     # removed part should have the noise's variance), from a grid
     t = time.perf_counter()

@@ -74,7 +74,7 @@ def shuffled_blocks(images: np.ndarray, block: int, rng: np.random.Generator) ->
     return out
 
 
-# --------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------- internals
 
 
 def to_uint8(image: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -53,7 +53,7 @@ BASELINE = "classical: Otsu + distance-transform watershed (skimage, tuned on tr
 BLOB = "classical: blob_log (skimage, tuned on training)"
 
 
-# --------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------- internals
 
 
 def remove_small(lab: np.ndarray, min_size: int) -> np.ndarray:

@@ -9,7 +9,8 @@ the same inputs:
 * inpainting: 5 held-out images (the 3 above plus rocket and immunohistochemistry
   in gray), 3 masks of strokes and boxes each (7-37% of the image, fixed seeds);
   baseline ``restoration.inpaint_biharmonic``; PSNR/SSIM inside the mask only; also
-  our harmonic fill alone, the estimate the network's residual starts from;
+  our classical fills alone: the tension-spline fill the network's residual starts
+  from, and the harmonic pyramid fill;
 * deblurring: Gaussian blur sigma 2 plus noise 0.01; baseline
   ``restoration.richardson_lucy`` with its iteration count chosen by the best mean PSNR
   on the test images themselves (an oracle: favours the baseline);
@@ -136,7 +137,8 @@ def make_cases(test_gray, test_rgb, inpaint_gray, size):
 
 def fill_only(image, mask, kind="tension"):
     """A classical fill alone: "tension", the one the inpainting network's residual is
-    added to, or "pyramid", the harmonic fill it used before."""
+    added to, or "pyramid", the harmonic fill that checkpoints saved before the tension
+    fill still use."""
     return classical_fill(np.asarray(image, np.float32)[None], mask, kind)[0]
 
 

@@ -76,7 +76,7 @@ def main():
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--out", default="src/napari_gan/weights/denoise_generic_2d.ngan")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init", help="continue from this checkpoint (a previous run's output)")
+    ap.add_argument("--init", help="continue from this checkpoint (one this script wrote)")
     ap.add_argument("--lr", type=float, help="learning rate (default: the Denoiser's)")
     ap.add_argument("--features", type=int, default=32, help="U-Net width (the shipped model: 32)")
     ap.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cuda, mps or cpu")

@@ -2,7 +2,7 @@
 
 Every sample is built from images bundled inside scikit-image's wheel (never the
 ones it downloads) with a fixed seed, so the same call gives the same pixels on
-every machine and no network is needed. The plain-numpy helpers (`make_noisy`,
+every machine and no network is needed. The plain-numpy parts (`make_noisy`,
 `make_poisson_gaussian`, `blob_volume`, `load_pair`) are what tests and
 benchmarks reuse; the functions named in napari.yaml wrap them as napari
 LayerData tuples. This module imports neither napari nor Qt.

@@ -227,7 +227,7 @@ class DockWidget(QWidget):
         self._train_options.reset_choices()
         self._predict_options.reset_choices()
 
-    # ----------------------------------------------------------------- helpers
+    # --------------------------------------------------------------- internals
 
     def _fitted_model(self):
         model = self.model
@@ -343,7 +343,7 @@ class TaskWidget(DockWidget):
         # when the GUI thread adds the layer
         return self.panel.run_job(lambda progress: dask.compute(func(progress))[0], on_result, description=description)
 
-    # ----------------------------------------------------------------- helpers
+    # --------------------------------------------------------------- internals
 
     def _axes_choice(self) -> str:
         picker = getattr(self, "axes_picker", None)

@@ -1,7 +1,7 @@
 """Parts every training widget shares: the training panel, workers and
 error reporting.
 
-A task widget (Denoise, later Segment, Generate, Image-to-image) turns its layers
+A task widget (Denoise, Segment, Detect, Classify, Generate, Image-to-image, ...) turns its layers
 into arrays and a model, and hands :class:`TrainingPanel` a :class:`TrainingJob`:
 callables that run in a worker thread. The panel owns the worker, Train/Stop,
 the progress bar, the live loss curve, the device label, Save/Load and the status

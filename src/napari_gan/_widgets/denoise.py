@@ -156,7 +156,7 @@ class DenoiseWidget(TaskWidget):
             value=False,
             text="Test-time augmentation (8x slower)",
             tooltip="Average the predictions of the eight rotations/flips of the image: a little "
-            "cleaner (0.07-0.27 dB on the benchmark images), eight times the prediction time",
+            "cleaner (0.07-0.16 dB on the benchmark images), eight times the prediction time",
         )
         self.result_dtype = dtype_picker()
         return [self.tta, self.result_dtype]

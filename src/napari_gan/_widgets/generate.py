@@ -291,7 +291,7 @@ class GenerateWidget(DockWidget):
         layer = self._replace_or_add("image", self._source + PREVIEW_SUFFIX, image, metadata=metadata, rgb=self._rgb)
         layer.reset_contrast_limits()  # the samples' range changes as the generator learns
 
-    # ----------------------------------------------------------------- helpers
+    # --------------------------------------------------------------- internals
 
     def _add(self, data: np.ndarray, suffix: str, model, **info: Any) -> None:
         name = self._source + suffix

@@ -23,7 +23,7 @@ from .errors import InputError
 __all__ = ["spots", "touching_nuclei"]
 
 
-# --------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------- internals
 
 
 def _check_shape(shape, *, minimum: int) -> tuple[int, ...]:

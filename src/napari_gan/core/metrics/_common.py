@@ -1,4 +1,4 @@
-"""Helpers shared by the metric families: ratios with a defined value at 0/0 and
+"""Functions shared by the metric families: ratios with a defined value at 0/0 and
 one-to-one matching of candidate pairs (used by instances and points)."""
 
 from __future__ import annotations

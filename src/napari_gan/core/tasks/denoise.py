@@ -402,7 +402,7 @@ class Denoiser(TrainableModel):
         tta : bool
             Test-time augmentation: average the predictions of the eight
             rotations/flips of every tile in Y and X (8x the time). On the
-            benchmark images it added 0.07-0.27 dB (docs/benchmarks.md).
+            benchmark images it adds 0.07-0.16 dB (docs/benchmarks.md).
         dtype : {"float32", "input"} or numpy dtype
             ``"input"``: a uint8/uint16 (any integer) image comes back in its own
             dtype, clipped to its range and rounded; a float image as float32.
@@ -435,7 +435,7 @@ class Denoiser(TrainableModel):
         # image of other brightness is brought to the same range and mapped back
         norm = Normalization.fit(arr if not lazy else strided_sample(src), name="image")
         dev = resolve_device(device or self.device or "auto")
-        # channels-last is what oneDNN's CPU convolutions want: measured 1.7x faster here
+        # channels-last is what oneDNN's CPU convolutions want (prediction speed: docs/benchmarks.md)
         fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
         net = self.net.to(dev).eval().to(memory_format=fmt)
 

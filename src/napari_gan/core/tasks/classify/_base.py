@@ -55,7 +55,7 @@ class ClassifierOptions:
             raise ValueError("jitter must be >= 0")
 
 
-# --------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------------- internals
 
 
 def check_names(names: list[str], what: str) -> tuple[str, ...]:

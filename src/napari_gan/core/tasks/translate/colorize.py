@@ -15,8 +15,9 @@ from .common import Task, TrainingData, read_frames
 
 #: what the training images are called in messages
 _NAME = "the colour training image"
-#: the default: on held-out histology a PatchGAN term of 0.01 gave 26.9 dB against 27.7
-#: without (bench/colorize.py, 2026-12-03), and invented red patches on natural images
+#: the default: on held-out histology a PatchGAN term of 0.01 gave 26.87 dB, below even the
+#: classical colourization's 27.59, and invented red patches on natural images
+#: (bench/colorize.py; docs/benchmarks.md, "Tried and not adopted")
 COLORIZE_ADVERSARIAL_WEIGHT = 0.0
 #: lightness bins of the chroma table
 L_BINS = 64
