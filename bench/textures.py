@@ -20,13 +20,17 @@ authors' settings) given per image half our training time plus our refinement
 time, so both rows cost the same CPU seconds for the two images; patch synthesis
 from a mosaic of random patches (training-free, ``core.patchsynth``); ImageGAN's
 generator alone, and refined (``generate(refine=True)``, the default), at the
-``--snapshot`` mark of one training run and at its end.
+``--snapshot`` mark of one training run and at its end, and refined without its last
+step (``patchdist.polish``: the source's histogram and 10 steps of patch-distribution
+matching at full resolution).
 
 Writes bench/out/textures.json and bench/out/textures.png (per texture: reference
-quadrant | ours at the snapshot | ours at the end | generator alone | GPDM | patch
-mosaic | phase | shuffle).
+quadrant | ours refined without the polish | ours refined | generator alone | GPDM |
+patch mosaic | phase | shuffle).
 
-    python bench/textures.py                    # 4 textures x 300 s training, ~50 min on 2 CPU cores
+    python bench/textures.py                    # 4 textures x 300 s training, ~65 min on 2 CPU cores
+    python bench/textures.py --save-models bench/out/texture_models   # the same, keeping the generators
+    python bench/textures.py --models bench/out/texture_models        # score saved generators, ~35 min
     python bench/textures.py --only grass --quick   # smoke run, ~2 min
 """
 
@@ -86,7 +90,6 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     rows["phase noise"] = [phase_randomised(r, rng) for r in real]
     rows["shuffled 32 px blocks"] = list(shuffled_blocks(np.stack(real), 32, rng))
 
-    gan = ng.ImageGAN(mode="texture")
     refine_seconds = []
 
     def generate():
@@ -95,9 +98,26 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         refine_seconds.append(time.perf_counter() - t0)
         return refined, gan.generate(N, seed=SEED_EVAL, size=(side, side), refine=False)
 
-    snap, snap_steps, end, steps, rate = train_with_snapshot(gan, train, args.seconds, args.snapshot, generate)
-    rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
+    if args.models:  # generators trained and saved by an earlier run (--save-models)
+        gan = ng.load_model(Path(args.models) / f"{name}.ngan")
+        end, steps, rate = generate(), gan.steps_trained, float("nan")
+        snap = snap_steps = None
+    else:
+        gan = ng.ImageGAN(mode="texture")
+        snap, snap_steps, end, steps, rate = train_with_snapshot(gan, train, args.seconds, args.snapshot, generate)
+        if args.save_models:
+            Path(args.save_models).mkdir(parents=True, exist_ok=True)
+            gan.save(Path(args.save_models) / f"{name}.ngan")
+        rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
     rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
+    polish = generate_module.polish
+    generate_module.polish = lambda source, image, seed=0: image  # the refinement without its last step
+    try:
+        rows[f"ours, refined without the polish, {args.seconds:.0f} s"] = list(
+            gan.generate(N, seed=SEED_EVAL, size=(side, side))
+        )
+    finally:
+        generate_module.polish = polish
     rows[f"generator alone, {args.seconds:.0f} s"] = list(end[1])
     per_image = (args.seconds + refine_seconds[-1]) / N
     t0 = time.perf_counter()
@@ -122,7 +142,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     }
     order = [
         reference[0],
-        rows[f"ours, refined, {args.snapshot:.0f} s"][0],
+        rows[f"ours, refined without the polish, {args.seconds:.0f} s"][0],
         rows[f"ours, refined, {args.seconds:.0f} s"][0],
         rows[f"generator alone, {args.seconds:.0f} s"][0],
         next(v for k, v in rows.items() if k.startswith("GPDM"))[0],
@@ -146,6 +166,13 @@ def main():
         default=None,
         help="pyramid levels of the refinement (default: ImageGAN's REFINE_LEVELS): the generator's layout is "
         "taken at 1 / 2**(levels - 1) of the size",
+    )
+    ap.add_argument("--save-models", metavar="DIR", help="save each trained generator as DIR/<texture>.ngan")
+    ap.add_argument(
+        "--models",
+        metavar="DIR",
+        help="load DIR/<texture>.ngan (written by --save-models) instead of training; no snapshot row. "
+        "--seconds should be the time they trained (it sets GPDM's budget)",
     )
     ap.add_argument("--json", default=str(OUT / "textures.json"))
     args = ap.parse_args()

@@ -125,7 +125,7 @@ class GenerateWidget(DockWidget):
             value="example's patches",
             label="Texture detail",
             tooltip="example's patches: the generator's layout, filled in with sharp detail from the training "
-            "image's own patches (a few seconds per 256 x 256; small pieces of the image are copied). "
+            "image's own patches and its contrast (about 10 s per 256 x 256; small pieces of the image are copied). "
             "generator only: what the network alone makes (nothing copied, blurrier). The training "
             "preview shows the generator only.",
         )

@@ -10,8 +10,9 @@ of 21 pixels, 300 Adam steps per level at learning rate 0.01, pixels in [-1, 1],
 start of zeros plus noise of standard deviation 1.5.
 
 It is used two ways: as the training-free baseline that texture generators are
-measured against (``bench/textures.py``), and with ``start`` as a refinement that
-makes a generator's output take the source's patch statistics at the finest levels.
+measured against (``bench/textures.py``), and through :func:`polish`, the last step of
+a texture GAN's refinement, which gives an image the source's histogram and, in a few
+steps at full resolution, its 7 x 7 patch statistics without moving its layout.
 """
 
 from __future__ import annotations
@@ -33,18 +34,29 @@ COARSE = 21
 STEPS = 300
 LR = 0.01
 NOISE = 1.5
+#: Adam steps of :func:`polish` (at the finest level only)
+POLISH_STEPS = 10
 
 
 def patch_swd(
-    x: torch.Tensor, y: torch.Tensor, directions: torch.Tensor, gen: torch.Generator | None = None
+    x: torch.Tensor,
+    y: torch.Tensor,
+    directions: torch.Tensor,
+    gen: torch.Generator | None = None,
+    *,
+    subsample: bool = False,
 ) -> torch.Tensor:
     """L1 distance of the sorted projections of all patches of ``x`` and ``y`` (1, C, *, *)
     onto ``directions`` (P, C, p, p); the smaller set is repeated (and topped up with
-    a random subset, drawn with ``gen``) to the larger one's length."""
+    a random subset, drawn with ``gen``) to the larger one's length. ``subsample``:
+    where ``y`` has more patches, compare with a random subset of them of ``x``'s
+    size instead (an unbiased estimate at a fraction of the cost: sorting dominates)."""
     px = F.conv2d(x, directions).flatten(2)[0]  # (P, Nx)
     py = F.conv2d(y, directions).flatten(2)[0]
     nx, ny = px.shape[1], py.shape[1]
-    if nx != ny:
+    if subsample and ny > nx:
+        py = py[:, torch.randperm(ny, generator=gen)[:nx]]
+    elif nx != ny:
         small, big = (px, py) if nx < ny else (py, px)
         reps = big.shape[1] // small.shape[1]
         extra = big.shape[1] - reps * small.shape[1]
@@ -82,6 +94,7 @@ def match_patches(
     start_height: int | None = None,
     seed: int = 0,
     progress: Callable[[float], object] | None = None,
+    subsample: bool = False,
 ) -> np.ndarray:
     """Synthesise a ``size`` image whose multi-scale patch distribution is the source's.
 
@@ -102,6 +115,9 @@ def match_patches(
     seed : int
     progress : callable, optional
         Called with the fraction done after every level.
+    subsample : bool
+        Compare with a random subset of the source's patches of the output's size
+        at each step (see :func:`patch_swd`); False, the authors' way, by default.
 
     Returns
     -------
@@ -139,9 +155,51 @@ def match_patches(
         opt = torch.optim.Adam([x], lr=LR)
         for _ in range(steps):
             opt.zero_grad()
-            patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen).backward()
+            with torch.enable_grad():  # also when called under no_grad (e.g. from a model's generate)
+                patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
             opt.step()
         x = x.detach().clamp(-1, 1)
         if progress is not None:
             progress((k + 1) / len(levels))
     return x[0].numpy()
+
+
+def polish(source: np.ndarray, image: np.ndarray, *, steps: int = POLISH_STEPS, seed: int = 0) -> np.ndarray:
+    """``image`` with ``source``'s histogram and fine patch statistics, its layout kept.
+
+    Patch synthesis (:mod:`napari_gan.core.patchsynth`) matches each output patch to
+    its nearest source patch, and the nearest neighbours of an upsampled, smoother
+    estimate are the source's flatter patches: its textures come out with less
+    contrast than the source, which a fresh classifier picks up at once
+    (docs/benchmarks.md, "Textures"). This maps every channel's
+    histogram onto the source's (``skimage.exposure.match_histograms``), then runs
+    ``steps`` steps of patch-distribution matching at full resolution only, with the
+    image as the start (source patches subsampled to the image's count each step).
+
+    Parameters
+    ----------
+    source : ndarray, (C, Y, X) float, scaled to about [-1, 1]
+    image : ndarray, (C, y, x) float, on the same scale
+    steps : int
+        Adam steps (0: the histogram only).
+    seed : int
+
+    Returns
+    -------
+    ndarray, (C, y, x) float32, within the source's range per channel
+    """
+    from skimage.exposure import match_histograms
+
+    src = np.asarray(source, dtype=np.float32)
+    img = np.asarray(image, dtype=np.float32)
+    if src.ndim != 3 or img.ndim != 3 or src.shape[0] != img.shape[0]:
+        raise InputError(f"source and image must be (C, Y, X) with the same C, got {src.shape} and {img.shape}")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise InputError(f"steps must be an integer >= 0, got {steps!r}")
+    out = match_histograms(img, src, channel_axis=0).astype(np.float32)
+    if steps and min(img.shape[1:]) >= PATCH and min(src.shape[1:]) >= PATCH:
+        out = match_patches(
+            src, img.shape[1:], start=out, start_height=img.shape[1], steps=steps, seed=seed, subsample=True
+        )
+    low, high = src.min(axis=(1, 2))[:, None, None], src.max(axis=(1, 2))[:, None, None]
+    return np.clip(out, low, high).astype(np.float32)

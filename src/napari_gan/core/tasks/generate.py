@@ -23,6 +23,7 @@ from ..models.dcgan import (
     TextureGANConfig,
     TextureGenerator,
 )
+from ..patchdist import polish
 from ..patchsynth import synthesize
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
@@ -484,7 +485,8 @@ class ImageGAN(TrainableModel):
                 if refine:
                     out = synthesize(
                         example, size, start=np.clip(out[0], -1, 1), levels=REFINE_LEVELS, seed=int(seed) * 7919 + i
-                    )[None]
+                    )
+                    out = polish(example, out, seed=int(seed) * 7919 + i)[None]
                 outs.append(out)
             if progress is not None:
                 progress(min(i + len(zi), n), n)
@@ -522,12 +524,13 @@ class ImageGAN(TrainableModel):
         refine : bool, optional
             Texture mode: give the generator's layout the example's own detail, by
             patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`) started
-            from the generator's output at a quarter of the size. Sharp stones,
-            blades and joints where the generator alone gives blurred blobs; the
-            detail is made of pieces of the example, so at the scale of a patch it
-            copies (docs/benchmarks.md, "Textures"). 3-10 s per 256 x 256 and about
-            40 s per 512 x 512 on 2 CPU cores. None (default): True when the model holds its example
-            (:attr:`can_refine`).
+            from the generator's output at a quarter of the size, then the example's
+            histogram and fine patch statistics (:func:`napari_gan.core.patchdist.polish`).
+            Sharp stones, blades and joints where the generator alone gives blurred
+            blobs; the detail is made of pieces of the example, so at the scale of a
+            patch it copies (docs/benchmarks.md, "Textures"). About 10 s per
+            256 x 256 and 75 s per 512 x 512 on 2 CPU cores. None (default): True
+            when the model holds its example (:attr:`can_refine`).
         progress : callable, optional
             Called with (done, total) after every image.
 
