@@ -50,7 +50,7 @@ import napari_gan as ng
 from napari_gan.core import metrics
 from napari_gan.core.patchdist import match_patches
 from napari_gan.core.patchsynth import synthesize
-from napari_gan.core.tasks import generate as generate_module
+from napari_gan.core.tasks import _gan_texture as texture_module
 
 TEXTURES = ("brick", "grass", "gravel", "histology")
 N = 2  # images per row
@@ -110,14 +110,14 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
             gan.save(Path(args.save_models) / f"{name}.ngan")
         rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
     rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
-    polish = generate_module.polish
-    generate_module.polish = lambda source, image, seed=0: image  # the refinement without its last step
+    polish = texture_module.polish
+    texture_module.polish = lambda source, image, seed=0: image  # the refinement without its last step
     try:
         rows[f"ours, refined without the polish, {args.seconds:.0f} s"] = list(
             gan.generate(N, seed=SEED_EVAL, size=(side, side))
         )
     finally:
-        generate_module.polish = polish
+        texture_module.polish = polish
     rows[f"generator alone, {args.seconds:.0f} s"] = list(end[1])
     per_image = (args.seconds + refine_seconds[-1]) / N
     t0 = time.perf_counter()
@@ -181,7 +181,7 @@ def main():
     if args.refine_levels is not None:
         if args.refine_levels < 1:
             ap.error("--refine-levels must be at least 1")
-        generate_module.REFINE_LEVELS = args.refine_levels
+        texture_module.REFINE_LEVELS = args.refine_levels
     only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = sorted(set(only) - set(TEXTURES))
     if unknown:
@@ -216,7 +216,7 @@ def main():
         "snapshot": args.snapshot,
         "quick": args.quick,
         "swd": opts,
-        "refine_levels": generate_module.REFINE_LEVELS,
+        "refine_levels": texture_module.REFINE_LEVELS,
     }
     Path(args.json).write_text(json.dumps(results, indent=1, default=float))
     print(f"\nwrote {args.json} and {OUT / 'textures.png'}")

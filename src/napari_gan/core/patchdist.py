@@ -24,6 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from skimage.exposure import match_histograms
 
 from .errors import InputError
 
@@ -188,8 +189,6 @@ def polish(source: np.ndarray, image: np.ndarray, *, steps: int = POLISH_STEPS, 
     -------
     ndarray, (C, y, x) float32, within the source's range per channel
     """
-    from skimage.exposure import match_histograms
-
     src = np.asarray(source, dtype=np.float32)
     img = np.asarray(image, dtype=np.float32)
     if src.ndim != 3 or img.ndim != 3 or src.shape[0] != img.shape[0]:

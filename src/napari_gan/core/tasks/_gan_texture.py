@@ -1,11 +1,15 @@
 """Texture mode's noise fields and example: the margin around a training crop's
 field, generation of a large field in overlapping tiles (the same result as one
-pass), and the example image a texture model keeps for its refinement."""
+pass), the example image a texture model keeps, and the refinement that gives the
+generator's layout the example's detail."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+
+from ..patchdist import polish
+from ..patchsynth import synthesize
 
 #: noise cells added on each side of a training crop's noise field (and cropped away from
 #: the output), so the discriminator never sees the generator's zero-padded border,
@@ -16,6 +20,9 @@ _TILE_CELLS = 96
 #: largest example (pixels per side) kept in the model for the refinement; a larger
 #: texture keeps its central crop (the patch search's memory grows with it)
 _EXEMPLAR_MAX = 1024
+#: pyramid levels of the refinement's patch synthesis; the generator's layout is taken
+#: at 1 / 2**(levels - 1) of the output's size (docs/benchmarks.md, "Textures")
+REFINE_LEVELS = 3
 
 
 class _Exemplar(torch.nn.Module):
@@ -53,3 +60,12 @@ def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels
             out[..., y0 * s : (y0 + ty) * s, x0 * s : (x0 + tx) * s] = tile[..., oy : oy + ty * s, ox : ox + tx * s]
     m = _MARGIN * s
     return out[..., m : m + size[0], m : m + size[1]]
+
+
+def refine(example: np.ndarray, layout: np.ndarray, seed: int) -> np.ndarray:
+    """The generator's ``layout`` (C, Y, X, in [-1, 1] or about) given the ``example``'s
+    detail: patch synthesis from the layout at 1 / 2**(REFINE_LEVELS - 1) of the size,
+    then the example's histogram and fine patch statistics
+    (:func:`napari_gan.core.patchdist.polish`). Deterministic for a seed."""
+    out = synthesize(example, layout.shape[1:], start=np.clip(layout, -1, 1), levels=REFINE_LEVELS, seed=seed)
+    return polish(example, out, seed=seed)

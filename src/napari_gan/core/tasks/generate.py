@@ -23,12 +23,11 @@ from ..models.dcgan import (
     TextureGANConfig,
     TextureGenerator,
 )
-from ..patchdist import polish
-from ..patchsynth import synthesize
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
 from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of, texture_pass
+from ._gan_texture import refine as refine_texture
 from .base import TrainableModel, register
 
 MODES = ("samples", "texture")
@@ -40,10 +39,6 @@ _STANDING, _STANDING_SEED = 16, 2**31 - 1
 _STATS_PATCH = 5
 _STATS_SAMPLES = 4096
 _STATS_PROJECTIONS = 64
-#: texture mode's refinement: pyramid levels of the patch synthesis that gives the
-#: generator's layout the example's detail; the layout is taken at 1 / 2**(levels - 1)
-#: of the output's size (docs/benchmarks.md, "Textures")
-REFINE_LEVELS = 3
 
 
 @dataclass(frozen=True)
@@ -482,11 +477,8 @@ class ImageGAN(TrainableModel):
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
             else:
                 out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
-                if refine:
-                    out = synthesize(
-                        example, size, start=np.clip(out[0], -1, 1), levels=REFINE_LEVELS, seed=int(seed) * 7919 + i
-                    )
-                    out = polish(example, out, seed=int(seed) * 7919 + i)[None]
+                if example is not None:
+                    out = refine_texture(example, out[0], seed=int(seed) * 7919 + i)[None]
                 outs.append(out)
             if progress is not None:
                 progress(min(i + len(zi), n), n)
