@@ -119,6 +119,35 @@ def test_object_classifier_save_load_and_deterministic(scene, trained, tmp_path)
     np.testing.assert_allclose(again.predict(image, labels)["probability"], twice.predict(image, labels)["probability"])
 
 
+def test_validation_accuracy_is_plotted_during_training_and_leaves_training_alone(scene, monkeypatch):
+    """With a validation fraction, the held-out accuracy is measured during training
+    (the widget plots it beside the loss), the last one equals the final evaluation,
+    and measuring it often or only at the end trains the same weights."""
+    from napari_gan.core import training
+
+    image, labels, kinds = scene
+    classes = named(kinds, pick(kinds, 10))
+
+    def run(every):
+        monkeypatch.setattr(training, "VALIDATE_SECONDS", every)
+        monkeypatch.setattr(training, "VALIDATE_SHARE", 1.0)
+        clf = ng.ObjectClassifier(**SMALL, validation_fraction=0.3, augment="flips")
+        records = list(clf.fit_iter(image, labels, classes, max_steps=12, seed=0, device="cpu"))
+        return clf, records
+
+    often, records = run(0.0)  # after every step
+    measured = [r.metrics["validation accuracy"] for r in records if r.metrics]
+    assert len(measured) == 12 and all(0.0 <= v <= 1.0 for v in measured)
+    assert measured[-1] == pytest.approx(often.evaluation.accuracy)
+    assert sum("validation accuracy" in h for h in often.history) == 12
+    once, records = run(1e9)  # only after the last step
+    assert [r.step for r in records if r.metrics] == [12]
+    for key, value in once.net.state_dict().items():
+        torch.testing.assert_close(often.net.state_dict()[key], value)
+    plain = ng.ObjectClassifier(**SMALL, augment="flips").fit(image, labels, classes, max_steps=3, seed=0)
+    assert not any(k.startswith("validation") for h in plain.history for k in h)
+
+
 def test_object_classifier_bad_input(scene):
     image, labels, kinds = scene
     clf = ng.ObjectClassifier(**SMALL)

@@ -74,6 +74,8 @@ def test_classify_objects_end_to_end(classify_widget, qtbot, errors, tmp_path):
     assert isinstance(model, ng.ObjectClassifier) and model.steps_trained == 30
     assert len(widget.panel.loss_curve) == 30
     assert model.evaluation is not None
+    # the held-out accuracy beside the loss, its last point the final evaluation's
+    assert widget.panel.loss_curve.metrics["validation accuracy"][-1] == (30, pytest.approx(model.evaluation.accuracy))
     assert "accuracy" in widget.evaluation_label.text() and "confusion" in widget.evaluation_label.text()
 
     widget.predict_picker.value = image

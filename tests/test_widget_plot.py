@@ -37,3 +37,25 @@ def test_curves_axes_and_toggles(qtbot):
     plot.add(1, {"loss": 0.5})
     plot.redraw()
     assert plot.plot.getPlotItem().ctrl.logYCheck.isChecked()  # all positive: log as asked
+
+
+def test_held_out_measures_on_their_own_axis(qtbot):
+    plot = LossCurve()
+    qtbot.addWidget(plot)
+    for step in range(1, 21):
+        metrics = {"validation accuracy": 0.5 + step / 50} if step % 5 == 0 else None
+        plot.add(step, {"loss": 1.0 / step}, elapsed=0.5 * step, metrics=metrics)
+    plot.smoothing.setValue(0.9)  # smooths the losses only
+    plot.log.setChecked(True)
+    plot.redraw()
+    assert set(plot.series) == {"loss"} and set(plot.metrics) == {"validation accuracy"}
+    xs, ys = plot._metric_curves["validation accuracy"].getData()
+    np.testing.assert_allclose(xs, [5, 10, 15, 20])
+    np.testing.assert_allclose(ys, [0.6, 0.7, 0.8, 0.9])  # raw values, on a linear axis
+    item = plot.plot.getPlotItem()
+    assert item.getAxis("right").isVisible() and plot._metric_curves["validation accuracy"] in plot._right.addedItems
+    assert "validation accuracy" in [label.text for _, label in plot.legend.items]
+    plot.x_axis.setCurrentText("seconds")
+    np.testing.assert_allclose(plot._metric_curves["validation accuracy"].getData()[0], [2.5, 5.0, 7.5, 10.0])
+    plot.clear()
+    assert plot.metrics == {} and plot._right.addedItems == [] and not item.getAxis("right").isVisible()

@@ -235,7 +235,7 @@ def _release(stop: threading.Event, state: dict, *_: Any) -> None:
         state[key] = None
     curve = state.get("loss_curve")
     if curve is not None:
-        curve.__dict__["_series"], curve.__dict__["_elapsed"] = {}, {}
+        curve.__dict__["_series"], curve.__dict__["_metrics"], curve.__dict__["_elapsed"] = {}, {}, {}
 
 
 class TrainingPanel(QWidget):
@@ -466,7 +466,7 @@ class TrainingPanel(QWidget):
             self.progress_bar.setRange(0, record.total)
             self.progress_bar.setValue(record.step)
             self.progress_bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
-            self.loss_curve.add(record.step, record.losses, record.elapsed)
+            self.loss_curve.add(record.step, record.losses, record.elapsed, getattr(record, "metrics", None))
             activity = getattr(self, "_activity", None)
             if activity is not None:
                 if activity.total != record.total:

@@ -30,6 +30,14 @@ class StepRecord:
     total: int
     losses: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
+    #: held-out measures (e.g. ``"validation accuracy"``), on the steps that took them
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+#: at least this many seconds between two validations of a run ...
+VALIDATE_SECONDS = 2.0
+#: ... and at most this share of its time spent on them
+VALIDATE_SHARE = 0.1
 
 
 def resolve_device(device: str | torch.device = "auto") -> str:
@@ -89,6 +97,7 @@ def training_loop(
     history_offset: int = 0,
     on_end: Callable[[int], None] | None = None,
     state: TrainingState | None = None,
+    validate: Callable[[], dict[str, float]] | None = None,
 ) -> Iterator[StepRecord]:
     """Run ``step`` until ``max_steps`` or ``time_limit`` seconds, whichever comes first.
 
@@ -103,6 +112,13 @@ def training_loop(
     step, so the run can be saved between any two steps; when it holds a
     restored run, the loop continues that run's budget, schedule and history
     numbering instead of starting a new one.
+
+    ``validate()``, when given, measures the model on held-out data (without
+    touching the random state or the weights) and returns named values; it runs
+    after a step at most every :data:`VALIDATE_SECONDS` seconds, at most
+    :data:`VALIDATE_SHARE` of the run's time, and after the last step of a run that
+    ends by its budget. Its values go into that step's record (``metrics``) and
+    history entry.
     """
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
     first, before = 1, 0.0
@@ -118,6 +134,7 @@ def training_loop(
             state.history_offset, state.base_lrs = history_offset, base_lrs
     start = time.perf_counter() - before
     done = first - 1
+    validated, validate_cost = before, 0.0
     try:
         for i in range(first, max_steps + 1):
             elapsed = time.perf_counter() - start
@@ -131,11 +148,19 @@ def training_loop(
             losses = {k: float(v) for k, v in step().items()}
             done = i
             elapsed = time.perf_counter() - start
+            metrics = {}
+            if validate is not None:
+                ending = i == max_steps or bool(time_limit and elapsed >= time_limit)
+                if ending or elapsed - validated >= max(VALIDATE_SECONDS, validate_cost / VALIDATE_SHARE):
+                    metrics = {k: float(v) for k, v in validate().items()}
+                    validated = elapsed
+                    elapsed = time.perf_counter() - start
+                    validate_cost = elapsed - validated
             if state is not None:
                 state.step, state.elapsed = i, elapsed
-            record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed)
+            record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed, metrics=metrics)
             if history is not None:
-                history.append({"step": history_offset + i, "elapsed": round(elapsed, 3), **losses})
+                history.append({"step": history_offset + i, "elapsed": round(elapsed, 3), **losses, **metrics})
             yield record
             if time_limit and time.perf_counter() - start >= time_limit:
                 break

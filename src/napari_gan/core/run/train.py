@@ -167,13 +167,15 @@ def train(config, *, resume: bool = False, echo=None, every_seconds: float = 10.
 def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, between_steps) -> None:
     last_line = time.monotonic()
     log = open(out / LOG_FILE, "a", encoding="utf-8", buffering=1) if world.rank == 0 else None  # lines survive a kill
-    record = None
+    record, metrics = None, {}
     try:
         with _Stop() as stop:
             for record in it:
                 between_steps()
+                metrics.update(record.metrics)  # the progress line shows the latest held-out measures
                 if log is not None:
                     entry = {"step": model.steps_trained, "elapsed": round(record.elapsed, 3), **record.losses}
+                    entry.update(record.metrics)
                     log.write(json.dumps(entry) + "\n")
                 checkpoint = record.step % cfg.checkpoint_every == 0
                 stopping = world.any(stop.signal is not None)
@@ -183,7 +185,7 @@ def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, betw
                     world.barrier()
                 now = time.monotonic()
                 if world.rank == 0 and (checkpoint or now - last_line >= every_seconds):
-                    echo(_progress_line(record, model))
+                    echo(_progress_line(record, metrics))
                     last_line = now
                 if stopping:
                     it.close()
@@ -195,7 +197,7 @@ def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, betw
         if world.rank == 0:
             model.save(out / MODEL_FILE)
             if record is not None:
-                echo(_progress_line(record, model) + f"  done: {out / MODEL_FILE}")
+                echo(_progress_line(record, metrics) + f"  done: {out / MODEL_FILE}")
                 if world.size > 1:
                     share = world.comm_seconds / max(record.elapsed, 1e-9)
                     echo(f"averaging gradients across {world.size} processes: {world.comm_seconds:.1f} s ({share:.0%})")
@@ -204,7 +206,7 @@ def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, betw
             log.close()
 
 
-def _progress_line(record, model) -> str:
-    losses = "  ".join(f"{k} {v:.4g}" for k, v in record.losses.items())
+def _progress_line(record, metrics: dict[str, float]) -> str:
+    losses = "  ".join(f"{k} {v:.4g}" for k, v in {**record.losses, **metrics}.items())
     rate = record.step / record.elapsed if record.elapsed > 0 else 0.0
     return f"step {record.step}/{record.total}  {losses}  {record.elapsed:.0f} s  {rate:.2f} steps/s"

@@ -222,6 +222,10 @@ class CNNClassifier(TrainableModel):
                     [classes[i] for i in y[val]], [classes[i] for i in pred], classes=classes
                 )
 
+        def validate():
+            pred = self._proba(x[val]).argmax(1)
+            return {"validation accuracy": float((pred == y[val]).mean())}
+
         run = self._begin_run(pending, seed, opt=opt, rng=rng)
         return training_loop(
             step,
@@ -233,6 +237,7 @@ class CNNClassifier(TrainableModel):
             history_offset=self.steps_trained,
             on_end=on_end,
             state=run,
+            validate=validate if len(val) else None,
         )
 
     def _proba(self, x: np.ndarray, *, device: str | None = None, batch_size: int = 256, progress=None) -> np.ndarray:
