@@ -18,7 +18,15 @@ Judged by:
   regionprops) of the inserted objects' masks against the real objects'; the same
   replacement with the generated mask cut unsmoothed (``MASK_SMOOTH = 0``) beside it;
 - the same GAN's objects placed with ``grain=False`` (no noise added), classified too;
-- a PNG before / after (``bench/out/replace.png``).
+- the two-sample classifier test (``ng.metrics.classifier_test``, 12 px crops within
+  the objects' regions, dilated by 6 px): inserted objects against the rimmed
+  objects of a second image that nothing trained on, beside real against real (the
+  rimmed objects of the two images: the floor);
+- removal alone: the classifier test (8 px crops) of the filled holes against the
+  background of the second image, beside the fill allowed to copy from the other objects too (as
+  before ``patch_fill(avoid=...)``) and real background against real (the floor);
+- a PNG before / after (``bench/out/replace.png``) and one of the removal with and
+  without avoiding the other objects (``bench/out/remove.png``).
 """
 
 from __future__ import annotations
@@ -86,6 +94,32 @@ def main() -> None:
     called2 = {int(r["label"]): r["class"] for r in _rows(clf.predict(img2, lab2))}
     real_acc = np.mean([called2.get(i) == k for i, k in truth2.items()])
 
+    judge = dict(crop=12, seeds=3, steps=300)
+    near = lambda lab, ids: ndi.binary_dilation(np.isin(lab, ids), iterations=6)  # noqa: E731
+    rims2 = [i for i, k in truth2.items() if k == "rim"]
+    c2st_new = ng.metrics.classifier_test(
+        new, img2, generated_mask=near(new_labels, placed), real_mask=near(lab2, rims2), **judge
+    )
+    c2st_floor = ng.metrics.classifier_test(
+        image, img2, generated_mask=near(labels, rims), real_mask=near(lab2, rims2), **judge
+    )
+    # removal alone, with and without keeping the fill off the other objects
+    removed, _ = ng.replace_objects(image, labels, ids=uniform, seed=1)
+    fill = replace_module.patch_fill
+    replace_module.patch_fill = lambda *a, avoid=None, **k: fill(*a, **k)
+    removed_any, _ = ng.replace_objects(image, labels, ids=uniform, seed=1)
+    replace_module.patch_fill = fill
+    # the background is crowded: 8 px crops of the filled holes (away from the kept
+    # objects) and of the second image's background, 2 px away from any object
+    edge = lambda lab, ids: ndi.binary_dilation(np.isin(lab, ids), iterations=replace_module.HALO)  # noqa: E731
+    others = [i for i in classes if i not in set(uniform)]
+    hole = edge(labels, uniform) & ~edge(labels, others)
+    background2 = ~edge(lab2, list(truth2))
+    c2st_removed, c2st_removed_any, c2st_bg_floor = (
+        ng.metrics.classifier_test(a, img2, generated_mask=m, real_mask=background2, **{**judge, "crop": 8})
+        for a, m in ((removed, hole), (removed_any, hole), (image, ~edge(labels, list(classes))))
+    )
+
     solid_new, solid_raw, solid_real = (
         _solidity(new_labels, placed),
         _solidity(raw_labels, placed),
@@ -114,13 +148,29 @@ def main() -> None:
         f"| mean solidity of the masks (outline regularity) | {solid_new:.3f} (mask cut unsmoothed: "
         f"{solid_raw:.3f}) | {solid_real:.3f} | - |"
     )
+    print(
+        f"| classifier test against the second image's rimmed objects (0.5: indistinguishable) | "
+        f"{c2st_new.accuracy:.3f} | {c2st_floor.accuracy:.3f} (first image's rimmed objects) | - |"
+    )
+    print()
+    print("| removal | classifier test of the holes against the second image's background |")
+    print("|---|---|")
+    print(f"| fill from the background (default) | {c2st_removed.accuracy:.3f} |")
+    print(f"| fill from anywhere (other objects too) | {c2st_removed_any.accuracy:.3f} |")
+    print(f"| real: the first image's background (floor) | {c2st_bg_floor.accuracy:.3f} |")
     OUT.mkdir(exist_ok=True)
     imsave(
         OUT / "replace.png",
         np.concatenate([_view(image, labels), _view(new, new_labels)], axis=1),
         check_contrast=False,
     )
+    imsave(
+        OUT / "remove.png",
+        np.concatenate([_view(a, np.zeros_like(labels)) for a in (image, removed_any, removed)], axis=1),
+        check_contrast=False,
+    )
     print(f"\nPNG: {OUT / 'replace.png'} (left: before, right: uniform objects replaced by generated rimmed ones)")
+    print(f"PNG: {OUT / 'remove.png'} (before; uniform objects removed copying from anywhere; from the background)")
 
 
 def _solidity(labels: np.ndarray, ids) -> float:

@@ -83,6 +83,10 @@ def test_texture_fill_refuses_bad_input(grass):
         almost = np.ones_like(hole)
         almost[:3, :3] = False
         patch_fill(grass, almost)
+    with pytest.raises(ng.InputError, match="avoid must be"):
+        patch_fill(grass, hole, avoid=hole[:50])
+    # nothing left to copy from but what is to be avoided: the fill takes it rather than fail
+    np.testing.assert_array_equal(patch_fill(grass, hole, avoid=~hole), patch_fill(grass, hole))
 
 
 def test_translator_fills_texture_by_default_and_smooth_on_request(grass):

@@ -8,7 +8,8 @@ import pytest
 from scipy import ndimage as ndi
 
 import napari_gan as ng
-from napari_gan.core.synthetic import touching_nuclei
+from napari_gan.core import replace as replace_module
+from napari_gan.core.synthetic import touching_nuclei, two_kinds
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,24 @@ def test_removal_fills_only_the_objects_and_clears_their_labels(scene):
     )
     again, _ = ng.replace_objects(img, lab, ids=ids, seed=0)
     np.testing.assert_array_equal(again, new)
+
+
+def test_removal_fills_with_background_not_pieces_of_other_objects(monkeypatch):
+    """Objects removed from among others: the fill copies the background between
+    them, not fragments of the neighbours (bright smudges where an object was)."""
+    image, labels, kinds = two_kinds((128, 128), seed=0)
+    ids = [i for i in range(1, labels.max() + 1) if (labels == i).any() and kinds[i - 1] == 0]
+    hole = ndi.binary_dilation(np.isin(labels, ids), iterations=replace_module.HALO)
+    background = image[~ndi.binary_dilation(labels > 0, iterations=3)]
+    bright = np.percentile(background, 99.9)
+    new, _ = ng.replace_objects(image, labels, ids=ids, seed=0)
+    assert (new[hole] > bright).mean() < 0.01
+    assert abs(float(new[hole].mean()) - float(background.mean())) < 0.1 * float(np.ptp(image))
+    # the same fill allowed to copy from anywhere: what the check is there to catch
+    fill = replace_module.patch_fill
+    monkeypatch.setattr(replace_module, "patch_fill", lambda *a, avoid=None, **k: fill(*a, **k))
+    anywhere, _ = ng.replace_objects(image, labels, ids=ids, seed=0)
+    assert (anywhere[hole] > bright).mean() > 0.1
 
 
 def test_a_generator_puts_new_objects_with_masks_in_place(scene, object_gan):

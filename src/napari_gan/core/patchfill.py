@@ -46,6 +46,9 @@ COHERENCE = 0.8
 #: step, seam scores on 384 px crops with 32 and 64 px holes (bench/fill.py's layout)
 #: came out 1.13-1.45, real content 0.86-1.05; without either, 1.92-2.91
 ANCHOR = 0.95
+#: a patch may be copied if at most this share of its pixels is to be avoided (``avoid``
+#: of :func:`patch_fill`, e.g. other objects when objects are removed)
+AVOID_SHARE = 0.1
 #: largest patch bank (floats: positions x channels x patch pixels) kept in memory
 _BANK_MAX = 64_000_000
 #: rows of the distance matrix computed at once in the exact search (memory bound)
@@ -60,6 +63,16 @@ def _pyramid(image: torch.Tensor, hole: torch.Tensor, levels: int):
         imgs.append(F.avg_pool2d(imgs[-1][None], 2, ceil_mode=True)[0])
         holes.append(F.max_pool2d(holes[-1][None, None].float(), 2, ceil_mode=True)[0, 0] > 0)
     return imgs, holes
+
+
+def _avoid_pyramid(avoid: torch.Tensor | None, levels: int) -> list:
+    """Fine to coarse, the share of each pixel's fine pixels to avoid (None: none)."""
+    if avoid is None:
+        return [None] * levels
+    out = [avoid.float()]
+    for _ in range(levels - 1):
+        out.append(F.avg_pool2d(out[-1][None, None], 2, ceil_mode=True)[0, 0])
+    return out
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:
@@ -92,7 +105,7 @@ def _exact_nn(tgt: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor, torch
 class _Level:
     """Targets, valid sources and the nearest-neighbour field at one pyramid level."""
 
-    def __init__(self, img: torch.Tensor, hole: torch.Tensor, p: int):
+    def __init__(self, img: torch.Tensor, hole: torch.Tensor, p: int, avoid: torch.Tensor | None = None):
         self.img, self.hole, self.p = img, hole, p
         _, h, w = img.shape
         self.ny, self.nx = h - p + 1, w - p + 1
@@ -101,6 +114,10 @@ class _Level:
         known = 1 - F.avg_pool2d(hole[None, None].float(), p, stride=1)[0, 0]
         self.anchored = known[self.targets[:, 0], self.targets[:, 1]]  # known share of each target
         self.source_ok = ~win
+        if avoid is not None:  # patches mostly of pixels to avoid are no source, while enough others are left
+            clean = self.source_ok & (F.avg_pool2d(avoid[None, None], p, stride=1)[0, 0] <= AVOID_SHARE)
+            if int(clean.sum()) >= max(16, int(self.source_ok.sum()) // 100):
+                self.source_ok = clean
         self.sources = _positions(self.source_ok)
         if len(self.sources) == 0:
             raise InputError("no patch of known pixels is left around the hole; use the smooth fill")
@@ -247,13 +264,15 @@ def _fill_region(
     levels: int | None = None,
     start: np.ndarray | None = None,
     heal: bool = True,
+    avoid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
     values (same shape as ``x``), used at the coarsest of ``levels`` levels instead
-    of a mosaic of random patches."""
+    of a mosaic of random patches. ``avoid``: (Y, X) bool, pixels not to copy from."""
     levels = levels or _levels_for(hole, hole.shape, p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
+    avoids = _avoid_pyramid(None if avoid is None else torch.from_numpy(np.ascontiguousarray(avoid)), levels)
     if start is not None:
         first = torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))
         for _ in range(levels - 1):
@@ -263,7 +282,7 @@ def _fill_region(
     for lvl in range(levels - 1, -1, -1):
         # the hole's values are replaced before any search: random patches at the
         # coarsest level, the coarser field's vote at the others
-        level = _Level(imgs[lvl], holes[lvl], min(p, *imgs[lvl].shape[1:]))
+        level = _Level(imgs[lvl], holes[lvl], min(p, *imgs[lvl].shape[1:]), avoids[lvl])
         if prev is not None:  # the coarser field, doubled, copies this level's detail at once
             index = torch.full((prev.ny, prev.nx), -1, dtype=torch.long)
             index[prev.targets[:, 0], prev.targets[:, 1]] = torch.arange(len(prev.targets))
@@ -317,6 +336,7 @@ def patch_fill(
     context: int | None = None,
     seed: int = 0,
     return_error: bool = False,
+    avoid: np.ndarray | None = None,
 ):
     """Fill ``hole`` in ``image`` with texture continued from the image's own patches.
 
@@ -336,6 +356,11 @@ def patch_fill(
         group's extent, at least 48). Patches further away are not used.
     seed : int
         Seed of the random search: the same seed gives the same fill.
+    avoid : ndarray, (Y, X) bool, optional
+        Known pixels not to copy from: a patch with more than ``AVOID_SHARE`` of
+        its pixels here is no source (while enough other patches are left). When
+        objects are removed, their neighbours: the fill is then made of the
+        background, not of pieces of other objects.
     return_error : bool
         Also return, per pixel, the RMS difference (image units) between the patches
         through it and the known patches they were copied from: high where the fill
@@ -362,6 +387,11 @@ def patch_fill(
     if hole.dtype.kind not in "bui":
         raise InputError(f"hole must be boolean or integer, got {hole.dtype}")
     hole = hole.astype(bool)
+    if avoid is not None:
+        avoid = np.asarray(avoid)
+        if avoid.shape != hole.shape or avoid.dtype.kind not in "bui":
+            raise InputError(f"avoid must be a boolean (Y, X) mask of shape {hole.shape}, got {avoid.dtype} {avoid.shape}")
+        avoid = avoid.astype(bool)
     if not hole.any():
         raise InputError("the hole is empty: nothing to fill")
     if hole.all():
@@ -387,7 +417,8 @@ def patch_fill(
         sub = region & (groups[y0:y1, x0:x1] == i)
         if min(sub.shape) < patch:
             raise InputError(f"the image is smaller than one {patch} px patch around the hole")
-        filled, err = _fill_region(out[:, y0:y1, x0:x1], region, int(patch), int(iterations), gen)
+        keep_off = None if avoid is None else avoid[y0:y1, x0:x1]
+        filled, err = _fill_region(out[:, y0:y1, x0:x1], region, int(patch), int(iterations), gen, avoid=keep_off)
         out[:, y0:y1, x0:x1] = np.where(sub[None], filled, out[:, y0:y1, x0:x1])
         error[y0:y1, x0:x1] = np.where(sub, err, error[y0:y1, x0:x1])
     return (out, error) if return_error else out

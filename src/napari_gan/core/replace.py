@@ -117,11 +117,14 @@ def object_crops(image, labels, *, size: int = 32, ids: Sequence[int] | None = N
 
 def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
     hole = ndi.binary_dilation(np.isin(lab, ids), iterations=HALO)
+    # the fill is made of background: pieces of the other objects (and their blurred
+    # edges) copied into a hole read as smudges
+    others = ndi.binary_dilation(lab > 0, iterations=HALO) & ~hole
     chans = img.astype(np.float32).reshape(*img.shape[:2], -1)
     lo, hi = chans.min(axis=(0, 1)), chans.max(axis=(0, 1))
     scale = np.where(hi > lo, hi - lo, 1.0)
     unit = np.moveaxis((chans - lo) / scale, -1, 0)
-    filled = np.moveaxis(patch_fill(unit, hole, seed=seed), 0, -1) * scale + lo
+    filled = np.moveaxis(patch_fill(unit, hole, seed=seed, avoid=others), 0, -1) * scale + lo
     return np.where(hole[..., None], filled, chans), hole  # known pixels exactly as they were
 
 
