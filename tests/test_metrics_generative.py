@@ -53,6 +53,16 @@ def test_classifier_test_is_deterministic_for_a_seed(gravel):
     assert first.per_seed == again.per_seed
 
 
+def test_a_deeper_classifier_sees_larger_neighbourhoods(gravel):
+    """depth=5 (33 px neighbourhoods, for shapes such as whole stones) still tells
+    a blurred sample at once, and is deterministic for a seed."""
+    source = data.gravel()[256:, :256].astype(np.float64)
+    deep = {"crop": 32, "steps": 60, "seeds": [0], "depth": 5}
+    blurred = classifier_test(ndi.gaussian_filter(source, 2), gravel, **deep)
+    assert blurred.accuracy > 0.85
+    assert classifier_test(ndi.gaussian_filter(source, 2), gravel, **deep).per_seed == blurred.per_seed
+
+
 def test_masks_restrict_crops_to_the_judged_pixels(gravel):
     generated = data.gravel()[256:, :256].astype(np.float64)
     rng = np.random.default_rng(1)
@@ -93,6 +103,8 @@ def test_classifier_test_colour_and_lists(gravel):
         ({"steps": 0}, "steps"),
         ({"batch": 7}, "even"),
         ({"seeds": 0}, "seeds"),
+        ({"depth": 1}, "depth"),
+        ({"depth": 6}, "depth"),
         ({"generated": np.zeros((2, 3, 64, 64))}, "generated"),
     ],
 )
