@@ -20,7 +20,8 @@ authors' settings) given per image half our training time plus our refinement
 time, so both rows cost the same CPU seconds for the two images; patch synthesis
 from a mosaic of random patches (training-free, ``core.patchsynth``); ImageGAN's
 generator alone, and refined (``generate(refine=True)``, the default), at the
-``--snapshot`` mark of one training run and at its end, and refined without its last
+``--snapshot`` mark of one training run and at its end (``--seconds 1200 --snapshot
+300`` shows whether longer training helps), and refined without its last
 step (``patchdist.polish``: the source's histogram and 10 steps of patch-distribution
 matching at full resolution).
 
@@ -63,8 +64,10 @@ def texture(name: str) -> np.ndarray:
 
 
 def score(images, reference, train, opts, quick: bool) -> dict:
-    c2st = metrics.classifier_test(list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3)
-    swd = metrics.sliced_wasserstein(list(images), reference, **opts)
+    c2st = metrics.classifier_test(
+        list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3, depth=opts.get("depth", 3)
+    )
+    swd = metrics.sliced_wasserstein(list(images), reference, **{k: v for k, v in opts.items() if k != "depth"})
     mem = metrics.memorisation_distance(list(images), train, n_patches=300 if quick else 1000)
     return {
         "c2st": c2st.accuracy,
@@ -109,6 +112,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
             Path(args.save_models).mkdir(parents=True, exist_ok=True)
             gan.save(Path(args.save_models) / f"{name}.ngan")
         rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
+        rows[f"generator alone, {args.snapshot:.0f} s"] = list(snap[1])
     rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
     polish = texture_module.polish
     texture_module.polish = lambda source, image, seed=0: image  # the refinement without its last step
@@ -174,6 +178,12 @@ def main():
         help="load DIR/<texture>.ngan (written by --save-models) instead of training; no snapshot row. "
         "--seconds should be the time they trained (it sets GPDM's budget)",
     )
+    ap.add_argument(
+        "--judge-depth",
+        type=int,
+        default=3,
+        help="convolutions of the classifier test's CNN (3: 9 px neighbourhoods, 5: 33 px)",
+    )
     ap.add_argument("--json", default=str(OUT / "textures.json"))
     args = ap.parse_args()
     if args.quick:
@@ -187,6 +197,7 @@ def main():
     if unknown:
         ap.error(f"unknown textures {unknown}; choose from {TEXTURES}")
     opts = {"n_descriptors": 2048 if args.quick else 8192, "n_projections": 128 if args.quick else 512, "levels": 4}
+    opts["depth"] = args.judge_depth
     results, pictures = {}, []
     for name in only:
         results[name], row = measure(name, args, opts)
