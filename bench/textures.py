@@ -63,11 +63,11 @@ def texture(name: str) -> np.ndarray:
     return getattr(data, name)().astype(np.float32)
 
 
-def score(images, reference, train, opts, quick: bool) -> dict:
+def score(images, reference, train, opts, quick: bool, depth: int = 3) -> dict:
     c2st = metrics.classifier_test(
-        list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3, depth=opts.get("depth", 3)
+        list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3, depth=depth
     )
-    swd = metrics.sliced_wasserstein(list(images), reference, **{k: v for k, v in opts.items() if k != "depth"})
+    swd = metrics.sliced_wasserstein(list(images), reference, **opts)
     mem = metrics.memorisation_distance(list(images), train, n_patches=300 if quick else 1000)
     return {
         "c2st": c2st.accuracy,
@@ -134,7 +134,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     mosaic_seconds = (time.perf_counter() - t0) / N
     results = {}
     for row, images in rows.items():
-        results[row] = score(images, reference, train, opts, args.quick)
+        results[row] = score(images, reference, train, opts, args.quick, args.judge_depth)
         print(f"{name}: {row}: classifier test {results[row]['c2st']:.3f}", flush=True)
     results["timing"] = {
         "steps": steps,
@@ -197,7 +197,6 @@ def main():
     if unknown:
         ap.error(f"unknown textures {unknown}; choose from {TEXTURES}")
     opts = {"n_descriptors": 2048 if args.quick else 8192, "n_projections": 128 if args.quick else 512, "levels": 4}
-    opts["depth"] = args.judge_depth
     results, pictures = {}, []
     for name in only:
         results[name], row = measure(name, args, opts)
@@ -227,6 +226,7 @@ def main():
         "snapshot": args.snapshot,
         "quick": args.quick,
         "swd": opts,
+        "judge_depth": args.judge_depth,
         "refine_levels": texture_module.REFINE_LEVELS,
     }
     Path(args.json).write_text(json.dumps(results, indent=1, default=float))

@@ -65,16 +65,6 @@ def _pyramid(image: torch.Tensor, hole: torch.Tensor, levels: int):
     return imgs, holes
 
 
-def _avoid_pyramid(avoid: torch.Tensor | None, levels: int) -> list:
-    """Fine to coarse, the share of each pixel's fine pixels to avoid (None: none)."""
-    if avoid is None:
-        return [None] * levels
-    out = [avoid.float()]
-    for _ in range(levels - 1):
-        out.append(F.avg_pool2d(out[-1][None, None], 2, ceil_mode=True)[0, 0])
-    return out
-
-
 def _positions(mask: torch.Tensor) -> torch.Tensor:
     """(K, 2) int64 (y, x) of the True entries of a 2D mask."""
     return torch.nonzero(mask, as_tuple=False)
@@ -272,7 +262,10 @@ def _fill_region(
     levels = levels or _levels_for(hole, hole.shape, p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
-    avoids = _avoid_pyramid(None if avoid is None else torch.from_numpy(np.ascontiguousarray(avoid)), levels)
+    avoids = [None] * levels
+    if avoid is not None:  # per level, the share of each pixel's fine pixels to avoid
+        shares, _ = _pyramid(torch.from_numpy(avoid).float()[None], holes[0], levels)
+        avoids = [a[0] for a in shares]
     if start is not None:
         first = torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))
         for _ in range(levels - 1):

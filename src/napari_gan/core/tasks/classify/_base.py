@@ -214,17 +214,18 @@ class CNNClassifier(TrainableModel):
             acc = (logits.argmax(1) == yb).float().mean()
             return {"loss": loss.detach().item(), "accuracy": acc.item()}
 
+        xv, yv = x[val], y[val]  # the held-out examples, measured during training and at its end
+
         def on_end(done):
             net.eval()
             if done and len(val):
-                pred = self._proba(x[val]).argmax(1)
+                pred = self._proba(xv).argmax(1)
                 self.evaluation = classification_report(
-                    [classes[i] for i in y[val]], [classes[i] for i in pred], classes=classes
+                    [classes[i] for i in yv], [classes[i] for i in pred], classes=classes
                 )
 
         def validate():
-            pred = self._proba(x[val]).argmax(1)
-            return {"validation accuracy": float((pred == y[val]).mean())}
+            return {"validation accuracy": float((self._proba(xv).argmax(1) == yv).mean())}
 
         run = self._begin_run(pending, seed, opt=opt, rng=rng)
         return training_loop(
