@@ -70,3 +70,24 @@ def test_dihedral_stack_maps_every_copy_back():
     assert len({tuple(o.flatten().tolist()) for o in dihedral_stack(pattern, x, 4)}) == 4
     with pytest.raises(ValueError, match="4 or 8"):
         dihedral_stack(pattern, x, 2)
+
+
+@pytest.mark.parametrize("size", [400, 1080, 1500, 4096])
+def test_tiles_share_the_extent_evenly(size):
+    # a fixed 384 px tile over a 1080 px block (1112 with the mirrored margin) would
+    # compute 4 x 384 = 1536 px per row, 1.4x the extent; even tiles need about 1.1x
+    shapes = []
+
+    def fn(b):
+        shapes.extend([b.shape[-2:]] * len(b))
+        return b
+
+    x = np.random.default_rng(0).random((1, 1, size, 64), dtype=np.float32)
+    y = predict_tiled(x, fn, out_channels=1, tile=(384, 384), overlap=32, multiple=8)
+    np.testing.assert_allclose(y, x, atol=1e-5)
+    edges = {s[0] for s in shapes}
+    assert len(edges) == 1 and all(e % 8 == 0 and e <= 384 for e in edges)
+    rows = len(shapes)  # the image is 64 px wide: one column of tiles
+    computed = rows * edges.pop()
+    fixed_rows = len(range(0, size + 32 - 384, 352)) + 1
+    assert computed <= min(fixed_rows * 384, 1.15 * (size + 32) + 8 * rows)
