@@ -8,6 +8,12 @@ worker (sampled every 0.25 s) and whether any worker was restarted, against the
 in-process tiled prediction (``model.predict`` on a numpy crop, torch on all
 cores) in MPix/s.
 
+The workers start without the ``MALLOC_TRIM_THRESHOLD_`` that dask's nannies set
+by default (``distributed.nanny.pre-spawn-environ``): with it glibc stops adapting
+its mmap threshold, every large tensor is mapped and unmapped afresh, and torch's
+convolutions ran about 1.3x slower in the workers (docs/scale.md). ``--dask-malloc``
+keeps dask's setting, to measure the difference.
+
     python bench/predict_large.py                 # 32768 x 32768 (4 GiB of float32)
     python bench/predict_large.py --size 4096     # a quick check
 """
@@ -63,9 +69,13 @@ def main(argv=None) -> None:
     parser.add_argument("--crop", type=int, default=8192, help="edge of the in-process crop (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", default="2GB", help="memory limit per worker (default %(default)s)")
+    parser.add_argument(
+        "--dask-malloc", action="store_true", help="keep dask's MALLOC_TRIM_THRESHOLD_ in the workers"
+    )
     parser.add_argument("--keep", help="folder for the input and output zarr (default: a temporary one, removed)")
     args = parser.parse_args(argv)
 
+    import dask
     import dask.array as da
     import torch
     from distributed import Client, LocalCluster
@@ -91,7 +101,10 @@ def main(argv=None) -> None:
         local_mpix = crop * crop / local_s / 1e6
         del sample
 
+        # None unsets a variable there (distributed.nanny._get_env_variables)
+        malloc = {} if args.dask_malloc else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
         with (
+            dask.config.set(malloc),
             LocalCluster(
                 n_workers=args.workers,
                 threads_per_worker=1,
@@ -135,7 +148,8 @@ def main(argv=None) -> None:
         )
         peak_text = ", ".join(f"{p / 2**30:.2f} GiB" for p in peaks.values())
         print(
-            f"| LocalCluster {args.workers} x 1 thread, zarr -> zarr, chunks {args.chunks} | {args.size} x {args.size} "
+            f"| LocalCluster {args.workers} x 1 thread{', dask malloc setting' if args.dask_malloc else ''}, zarr -> zarr, "
+            f"chunks {args.chunks} | {args.size} x {args.size} "
             f"| {cluster_s:.1f} | {cluster_mpix:.2f} | {peak_text}{' (a worker restarted)' if restarted else ''} |"
         )
         print(f"\ncluster / in-process throughput: {cluster_mpix / local_mpix:.2f}")
