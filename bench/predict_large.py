@@ -69,9 +69,7 @@ def main(argv=None) -> None:
     parser.add_argument("--crop", type=int, default=8192, help="edge of the in-process crop (default %(default)s)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", default="2GB", help="memory limit per worker (default %(default)s)")
-    parser.add_argument(
-        "--dask-malloc", action="store_true", help="keep dask's MALLOC_TRIM_THRESHOLD_ in the workers"
-    )
+    parser.add_argument("--dask-malloc", action="store_true", help="keep dask's MALLOC_TRIM_THRESHOLD_ in the workers")
     parser.add_argument("--keep", help="folder for the input and output zarr (default: a temporary one, removed)")
     args = parser.parse_args(argv)
 
@@ -147,8 +145,9 @@ def main(argv=None) -> None:
             f"| {local_s:.1f} | {local_mpix:.2f} | - |"
         )
         peak_text = ", ".join(f"{p / 2**30:.2f} GiB" for p in peaks.values())
+        malloc_text = ", dask malloc setting" if args.dask_malloc else ""
         print(
-            f"| LocalCluster {args.workers} x 1 thread{', dask malloc setting' if args.dask_malloc else ''}, zarr -> zarr, "
+            f"| LocalCluster {args.workers} x 1 thread{malloc_text}, zarr -> zarr, "
             f"chunks {args.chunks} | {args.size} x {args.size} "
             f"| {cluster_s:.1f} | {cluster_mpix:.2f} | {peak_text}{' (a worker restarted)' if restarted else ''} |"
         )
