@@ -20,6 +20,7 @@ channel (each test image matched to the B training half) and Reinhard's transfer
 
     python bench/stain_transfer.py            # 300 s of training, ~7 min on 2 CPU cores
     python bench/stain_transfer.py --quick    # 60 s of training, fewer classifier steps
+    python bench/stain_transfer.py --trace 20 # also the test scores every 20 s of training
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--c2st-steps", type=int, default=300, help="classifier-test training steps")
+    parser.add_argument(
+        "--trace", type=float, default=0, help="print the test PSNR and delta E every TRACE seconds of training"
+    )
+    parser.add_argument("--options", default="{}", help="Translator options over the defaults, as JSON")
     parser.add_argument("--png", default=str(IMAGE), help="where to write the picture")
     args = parser.parse_args(argv)
     budget = 60.0 if args.quick else args.time
@@ -97,15 +102,25 @@ def main(argv=None):
     images["Reinhard (Lab)"] = reinhard(test_a, b_train)
     classical_s = time.perf_counter() - t
 
-    model = ng.Translator(task="unpaired", **MODEL)
+    options = {**MODEL, **json.loads(args.options)}
+    print(f"Translator(task='unpaired', {', '.join(f'{k}={v!r}' for k, v in options.items())})")
+    model = ng.Translator(task="unpaired", **options)
     t = time.perf_counter()
     # A as uint8 (as read from a file), B as floats in [0, 1]: the model takes either
     a8 = (a_train * 255).round().astype(np.uint8)
-    model.fit(a8, b_train.astype(np.float32), time_limit=budget, max_steps=100_000, seed=args.seed)
+    test_a8 = (test_a * 255).round().astype(np.uint8)
+    trace, mark = [], args.trace
+    for rec in model.fit_iter(a8, b_train.astype(np.float32), time_limit=budget, max_steps=100_000, seed=args.seed):
+        if args.trace and rec.elapsed >= mark:
+            mark += args.trace
+            now = scores(np.clip(model.predict(test_a8), 0, 1), test_b)
+            model.net.train()  # predict left the networks in eval mode (they have no batch norm)
+            trace.append({"elapsed": rec.elapsed, "step": rec.step, **now})
+            print(f"  {rec.elapsed:5.0f} s, step {rec.step}: PSNR {now['psnr']:.2f} dB, delta E {now['delta_e']:.2f}")
     train_s = time.perf_counter() - t
     steps = model.steps_trained
     t = time.perf_counter()
-    ours, change = model.predict((test_a * 255).round().astype(np.uint8), return_uncertainty=True)
+    ours, change = model.predict(test_a8, return_uncertainty=True)
     predict_s = time.perf_counter() - t
     images["ours (unpaired)"] = np.clip(ours, 0, 1)
     for name in ("match_histograms", "Reinhard (Lab)", "ours (unpaired)"):
@@ -147,6 +162,7 @@ def main(argv=None):
     print(f"wrote {png} (top to bottom: A, true B, match_histograms, Reinhard, ours, change map)")
     OUT.mkdir(exist_ok=True)
     record = {"budget_s": budget, "steps": steps, "train_s": train_s, "floor": floor, "results": results}
+    record["trace"] = trace
     (OUT / "stain_transfer.json").write_text(json.dumps(record, indent=2))
 
 

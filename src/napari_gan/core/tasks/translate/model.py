@@ -172,7 +172,7 @@ class Translator(TrainableModel):
         dev = resolve_device(device)
         self.device = dev
         self.net.to(dev).train()
-        lr = cfg.learning_rate * (0.25 if continuing else 1.0)
+        lr = cfg.lr * (0.25 if continuing else 1.0)
         gen = torch.Generator().manual_seed(seed)
         own = spec.training(self, data, p, rng, gen, dev, lr)
         step, opts = own if own is not None else self._one_way_training(data, p, rng, gen, dev, lr)
