@@ -21,6 +21,7 @@ channel (each test image matched to the B training half) and Reinhard's transfer
     python bench/stain_transfer.py            # 300 s of training, ~7 min on 2 CPU cores
     python bench/stain_transfer.py --quick    # 60 s of training, fewer classifier steps
     python bench/stain_transfer.py --trace 20 # also the test scores every 20 s of training
+    python bench/stain_transfer.py --split checkerboard  # A and B from alternate 64 px tiles
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def main(argv=None):
     parser.add_argument(
         "--trace", type=float, default=0, help="print the test PSNR and delta E every TRACE seconds of training"
     )
+    parser.add_argument(
+        "--split",
+        choices=("halves", "checkerboard"),
+        default="halves",
+        help="training pixels: A left and B right half (default), or alternate patch-size tiles",
+    )
     parser.add_argument("--options", default="{}", help="Translator options over the defaults, as JSON")
     parser.add_argument("--png", default=str(IMAGE), help="where to write the picture")
     args = parser.parse_args(argv)
@@ -89,17 +96,25 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
 
     a_full, b_full = domains()
-    w = a_full.shape[1] // 2
-    a_train, b_train = a_full[:TRAIN_ROWS, :w], b_full[:TRAIN_ROWS, w:]
+    if args.split == "halves":
+        w = a_full.shape[1] // 2
+        a_train, b_train = a_full[:TRAIN_ROWS, :w], b_full[:TRAIN_ROWS, w:]
+        b_ref = b_train
+    else:  # alternate tiles of one patch: the same mix of tissue on both sides, still no pairs
+        t = MODEL["patch_size"]
+        corners = [(i, j) for i in range(0, TRAIN_ROWS, t) for j in range(0, a_full.shape[1], t)]
+        a_train = np.stack([a_full[i : i + t, j : j + t] for i, j in corners if (i // t + j // t) % 2 == 0])
+        b_train = np.stack([b_full[i : i + t, j : j + t] for i, j in corners if (i // t + j // t) % 2 == 1])
+        b_ref = np.concatenate(list(b_train), axis=1)  # the classical transfers read only its statistics
     test_a, test_b = a_full[TRAIN_ROWS:], b_full[TRAIN_ROWS:]
-    print(f"A train {a_train.shape[:2]}, B train {b_train.shape[:2]} (disjoint halves), test {test_a.shape[:2]}")
+    print(f"A train {a_train.shape[:-1]}, B train {b_train.shape[:-1]} ({args.split}), test {test_a.shape[:2]}")
 
     results, images = {}, {}
     t = time.perf_counter()
     images["input (A)"] = test_a
     results["input (A)"] = scores(test_a, test_b)
-    images["match_histograms"] = exposure.match_histograms(test_a, b_train, channel_axis=-1)
-    images["Reinhard (Lab)"] = reinhard(test_a, b_train)
+    images["match_histograms"] = exposure.match_histograms(test_a, b_ref, channel_axis=-1)
+    images["Reinhard (Lab)"] = reinhard(test_a, b_ref)
     classical_s = time.perf_counter() - t
 
     options = {**MODEL, **json.loads(args.options)}

@@ -104,7 +104,8 @@ class TranslateWidget(TaskWidget):
             options={
                 "choices": self._image_layers,
                 "nullable": True,
-                "tooltip": "paired: the target image; unpaired: the B image(s), any scene and size",
+                "tooltip": "paired: the target image; unpaired: the B image(s), any size, not the same scenes as A "
+                "but the same kinds of structure in similar proportions",
             },
         )
         self.target_picker.value = None
