@@ -4,6 +4,8 @@ block borders are merged, on dask's threads and on a distributed LocalCluster.""
 
 from __future__ import annotations
 
+import warnings
+
 import dask.array as da
 import numpy as np
 import pytest
@@ -172,3 +174,22 @@ def test_cli_refuses_bad_input(denoiser, nuclei, tmp_path, capsys):
     assert "already exists" in error(model, src, out)
     assert np.array_equal(zarr.open_array(out, mode="r")[...], before)  # untouched
     assert main(["predict", model, src, out, "--overwrite", "--chunks", "64"]) == 0
+
+
+def test_workers_with_dasks_malloc_setting_are_named(denoiser, nuclei, tmp_path, monkeypatch):
+    # dask's nannies set MALLOC_TRIM_THRESHOLD_ in every worker, which slows torch;
+    # these in-process workers share this process's environment
+    distributed = pytest.importorskip("distributed")
+    image = nuclei[0]
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
+        with pytest.warns(RuntimeWarning, match="1 of 1 dask workers run with MALLOC_TRIM_THRESHOLD_"):
+            out = predict_blocks(denoiser, image, chunks=CHUNK, store=tmp_path / "a.zarr", scheduler=client)
+        np.testing.assert_allclose(out[...], denoiser.predict(image), rtol=0, atol=1e-5 * float(np.ptp(image)))
+        monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            predict_blocks(denoiser, image, chunks=CHUNK, store=tmp_path / "b.zarr", scheduler=client)

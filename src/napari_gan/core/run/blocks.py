@@ -14,9 +14,11 @@ scheduler or by a ``dask.distributed`` cluster.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import uuid
+import warnings
 
 import numpy as np
 
@@ -29,6 +31,9 @@ from ..tiling import predict_tiled
 DEFAULT_CHUNKS = {2: 1024, 3: 128}
 #: models whose predict maps an image to an image or a label image
 SUPPORTED = ("Denoiser", "Segmenter", "Translator")
+#: set by dask's nannies in every worker by default; it stops glibc adapting its mmap
+#: threshold, and torch's convolutions ran about 1.3x slower there (docs/scale.md)
+SLOW_MALLOC = "MALLOC_TRIM_THRESHOLD_"
 
 
 def is_dask_array(x) -> bool:
@@ -331,6 +336,28 @@ def _prepare(model, image, axes, chunks, halo, device, tile_size, options):
     return predictor, ext, src.chunks, [depth[2 + i] for i in range(dims)]
 
 
+def _environ(name: str) -> str | None:
+    return os.environ.get(name)
+
+
+def _warn_slow_workers(scheduler) -> None:
+    """Warn when a ``distributed.Client``'s workers run with :data:`SLOW_MALLOC` set."""
+    if not callable(getattr(scheduler, "run", None)):
+        return
+    try:
+        found = scheduler.run(_environ, SLOW_MALLOC)
+    except Exception:  # noqa: BLE001 - a check, never a reason to fail a prediction
+        return
+    slow = [worker for worker, value in found.items() if value is not None]
+    if slow:
+        warnings.warn(
+            f"{len(slow)} of {len(found)} dask workers run with {SLOW_MALLOC} set (dask's default), which made "
+            "torch about 1.3x slower in them; start the workers without it (docs/scale.md, 'A dask cluster')",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 def _crop(out: np.ndarray, location, numblocks, halos, scale: int) -> np.ndarray:
     """Cut the halo (present only towards neighbouring blocks) off a block's output."""
     index = [slice(None), slice(None)]
@@ -420,6 +447,7 @@ def predict_blocks(
     import dask.array as da
 
     predictor, ext, core_chunks, halos = _prepare(model, image, axes, chunks, halo, device, tile_size, options)
+    _warn_slow_workers(scheduler)
     predictor.progress = progress
     predictor.total = int(np.prod(ext.numblocks))
     s = predictor.scale
