@@ -53,7 +53,7 @@ def _balanced_tile(size: int, tile: int, overlap: int, multiple: int) -> int:
     """
     tile = min(tile, -(-size // multiple) * multiple)
     o = min(overlap, tile // 2)
-    if size <= tile or tile <= o:
+    if size <= tile:
         return tile
     n = -(-(size - o) // (tile - o))
     even = -(-(size - o) // n) + o

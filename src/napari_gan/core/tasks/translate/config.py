@@ -58,8 +58,8 @@ class TranslatorConfig:
     learning_rate : float or None
         Adam learning rate of the networks (cosine-annealed over the budget). None:
         ``UNPAIRED_LEARNING_RATE`` (2e-4, CycleGAN's) for ``unpaired``, 1e-3 for the
-        others; at 1e-3 the unpaired generators drifted from 24 to 17 dB on
-        ``bench/stain_transfer.py`` after about 1000 steps.
+        others; at 1e-3 the unpaired generators fell from 25.9 dB (150 s) to 19.9 dB
+        (300 s) on ``bench/stain_transfer.py --trace 30`` (docs/benchmarks.md).
     tile_size, tile_overlap : int
         Tiled prediction (output pixels).
     """
