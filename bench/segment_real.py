@@ -24,6 +24,16 @@ neighbouring objects, blur and noise). F1 at IoU 0.5 and AP over IoU 0.5-0.9,
 steps/s.
 
     python bench/segment_real.py [--seconds 240] [--only nuclei,coins] [--json bench/out/segment_real.json]
+
+``--seeding STEPS``: instead, how the Segmenter splits touching objects, on the same
+networks: for each training seed (``--seeds``), one Segmenter trained STEPS steps
+(a fixed count, so every seed's network is the same on any machine) predicts the
+right half with the seeds at the h-maxima of the predicted interior's distance
+transform (h = 0.15 object radii), with the seeds at peaks of the predicted distance
+map (spacing calibrated on the left half, the only seeding before 2026-12-04), and
+with what the model chose after training (the default).
+
+    python bench/segment_real.py --seeding 400 --seeds 0,1,2,3     # about 5 minutes
 """
 
 from __future__ import annotations
@@ -81,13 +91,67 @@ def run(name, lx, ly, rx, ry, seconds, models):
     return rows
 
 
+def seeding(name, lx, ly, rx, ry, steps, seeds, models):
+    """F1@0.5 of each seeding on the networks of ``seeds`` (see the module docstring)."""
+    from napari_gan.core.tasks import segment
+
+    rows = {}
+    for seed in seeds:
+        key = (name.split(",")[0], seed)
+        if key not in models:  # the dimmed set reuses the networks trained on the same left half
+            seg = ng.Segmenter(mode="instance")
+            calibrate, chosen = seg._calibrate, {}
+
+            def both(*args, seg=seg, calibrate=calibrate, chosen=chosen):
+                keep = segment.SEED_H_FACTORS
+                segment.SEED_H_FACTORS = ()  # the calibration as it was: distance peaks only
+                try:
+                    calibrate(*args)
+                finally:
+                    segment.SEED_H_FACTORS = keep
+                chosen["peaks"] = (0.0, seg.peak_factor)
+                calibrate(*args)
+                chosen["default"] = (seg.seed_h_factor, seg.peak_factor)
+
+            seg._calibrate = both
+            seg.fit(lx, ly, max_steps=steps, seed=seed)
+            models[key] = (seg, chosen)
+        seg, chosen = models[key]
+        options = {
+            "interior shape (h = 0.15 radii)": (segment.SEED_H_FACTOR, chosen["peaks"][1]),
+            "distance peaks (calibrated)": chosen["peaks"],
+            "default (calibrated choice)": chosen["default"],
+        }
+        for label, (h_factor, peak_factor) in options.items():
+            seg.seed_h_factor, seg.peak_factor = h_factor, peak_factor
+            rows.setdefault(label, []).append(mean_scores([(ry, seg.predict(rx))])["f1"])
+        seg.seed_h_factor, seg.peak_factor = chosen["default"]
+        print(f"{name}: seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in rows.items()), flush=True)
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=240.0)
     ap.add_argument("--only", default="nuclei,coins")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--seeding", type=int, metavar="STEPS", help="compare the seedings after STEPS training steps")
+    ap.add_argument("--seeds", default="0,1,2,3", help="training seeds for --seeding")
     args = ap.parse_args()
     results, models = {}, {}
+    if args.seeding:
+        seeds = [int(v) for v in args.seeds.split(",")]
+        for name, (lx, ly, rx, ry) in datasets(args.only.split(",")).items():
+            results[name] = seeding(name, lx, ly, rx, ry, args.seeding, seeds, models)
+        print(f"\n| data | seeding | F1@0.5 per training seed ({args.seeding} steps) | mean |")
+        print("|---|---|---|---|")
+        for name, rows in results.items():
+            for label, f1 in rows.items():
+                print(f"| {name} | {label} | {' / '.join(f'{v:.3f}' for v in f1)} | {np.mean(f1):.3f} |")
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+        return
     for name, (lx, ly, rx, ry) in datasets(args.only.split(",")).items():
         n_left, n_right = len(np.unique(ly)) - 1, len(np.unique(ry)) - 1
         results[name] = {"objects": [n_left, n_right], "rows": run(name, lx, ly, rx, ry, args.seconds, models)}

@@ -139,6 +139,48 @@ def test_post_processing_separates_touching_objects():
     cls, dist = instance_targets(lab[None, None], None)
     out = split_instances((cls[0, 0] == 1) * 1.0, (cls[0, 0] == 2) * 1.0, dist[0, 0], min_distance=4)
     assert metrics.segmentation_scores(lab, out)["f1@0.5"] == 1.0
+    out = split_instances((cls[0, 0] == 1) * 1.0, (cls[0, 0] == 2) * 1.0, dist[0, 0], h=2.0)
+    assert metrics.segmentation_scores(lab, out)["f1@0.5"] == 1.0
+
+
+def test_interior_shape_seeds_hold_where_the_distance_map_is_noise():
+    """A network early in training (or on a real image unlike its training half)
+    predicts boundaries well but a flat, noisy distance map: seeds from the interior's
+    shape still find one object per nucleus, where peaks of that map cut nuclei up."""
+    img, lab = touching_nuclei((128, 128), seed=3)
+    from napari_gan.core.tasks._instances import instance_targets
+
+    cls, _ = instance_targets(lab[None, None].astype(np.int32), None)
+    interior, boundary = (cls[0, 0] == 1) * 1.0, (cls[0, 0] == 2) * 1.0
+    noisy = np.where(lab > 0, 0.55, 0.0) + np.random.default_rng(0).normal(0, 0.05, lab.shape)
+    by_shape = split_instances(interior, boundary, noisy, min_size=10, h=2.0)
+    by_peaks = split_instances(interior, boundary, noisy, min_size=10, min_distance=4)
+    assert metrics.segmentation_scores(lab, by_shape)["f1@0.5"] >= 0.95
+    assert metrics.segmentation_scores(lab, by_peaks)["f1@0.5"] < 0.6
+
+
+def test_seeding_is_saved_and_older_models_keep_theirs(tmp_path, nuclei, trained_instance):
+    """The seeding chosen after training travels with the model; a file saved before
+    the interior-shape seeds existed (no seed_h_factor) predicts as it did then."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from napari_gan.core.io import FORMAT, read_header
+
+    img, _ = nuclei
+    path = trained_instance.save(tmp_path / "seg.ngan")
+    loaded = ng.load_model(path)
+    assert (loaded.seed_h_factor, loaded.peak_factor) == (trained_instance.seed_h_factor, trained_instance.peak_factor)
+    header = read_header(path)
+    header.pop("seed_h_factor")
+    old = tmp_path / "old.ngan"
+    save_file(load_file(str(path)), str(old), metadata={FORMAT: json.dumps(header)})
+    older = ng.load_model(old)
+    assert older.seed_h_factor == 0.0 and older._seed_h() is None
+    maps_model = ng.load_model(path)
+    maps_model.seed_h_factor = 0.0
+    np.testing.assert_array_equal(older.predict(img), maps_model.predict(img))
 
 
 @pytest.mark.parametrize(

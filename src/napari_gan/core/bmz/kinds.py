@@ -242,8 +242,7 @@ def _segmenter(model, test_image, axes) -> Plan:
         ]
         labels_how = (
             "napari-gan turns these maps into instance labels: foreground where interior + boundary > 0.5, "
-            f"seeds at peaks of the distance map above 0.3 at least {model._peak_distance()} pixels apart, a "
-            f"watershed on the distance within the foreground, and objects under {model.min_size} pixels removed"
+            f"{_seeding(model)}, and objects under {model.min_size} pixels removed"
         )
     else:
         outputs = [f"class{k + 1}" for k in range(net.config.out_channels)]
@@ -390,4 +389,18 @@ def _translator(model, test_image, axes) -> Plan:
         not_expressed=not_expressed,
         tags=[tag.get(task, "image-restoration"), task, "unet", "napari-gan", "2d"],
         cite=cite,
+    )
+
+
+def _seeding(model) -> str:
+    """How an instance Segmenter's seeds and watershed are made, in words."""
+    h = model._seed_h()
+    if h is None:
+        return (
+            f"seeds at peaks of the distance map above 0.3 at least {model._peak_distance()} pixels apart, a "
+            "watershed on the distance within the foreground"
+        )
+    return (
+        f"seeds at the h-maxima (h = {h:.1f} pixels) of the Euclidean distance transform of the pixels more "
+        "interior than boundary, a watershed on that distance transform within the foreground"
     )

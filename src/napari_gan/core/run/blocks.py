@@ -213,15 +213,11 @@ class _SegmenterBlocks(_Blocks):
         )[0]
 
     def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
-        from ..tasks._instances import split_instances
-
         model, maps = self.model, self.maps(block)
         if self.output == "probabilities":
             return maps[None, : self.out_channels]
         if self.instance and self.instances:
-            lab = split_instances(
-                maps[1], maps[2], maps[3], min_size=model.min_size, min_distance=model._peak_distance()
-            )
+            lab = model._split(maps)
         elif self.instance:
             lab = np.where(maps[1] + maps[2] > 0.5, 2, 1)
         else:

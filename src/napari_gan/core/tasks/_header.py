@@ -307,6 +307,7 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "min_size": _fixed(integer(0)),
         "object_radius": _fixed(number(0)),
         "peak_factor": _fixed(number(0)),
+        "seed_h_factor": _fixed(number(0, 10)),
         "net": config(UNetConfig),
     },
     "SpotDetector": {

@@ -39,6 +39,12 @@ from .base import TrainableModel, register
 
 MODES = ("auto", "semantic", "instance")
 OUTPUTS = ("labels", "instances", "classes", "probabilities")
+#: instance seeds: h of the interior's h-maxima in object radii before calibration, the
+#: values calibration tries (in order of preference on a tie), and the distance-peak
+#: spacings (in object radii) it tries after them
+SEED_H_FACTOR = 0.15
+SEED_H_FACTORS = (0.15, 0.1, 0.2, 0.3, 0.05)
+PEAK_FACTORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,11 @@ class Segmenter(TrainableModel):
         self.n_classes: int = 0  # semantic: highest class id; instance: 3
         self.min_size: int = 0
         self.object_radius: float = 0.0  # typical object radius in pixels (for splitting)
-        #: seeds of touching objects are at least peak_factor * object_radius apart
+        #: how touching objects are split (chosen after training, :meth:`_calibrate`):
+        #: seeds at the h-maxima of the predicted interior's distance transform, with h =
+        #: seed_h_factor * object_radius; 0 (models saved before 2026-12-04): seeds at
+        #: peaks of the predicted distance map at least peak_factor * object_radius apart
+        self.seed_h_factor: float = SEED_H_FACTOR
         self.peak_factor: float = 0.5
 
     def _unet_config(self, dims: int, channels: int, out: int) -> UNetConfig:
@@ -267,7 +277,7 @@ class Segmenter(TrainableModel):
         self.net.to(dev).train()
         self.device, self.axes, self.mode, self.n_classes = dev, axes, mode, n_out if mode == "semantic" else 3
         self.min_size, self.object_radius = int(min_size), radius
-        self.peak_factor = 0.5
+        self.seed_h_factor, self.peak_factor = SEED_H_FACTOR, 0.5
         lr = self.config.learning_rate * (0.25 if continuing else 1.0)
         opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         gen = torch.Generator().manual_seed(seed)
@@ -392,9 +402,7 @@ class Segmenter(TrainableModel):
         offset = 0
         for n in range(maps.shape[0]):
             if instance and output in ("labels", "instances"):
-                lab = split_instances(
-                    maps[n, 1], maps[n, 2], maps[n, 3], min_size=self.min_size, min_distance=self._peak_distance()
-                )
+                lab = self._split(maps[n])
             elif instance:  # classes
                 lab = np.where(maps[n, 1] + maps[n, 2] > 0.5, 2, 1)
             else:
@@ -410,10 +418,27 @@ class Segmenter(TrainableModel):
     def _peak_distance(self) -> int:
         return max(2, int(round(self.peak_factor * self.object_radius))) if self.object_radius else 3
 
+    def _seed_h(self) -> float | None:
+        """h (pixels) of the interior-shape seeds; None: seeds at the distance map's peaks."""
+        if not self.seed_h_factor:
+            return None
+        return max(1.0, self.seed_h_factor * (self.object_radius or 8.0))
+
+    def _split(self, maps: np.ndarray) -> np.ndarray:
+        """Instance labels from one image's (4, *spatial) maps (background, interior,
+        boundary, distance) with the model's seeding."""
+        return split_instances(
+            maps[1], maps[2], maps[3], min_size=self.min_size, min_distance=self._peak_distance(), h=self._seed_h()
+        )
+
     def _calibrate(self, x: np.ndarray, lab: np.ndarray, reg, dev, size: int = 384) -> None:
-        """Choose how far apart seeds must be (``peak_factor``) by what best reproduces
-        the training masks (F1 at IoU 0.5) on up to 4 crops of the training image: the
-        one post-processing setting, fitted to the user's objects like the network."""
+        """Choose how touching objects are split by what best reproduces the training
+        masks (F1 at IoU 0.5) on up to 4 crops of the training image: the seeding
+        (h-maxima of the interior's shape, ``seed_h_factor``, or peaks of the distance
+        map, ``peak_factor``) and its one setting, fitted to the user's objects like
+        the network. Ties keep the interior's shape (measured more robust on images
+        the network did not see: docs/benchmarks.md, "Instance segmentation on real
+        images")."""
         from ..metrics import match_instances
 
         activation = _instance_activation
@@ -438,16 +463,17 @@ class Segmenter(TrainableModel):
             crops.append((maps[0], truth, region[box]))
         if not crops or not self.object_radius:
             return
-        best, best_f1 = self.peak_factor, -1.0
-        for factor in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-            self.peak_factor = factor
+        candidates = [(f, self.peak_factor) for f in SEED_H_FACTORS] + [(0.0, f) for f in PEAK_FACTORS]
+        best, best_f1 = candidates[0], -1.0
+        for cand in candidates:
+            self.seed_h_factor, self.peak_factor = cand
             f1 = 0.0
             for m, truth, inside in crops:
-                pred = split_instances(m[1], m[2], m[3], min_size=self.min_size, min_distance=self._peak_distance())
+                pred = self._split(m)
                 f1 += match_instances(truth, np.where(inside, pred, 0), thresholds=(0.5,))[0.5].f1
             if f1 > best_f1 + 1e-9:
-                best, best_f1 = factor, f1
-        self.peak_factor = best
+                best, best_f1 = cand, f1
+        self.seed_h_factor, self.peak_factor = best
 
     def _split_semantic(self, classes: np.ndarray) -> np.ndarray:
         """Instances of every non-background class: connected regions split where a
@@ -470,6 +496,7 @@ class Segmenter(TrainableModel):
             "min_size": self.min_size,
             "object_radius": self.object_radius,
             "peak_factor": self.peak_factor,
+            "seed_h_factor": self.seed_h_factor,
             "net": self.net.config.to_dict(),
         }
 
@@ -482,6 +509,7 @@ class Segmenter(TrainableModel):
         self.min_size = int(state.get("min_size", 0))
         self.object_radius = float(state.get("object_radius", 0.0))
         self.peak_factor = float(state.get("peak_factor", 0.5))
+        self.seed_h_factor = float(state.get("seed_h_factor", 0.0))  # saved before 2026-12-04: the distance peaks
         self.net = UNet(UNetConfig(**state["net"]))
         self.net.load_state_dict(tensors)
         self.net.eval()
