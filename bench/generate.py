@@ -24,6 +24,7 @@ bench/out/generate_faces.png (real | ours at each mark).
 
     python bench/generate.py                  # 1200 s of training plus evaluations, ~25 min on 2 CPU cores
     python bench/generate.py --seconds 300 --marks 60
+    python bench/generate.py --seconds 300 --marks 60 --seed 1   # another training run
     python bench/generate.py --quick          # smoke run (~2 min)
     python bench/generate.py --faces-options '{"augment": true}'   # an ImageGAN option
 
@@ -99,7 +100,7 @@ def face_grid(stack: np.ndarray, columns: int = 8, zoom: int = 3) -> np.ndarray:
     return np.kron(out, np.ones((zoom, zoom)))
 
 
-def train_with_marks(gan, images, seconds: float, marks, generate):
+def train_with_marks(gan, images, seconds: float, marks, generate, seed: int = 0):
     """Train for ``seconds`` (the budget a user would set: the learning-rate schedule
     spans it); call ``generate()`` once the run passes each of ``marks`` seconds and
     at the end. Generating pauses the run and counts against its clock (under a
@@ -108,7 +109,7 @@ def train_with_marks(gan, images, seconds: float, marks, generate):
     marks = sorted(m for m in marks if m < seconds)
     out = []
     start = time.perf_counter()
-    for record in gan.fit_iter(images, max_steps=10_000_000, time_limit=seconds, seed=0):
+    for record in gan.fit_iter(images, max_steps=10_000_000, time_limit=seconds, seed=seed):
         if marks and record.elapsed >= marks[0]:
             out.append((marks.pop(0), record.step, generate()))
     rate = gan.steps_trained / max(time.perf_counter() - start, 1e-9)
@@ -147,6 +148,7 @@ def main():
     ap.add_argument("--marks", default="60,300", help="also evaluate the same run at these times (s)")
     ap.add_argument("--quick", action="store_true", help="20 s of training, fewer descriptors: checks the script")
     ap.add_argument("--faces-options", default="{}", help="ImageGAN options as JSON, e.g. '{\"augment\": true}'")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (the spread between runs)")
     ap.add_argument("--json", default=str(OUT / "generate.json"), help="where to write the raw numbers")
     args = ap.parse_args()
     marks = [float(m) for m in args.marks.split(",") if m.strip()]
@@ -162,7 +164,9 @@ def main():
     opts["levels"] = len(floor_swd["levels"])
     floor_c2st = metrics.classifier_test(list(faces[0::2]), list(faces[1::2]), **c2st_opts)
     gan = ng.ImageGAN(**json.loads(args.faces_options))
-    runs, rate = train_with_marks(gan, faces, args.seconds, marks, lambda: gan.generate(100, seed=SEED_EVAL))
+    runs, rate = train_with_marks(
+        gan, faces, args.seconds, marks, lambda: gan.generate(100, seed=SEED_EVAL), seed=args.seed
+    )
     rng = np.random.default_rng(0)
     rows = {f"ours {m:g} s ({steps} steps)": imgs for m, steps, imgs in runs}
     rows["baseline: phase randomised"] = np.stack([phase_randomised(f, rng) for f in faces])
@@ -176,7 +180,13 @@ def main():
         floor_swd=floor_swd["mean"],
         steps_per_s=rate,
         diversity_real=metrics.diversity(faces),
-        conditions={"seconds": args.seconds, "marks": marks, "quick": args.quick, "options": args.faces_options},
+        conditions={
+            "seconds": args.seconds,
+            "marks": marks,
+            "quick": args.quick,
+            "options": args.faces_options,
+            "seed": args.seed,
+        },
     )
     print()
     print("| faces | classifier test | SWD x1e3 | SWD / floor | NN ratio | copied | diversity |")

@@ -5,8 +5,9 @@ a legend whose entries toggle their curve (click a line sample), as in
 pyqtgraph's own plots. A task's held-out measures (``StepRecord.metrics``, e.g. a
 classifier's validation accuracy) are drawn beside the losses, as points joined
 by dashed lines on an axis of their own at the right, unsmoothed. Points are
-appended in O(1); the curves are redrawn at most a few times a second, with pyqtgraph's clipping and downsampling, so a run
-of a million steps does not slow napari down.
+appended in O(1); the curves are redrawn at most a few times a second, with
+pyqtgraph's clipping and downsampling, so a run of a million steps does not slow
+napari down.
 """
 
 from __future__ import annotations

@@ -383,7 +383,9 @@ def patch_fill(
     if avoid is not None:
         avoid = np.asarray(avoid)
         if avoid.shape != hole.shape or avoid.dtype.kind not in "bui":
-            raise InputError(f"avoid must be a boolean (Y, X) mask of shape {hole.shape}, got {avoid.dtype} {avoid.shape}")
+            raise InputError(
+                f"avoid must be a boolean (Y, X) mask of shape {hole.shape}, got {avoid.dtype} {avoid.shape}"
+            )
         avoid = avoid.astype(bool)
     if not hole.any():
         raise InputError("the hole is empty: nothing to fill")
