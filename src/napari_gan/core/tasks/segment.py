@@ -39,11 +39,11 @@ from .base import TrainableModel, register
 
 MODES = ("auto", "semantic", "instance")
 OUTPUTS = ("labels", "instances", "classes", "probabilities")
-#: instance seeds: h of the interior's h-maxima in object radii before calibration, the
-#: values calibration tries (in order of preference on a tie), and the distance-peak
-#: spacings (in object radii) it tries after them
-SEED_H_FACTOR = 0.15
+#: instance seeds: the values of h (the interior's h-maxima, in object radii) that
+#: calibration tries, in order of preference on a tie (the first is also the setting
+#: before calibration), and the distance-peak spacings (in object radii) it tries after them
 SEED_H_FACTORS = (0.15, 0.1, 0.2, 0.3, 0.05)
+SEED_H_FACTOR = SEED_H_FACTORS[0]
 PEAK_FACTORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
 
