@@ -34,10 +34,12 @@ def noisy_image(small_pair: NoisyPair):
 
 def _shown(monkeypatch, show: str) -> list[str]:
     """Record the messages the widgets pass to napari's ``show``-function instead of showing them."""
-    from napari_gan._widgets import _training
+    from napari_gan._widgets import _report, _training
 
     shown: list[str] = []
-    monkeypatch.setattr(_training, show, shown.append)
+    for module in (_report, _training):
+        if hasattr(module, show):
+            monkeypatch.setattr(module, show, shown.append)
     return shown
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.run.export import bind_fit, export_run
-from ._training import TrainingJob
+from ._jobs import TrainingJob
 
 CONFIG_FILE_FILTER = "napari-gan run config (*.yaml *.yml)"
 

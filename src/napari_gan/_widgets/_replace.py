@@ -54,7 +54,7 @@ def object_classes(labels_layer) -> dict[int, str] | None:
 def plain_2d(image_layer, labels_layer) -> tuple[np.ndarray, np.ndarray]:
     """The image (Y, X) or (Y, X, 3|4) and the labels (Y, X) as numpy arrays; other
     layouts (stacks, volumes, multiscale) are refused with a message."""
-    from ._training import check_image_layer, image_array
+    from ._layers import check_image_layer, image_array
 
     layer = check_image_layer(image_layer, "image")
     if labels_layer is None:

@@ -24,8 +24,10 @@ from qtpy.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
 
 import napari_gan as ng
 
+from ._jobs import TrainingJob
+from ._layers import check_image_layer, image_array, layer_axes
 from ._persist import Persisted
-from ._training import TrainingJob, TrainingPanel, check_image_layer, image_array, layer_axes
+from ._training import TrainingPanel
 
 
 @dataclass(frozen=True)

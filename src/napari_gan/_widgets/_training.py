@@ -1,5 +1,4 @@
-"""Parts every training widget shares: the training panel, workers and
-error reporting.
+"""The training panel every training widget shares, and the worker it runs.
 
 A task widget (Denoise, Segment, Detect, Classify, Generate, Image-to-image, ...) turns its layers
 into arrays and a model, and hands :class:`TrainingPanel` a :class:`TrainingJob`:
@@ -12,17 +11,14 @@ thread, in the handlers of the worker's signals.
 from __future__ import annotations
 
 import threading
-import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from napari.qt.threading import thread_worker
 from napari.utils import cancelable_progress
-from napari.utils.notifications import show_error, show_info, show_warning
+from napari.utils.notifications import show_info
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (
     QFileDialog,
@@ -35,189 +31,14 @@ from qtpy.QtWidgets import (
 )
 
 import napari_gan as ng
-from napari_gan.core.axes import default_axes
 
+from ._jobs import TrainingJob, Update, call_safely, drive, preload_torch
 from ._plot import LossCurve
+from ._report import describe_error, report_error, report_warning
 
-__all__ = [
-    "AXES_CHOICES",
-    "axes_picker",
-    "budget_widgets",
-    "LossCurve",
-    "TrainingJob",
-    "TrainingPanel",
-    "central_crop",
-    "check_image_layer",
-    "describe_error",
-    "image_array",
-    "layer_axes",
-    "report_error",
-    "report_warning",
-]
+__all__ = ["LossCurve", "TrainingPanel", "budget_widgets", "can_resume"]
 
 MODEL_FILE_FILTER = "napari-gan model (*.ngan);;All files (*)"
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line for the user. Our own errors already name the problem; anything else
-    is unexpected, so its type is kept to make bug reports useful."""
-    if isinstance(exc, ValueError) and str(exc):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def report_error(problem: BaseException | str, *, context: str = "") -> str:
-    """Show ``problem`` as a napari error notification and return the message.
-
-    Never raises: a widget handler that reports an error leaves napari running.
-    Unexpected exceptions (not ValueError) also print their traceback for bug reports.
-    """
-    message = problem if isinstance(problem, str) else describe_error(problem)
-    if context:
-        message = f"{context}: {message}"
-    if isinstance(problem, BaseException) and not isinstance(problem, ValueError):
-        traceback.print_exception(type(problem), problem, problem.__traceback__)
-    show_error(message)
-    return message
-
-
-def report_warning(message: str) -> str:
-    show_warning(message)
-    return message
-
-
-def image_array(layer) -> Any:
-    """The full-resolution array behind an image layer (level 0 of a multiscale one).
-
-    The array object itself, not a copy: a worker keeps it alive even if the layer is
-    deleted, and the core copies what it needs while normalising.
-    """
-    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
-
-
-def check_image_layer(layer, role: str = "image"):
-    """Raise :class:`napari_gan.InputError` unless ``layer`` is a napari Image layer."""
-    from napari.layers import Image
-
-    if layer is None:
-        raise ng.InputError(f"no {role} layer chosen: add or open an image layer first")
-    if not isinstance(layer, Image):
-        raise ng.InputError(
-            f"layer {layer.name!r} is a {type(layer).__name__} layer; the {role} must be an Image layer"
-        )
-    return layer
-
-
-# --------------------------------------------------------------------------- jobs
-
-
-def preload_torch() -> None:
-    """Import what torch otherwise imports on the first optimiser it builds.
-
-    ``torch.optim`` lazily imports ``torch._dynamo`` (about 800 modules, 1.5-3.5 s on
-    two cores). Done in a worker, that import holds the GIL for up to a few hundred
-    milliseconds at a time and napari stalls; done here, once, in the GUI thread
-    while the widget opens, training starts without a hitch.
-    """
-    try:
-        import torch._dynamo  # noqa: F401
-    except Exception:  # only a warm-up: training imports it (or fails) later anyway
-        pass
-
-
-@dataclass
-class TrainingJob:
-    """What a task widget hands to :meth:`TrainingPanel.start_training`.
-
-    ``model`` is the core model being trained. ``start`` and ``preview`` run in the
-    worker thread: ``start()`` returns the model's ``fit_iter`` generator (so its
-    validation of large arrays does not block napari); ``preview()`` is called
-    between steps every ``preview_every`` steps and returns anything that
-    ``show_preview`` (given to the panel, run in the GUI thread) can display.
-    """
-
-    model: Any
-    start: Callable[[], Iterator[Any]]
-    preview: Callable[[], Any] | None = None
-    preview_every: int = 0
-    description: str = "training"
-
-
-@dataclass(frozen=True)
-class _Update:
-    """What the training worker yields to the GUI thread."""
-
-    record: Any = None
-    preview: Any = None
-    preview_error: BaseException | None = None
-    error: BaseException | None = None
-
-
-def _drive(job: TrainingJob, stop: threading.Event, shown: threading.Event):
-    """Worker body: run ``job.start()`` step by step, adding previews.
-
-    Exceptions become updates instead of escaping, so the GUI thread reports them
-    once, in our words. The fit generator is always closed here, in the worker, so
-    the model keeps (and marks as trained) what it learned however training ends.
-    After yielding a preview the worker waits until the GUI thread has shown it
-    (``shown``): displaying a layer is Python-heavy, and a worker competing for the
-    GIL at the same time can make it several times slower and stall napari.
-    """
-    try:
-        steps = job.start()
-    except Exception as exc:  # bad input: reported by the GUI thread
-        yield _Update(error=exc)
-        return
-    last_record = None
-    last_preview_step = 0
-    try:
-        for record in steps:
-            last_record = record
-            preview = preview_error = None
-            if job.preview is not None and job.preview_every > 0 and record.step % job.preview_every == 0:
-                preview, preview_error = _safe_preview(job)
-                last_preview_step = record.step
-            shown.clear()
-            yield _Update(record=record, preview=preview, preview_error=preview_error)
-            if preview is not None:
-                _wait_shown(shown, stop)
-            if stop.is_set():
-                break
-    except Exception as exc:
-        yield _Update(error=exc)
-        return
-    finally:
-        steps.close()
-    # show the final state of the model, which the last periodic preview may predate
-    if job.preview is not None and job.preview_every > 0 and last_record is not None:
-        if last_preview_step != last_record.step:
-            preview, preview_error = _safe_preview(job)
-            yield _Update(preview=preview, preview_error=preview_error)
-
-
-def _wait_shown(shown: threading.Event, stop: threading.Event, timeout: float = 5.0) -> None:
-    # bounded: a GUI thread that never answers (widget gone) only delays training
-    waited = 0.0
-    while not shown.wait(0.05) and not stop.is_set() and waited < timeout:
-        waited += 0.05
-
-
-def _safe_preview(job: TrainingJob):
-    try:
-        return job.preview(), None
-    except Exception as exc:
-        return None, exc
-
-
-def _call_safely(func: Callable[[], Any]):
-    """Worker body for one-shot jobs: return ``(result, error)`` instead of raising."""
-    try:
-        return func(), None
-    except Exception as exc:
-        return None, exc
 
 
 # --------------------------------------------------------------------------- panel
@@ -430,7 +251,7 @@ class TrainingPanel(QWidget):
         self.set_status(f"Starting {job.description}…")
         # the same progress in napari's activity dock, with its cancel button as Stop
         self._activity = cancelable_progress(total=0, desc=job.description)
-        worker = thread_worker(_drive, start_thread=False)(job, self._stop, self._shown)
+        worker = thread_worker(drive, start_thread=False)(job, self._stop, self._shown)
         worker.yielded.connect(self._on_update)
         worker.finished.connect(self._on_training_finished)
         self._set_busy(worker)
@@ -450,7 +271,7 @@ class TrainingPanel(QWidget):
             self.stop_button.setEnabled(False)
             self.set_status("Stopping after the current step…")
 
-    def _on_update(self, update: _Update) -> None:
+    def _on_update(self, update: Update) -> None:
         job = self._job
         if job is None:
             return
@@ -527,7 +348,7 @@ class TrainingPanel(QWidget):
         # data) where finishing can drop it, so no finished prediction keeps a model alive
         job = {"func": func, "on_result": on_result}
         emit = self._job_progress.emit
-        worker = thread_worker(_call_safely, start_thread=False)(lambda: job["func"](emit))
+        worker = thread_worker(call_safely, start_thread=False)(lambda: job["func"](emit))
 
         def done(outcome) -> None:
             result, error = outcome
@@ -642,81 +463,6 @@ class TrainingPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILE_FILTER)
         if path:
             self.load_model(path)
-
-
-# --------------------------------------------------------------------------- previews
-
-
-def central_crop(
-    shape: tuple[int, ...],
-    axes: str,
-    *,
-    frame: dict[str, int] | None = None,
-    max_yx: int = 256,
-    max_z: int = 32,
-) -> tuple[tuple[slice | int, ...], str, dict[int, int]]:
-    """Where to take a quick preview of an image with ``axes``.
-
-    S/T axes are reduced to one index (``frame``, else the middle), Z to at most
-    ``max_z`` planes around ``frame['Z']``, Y and X to a central window of at most
-    ``max_yx``; channels are kept. Returns the index tuple, the axes of the crop and
-    ``{data axis: start}`` for the kept axes (to place the preview over its source).
-    """
-    frame = frame or {}
-    index: list[slice | int] = []
-    kept_axes = ""
-    starts: dict[int, int] = {}
-    for i, (letter, size) in enumerate(zip(axes, shape)):
-        if letter in "ST":
-            index.append(int(np.clip(frame.get(letter, size // 2), 0, size - 1)))
-            continue
-        if letter in "YXZ":
-            width = min(size, max_z if letter == "Z" else max_yx)
-            centre = frame.get(letter, size // 2) if letter == "Z" else size // 2
-            start = int(np.clip(centre - width // 2, 0, size - width))
-        else:  # channels
-            width, start = size, 0
-        index.append(slice(start, start + width))
-        kept_axes += letter
-        starts[i] = start
-    return tuple(index), kept_axes, starts
-
-
-#: what the axes pickers offer; "auto" resolves with :func:`layer_axes`
-AXES_CHOICES = ("auto", "YX", "YXC", "SYX", "TYX", "ZYX", "SYXC", "TYXC", "SZYX", "TZYX", "CYX", "CZYX")
-
-
-def layer_axes(layer, choice: str = "auto", *, model_axes: str | None = None, strict: bool = True) -> str:
-    """The axes string to pass to the core for ``layer``'s data.
-
-    An explicit ``choice`` is returned as is when ``strict`` (the core then refuses
-    one of the wrong length with a clear message); otherwise only when it has one
-    letter per dimension. ``"auto"`` follows napari: RGB layers end in C; otherwise
-    the axes a model was trained with are reused when their length fits, else the
-    core's default for the shape.
-    """
-    shape = tuple(image_array(layer).shape)
-    if choice and choice != "auto" and (strict or len(choice) == len(shape)):
-        return choice
-    rgb = bool(getattr(layer, "rgb", False))
-    if not rgb and model_axes and len(model_axes) == len(shape):
-        return model_axes
-    if not rgb and model_axes and "Z" in model_axes and len(shape) in (3, 4):
-        return "ZYX" if len(shape) == 3 else "SZYX"
-    return default_axes(shape, rgb=rgb)
-
-
-def axes_picker():
-    """The Axes option every task widget has."""
-    from magicgui.widgets import ComboBox
-
-    return ComboBox(
-        choices=AXES_CHOICES,
-        value="auto",
-        label="Axes",
-        tooltip="Letters from STCZYX: S samples, T time, C channels, Z depth (3D network). "
-        "auto: YX, YXC for RGB layers, SYX for other 3D stacks.",
-    )
 
 
 def can_resume(model) -> bool:

@@ -22,17 +22,10 @@ from qtpy.QtCore import QTimer
 import napari_gan as ng
 
 from ._boxes_layers import add_boxes_layer, centre_heatmap, rectangle_classes, rectangles_to_boxes, show_above
+from ._jobs import TrainingJob
+from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget
-from ._training import (
-    TrainingJob,
-    axes_picker,
-    budget_widgets,
-    can_resume,
-    central_crop,
-    check_image_layer,
-    image_array,
-    layer_axes,
-)
+from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [box centre heatmap preview]"
 RESULT_SUFFIX = " [boxes]"

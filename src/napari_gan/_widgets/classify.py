@@ -17,8 +17,10 @@ from qtpy.QtWidgets import QLabel
 import napari_gan as ng
 from napari_gan.core.tasks.classify import CNNClassifier
 
+from ._jobs import TrainingJob
+from ._layers import check_image_layer, image_array, layer_axes
 from ._task import Placement, TaskWidget, to_image_coords
-from ._training import TrainingJob, budget_widgets, can_resume, check_image_layer, image_array, layer_axes
+from ._training import budget_widgets, can_resume
 from .segment import check_layer
 
 CLASS_PREFIX = "class: "

@@ -24,7 +24,8 @@ import napari_gan as ng
 from napari_gan.core import metrics
 
 from ._compare_layers import feature, keypoint_columns, kind_column, layer_kind, rectangles_as_boxes
-from ._training import image_array, report_error, report_warning
+from ._layers import image_array
+from ._report import report_error, report_warning
 
 # table row titles for the keys of the score dicts
 _TITLES = {

@@ -9,17 +9,10 @@ from magicgui.widgets import FloatSpinBox, SpinBox, create_widget
 
 import napari_gan as ng
 
+from ._jobs import TrainingJob
+from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, shapes_region, to_image_coords
-from ._training import (
-    TrainingJob,
-    axes_picker,
-    budget_widgets,
-    can_resume,
-    central_crop,
-    check_image_layer,
-    image_array,
-    layer_axes,
-)
+from ._training import budget_widgets, can_resume
 from .segment import check_layer
 
 PREVIEW_SUFFIX = " [spot heatmap preview]"

@@ -17,9 +17,11 @@ from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_wid
 
 import napari_gan as ng
 
+from ._jobs import TrainingJob
+from ._layers import check_image_layer, image_array
 from ._replace import REMOVED_SUFFIX, REPLACED_SUFFIX, crops_for_training, parse_ids, plain_2d
 from ._task import DockWidget
-from ._training import TrainingJob, budget_widgets, can_resume, check_image_layer, image_array
+from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [generated preview]"
 RESULT_SUFFIX = " [generated]"

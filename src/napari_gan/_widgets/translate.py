@@ -11,17 +11,10 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_w
 import napari_gan as ng
 
 from ..core.tasks.translate.model import SAME_UNITS
+from ._jobs import TrainingJob
+from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, crop_placement, dtype_picker
-from ._training import (
-    TrainingJob,
-    axes_picker,
-    budget_widgets,
-    can_resume,
-    central_crop,
-    check_image_layer,
-    image_array,
-    layer_axes,
-)
+from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [generated preview]"
 TASK_LABELS = {
