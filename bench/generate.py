@@ -164,11 +164,18 @@ def main():
     opts["levels"] = len(floor_swd["levels"])
     floor_c2st = metrics.classifier_test(list(faces[0::2]), list(faces[1::2]), **c2st_opts)
     gan = ng.ImageGAN(**json.loads(args.faces_options))
-    runs, rate = train_with_marks(
-        gan, faces, args.seconds, marks, lambda: gan.generate(100, seed=SEED_EVAL), seed=args.seed
-    )
+    augment_p = []  # adaptive augmentation's probability at each mark (None without it)
+
+    def sample():
+        augment_p.append(gan.augment_probability)
+        return gan.generate(100, seed=SEED_EVAL)
+
+    runs, rate = train_with_marks(gan, faces, args.seconds, marks, sample, seed=args.seed)
     rng = np.random.default_rng(0)
-    rows = {f"ours {m:g} s ({steps} steps)": imgs for m, steps, imgs in runs}
+    rows = {
+        f"ours {m:g} s ({steps} steps" + (f", augment p {p:.2f})" if p is not None else ")"): imgs
+        for (m, steps, imgs), p in zip(runs, augment_p)
+    }
     rows["baseline: phase randomised"] = np.stack([phase_randomised(f, rng) for f in faces])
     rows["baseline: shuffled 5 px blocks"] = shuffled_blocks(faces, 5, rng)
     results = {"rows": {}}

@@ -74,14 +74,51 @@ def test_differentiable_augmentation_is_deterministic_and_changes_training():
     deterministic for a seed, and it does change what is learned."""
     runs = [ng.ImageGAN(**TINY, augment=True).fit(blobs_stack(), max_steps=3, seed=0) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].generate(4, seed=3), runs[1].generate(4, seed=3))
-    plain = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=3, seed=0)
-    assert runs[0].augment and not plain.augment
+    plain = ng.ImageGAN(**TINY, augment=False).fit(blobs_stack(), max_steps=3, seed=0)
+    assert runs[0].augment is True and plain.augment is False
     assert not np.array_equal(runs[0].generate(4, seed=3), plain.generate(4, seed=3))
+    # adaptive augmentation starts at probability 0: a short run is the plain one
+    adaptive = ng.ImageGAN(**TINY, augment="adaptive").fit(blobs_stack(), max_steps=3, seed=0)
+    assert adaptive.augment == "adaptive" and adaptive.augment_probability == 0.0
+    np.testing.assert_array_equal(adaptive.generate(4, seed=3), plain.generate(4, seed=3))
     x = torch.linspace(-1, 1, 2 * 16 * 16).reshape(2, 1, 16, 16)
     torch.manual_seed(0)
     y = gan_losses.diff_augment(x)
     # every image loses a cutout box of a quarter of its area (at least a quarter of it inside)
     assert y.shape == x.shape and ((y == 0).float().mean(dim=(1, 2, 3)) >= 1 / 16).all()
+
+
+def test_adaptive_augmentation_follows_the_discriminator_and_is_kept(monkeypatch, tmp_path):
+    """The augmentation probability rises while the discriminator is sure of the
+    training images, is saved with the model and continues in a resumed run."""
+    ada = gan_losses.AdaptiveAugment
+    monkeypatch.setattr(ada, "SPEED", 64)  # 4 steps of 4 images: +-0.25
+    monkeypatch.setattr(ada, "TARGET", -1.0)  # every discriminator counts as overfitting
+    adaptive_options = dict(TINY, augment="adaptive")
+    whole = ng.ImageGAN(**adaptive_options).fit(blobs_stack(), max_steps=8, seed=1)
+    assert whole.augment_probability == pytest.approx(0.5)
+    plain = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=8, seed=1)
+    assert plain.augment_probability is None
+    assert not np.array_equal(whole.generate(2, seed=0), plain.generate(2, seed=0))  # it augmented
+
+    first = ng.ImageGAN(**adaptive_options)
+    it = first.fit_iter(blobs_stack(), max_steps=8, seed=1)
+    for _ in range(5):
+        next(it)
+    it.close()
+    assert first.augment_probability == pytest.approx(0.25)
+    resumed = ng.load_model(first.save_training_state(tmp_path / "run.state"))
+    assert resumed.augment_probability == pytest.approx(0.25)
+    resumed.fit(blobs_stack(), max_steps=8, seed=1, resume=True)
+    assert resumed.augment_probability == pytest.approx(0.5)
+    np.testing.assert_allclose(resumed.generate(2, seed=0), whole.generate(2, seed=0), rtol=1e-4, atol=1e-5)
+    again = ng.load_model(whole.save(tmp_path / "gan.ngan"))
+    assert again.augment_probability == pytest.approx(0.5)
+
+    monkeypatch.setattr(ada, "TARGET", 2.0)  # never overfitting: the probability stays at 0
+    assert ng.ImageGAN(**adaptive_options).fit(blobs_stack(), max_steps=8, seed=1).augment_probability == 0.0
+    with pytest.raises(ValueError, match="augment must be"):
+        ng.ImageGAN(augment="sometimes")
 
 
 def test_rgb_list_and_class_conditional():

@@ -70,6 +70,10 @@ RUNS = {
         lambda: ng.ImageGAN(features=8, latent=16, batch_size=4),
         lambda: ((_blobs(),), {"classes": ["a", "b"] * 3}),
     ),
+    "ImageGAN-adaptive": (
+        lambda: ng.ImageGAN(features=8, latent=16, batch_size=4, augment="adaptive"),
+        lambda: ((_blobs(),), {}),
+    ),
     "ImageGAN-texture": (
         lambda: ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2),
         lambda: ((_image((64, 64)),), {}),

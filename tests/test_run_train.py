@@ -235,10 +235,10 @@ def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
     assert ng.load_model(cfg.output / "model.ngan").config == model.config
 
 
-@pytest.mark.parametrize("kind", ["ImageGAN-samples", "Segmenter"])
+@pytest.mark.parametrize("kind", ["ImageGAN-samples", "ImageGAN-adaptive", "Segmenter"])
 def test_torchrun_keeps_other_kinds_replicas_identical(kind, tmp_path):
-    """A GAN's two optimizers, its discriminator and its moving average (EMA) stay
-    in step across processes, as a U-Net's weights do."""
+    """A GAN's two optimizers, its discriminator, its moving average (EMA) and its
+    adaptive augmentation's counts stay in step across processes, as a U-Net's weights do."""
     from test_resume import RUNS
 
     from napari_gan.core.run.export import bind_fit, export_run
@@ -256,3 +256,23 @@ def test_torchrun_keeps_other_kinds_replicas_identical(kind, tmp_path):
     a, b = _weights(cfg.output / "last.state"), _weights(cfg.output / "last.rank1.state")
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.parametrize(
+    "augment, message",
+    [
+        ("adaptive", None),
+        (True, None),
+        (False, None),
+        (3, "options.augment = 3 should be of type bool or str"),
+        ("sometimes", "augment must be True, False or .adaptive."),
+    ],
+)
+def test_an_option_of_several_types_takes_each_and_names_a_bad_value(tmp_path, augment, message):
+    np.save(tmp_path / "faces.npy", np.zeros((4, 16, 16), np.float32))
+    raw = {"model": "ImageGAN", "options": {"augment": augment}, "data": {"images": "faces.npy"}}
+    if message is None:
+        assert parse_config(raw, base=tmp_path).options["augment"] == augment
+    else:
+        with pytest.raises(ConfigError, match=message):
+            parse_config(raw, base=tmp_path)

@@ -22,6 +22,8 @@ import dataclasses
 import inspect
 import math
 import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,9 +99,26 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _check_option(where: str, name: str, value, default) -> None:
-    """The type a config field's default implies: bool, int, float or str."""
-    if value is None or default is None:
+def _union_arms(hint) -> tuple[type, ...]:
+    """The plain types of a union hint other than None (``bool | str`` -> (bool, str));
+    () for a single type, whose default then says the type."""
+    if typing.get_origin(hint) not in (typing.Union, types.UnionType):
+        return ()
+    arms = tuple(t for t in typing.get_args(hint) if t is not type(None) and isinstance(t, type))
+    return arms if len(arms) > 1 else ()
+
+
+def _check_option(where: str, name: str, value, default, allowed: tuple[type, ...] = ()) -> None:
+    """The type a config field's default implies: bool, int, float or str; or, for a
+    field declared with several (e.g. ``bool | str``), any of ``allowed``."""
+    if value is None:
+        return
+    if allowed:
+        if any(isinstance(value, t) and (t is bool or not isinstance(value, bool)) for t in allowed):
+            return
+        names = " or ".join(t.__name__ for t in allowed)
+        raise ConfigError(f"{where}: {name} = {value!r} should be of type {names}")
+    if default is None:
         return
     if isinstance(default, bool):
         ok = isinstance(value, bool)
@@ -188,6 +207,7 @@ def parse_config(raw, *, where: str = "config", base: Path | None = None) -> Run
             raise ConfigError(f"{where}: {key} should be a mapping")
     options = dict(raw.get("options", {}))
     fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
+    hints = typing.get_type_hints(cls.config_class)
     for name, value in options.items():
         if name not in fields:
             raise ConfigError(
@@ -195,7 +215,7 @@ def parse_config(raw, *, where: str = "config", base: Path | None = None) -> Run
             )
         f = fields[name]
         default = f.default if f.default is not dataclasses.MISSING else None
-        _check_option(where, f"options.{name}", value, default)
+        _check_option(where, f"options.{name}", value, default, _union_arms(hints[name]))
     try:
         cls.config_class(**options)
     except (TypeError, ValueError) as exc:

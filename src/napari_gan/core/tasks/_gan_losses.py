@@ -12,19 +12,27 @@ from ..metrics import _BINOMIAL
 # --------------------------------------------------------------------------- augmentation
 
 
-def diff_augment(x: torch.Tensor) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, p: float = 1.0) -> torch.Tensor:
     """DiffAugment (Zhao et al., 2020): random brightness, contrast, translation by up to
     1/8 of the size and a cutout of half the size, all differentiable so the generator
-    learns through them. Uses torch's global generator (seeded by ``fit``)."""
+    learns through them. ``p`` < 1: each transform is applied to each image with
+    probability ``p`` (adaptive augmentation). Uses torch's global generator (seeded by ``fit``)."""
     b, _, h, w = x.shape
     dev = x.device
-    x = x + (torch.rand(b, 1, 1, 1, device=dev) - 0.5) * 0.5
+
+    def chosen() -> torch.Tensor:  # (b, 1, 1, 1): which images a transform applies to
+        if p >= 1:
+            return torch.ones(b, 1, 1, 1, device=dev)
+        return (torch.rand(b, 1, 1, 1, device=dev) < p).to(x.dtype)
+
+    x = x + (torch.rand(b, 1, 1, 1, device=dev) - 0.5) * 0.5 * chosen()
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * (torch.rand(b, 1, 1, 1, device=dev) * 0.5 + 0.75) + mean
+    x = (x - mean) * (1 + ((torch.rand(b, 1, 1, 1, device=dev) * 0.5 - 0.25) * chosen())) + mean
     # translation: shift with zero fill, through a padded gather
     sy, sx = max(1, h // 8), max(1, w // 8)
-    ty = torch.randint(-sy, sy + 1, (b, 1, 1), device=dev)
-    tx = torch.randint(-sx, sx + 1, (b, 1, 1), device=dev)
+    move = chosen().view(b, 1, 1).long()
+    ty = torch.randint(-sy, sy + 1, (b, 1, 1), device=dev) * move
+    tx = torch.randint(-sx, sx + 1, (b, 1, 1), device=dev) * move
     gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
     gy = torch.clamp(gy[None] + ty + 1, 0, h + 1)
     gx = torch.clamp(gx[None] + tx + 1, 0, w + 1)
@@ -36,7 +44,51 @@ def diff_augment(x: torch.Tensor) -> torch.Tensor:
     cx = torch.randint(0, w + 1 - cw % 2, (b, 1, 1), device=dev) - cw // 2
     gy, gx = torch.meshgrid(torch.arange(h, device=dev), torch.arange(w, device=dev), indexing="ij")
     keep = ~(((gy[None] - cy) >= 0) & ((gy[None] - cy) < ch) & ((gx[None] - cx) >= 0) & ((gx[None] - cx) < cw))
-    return x * keep[:, None].to(x.dtype)
+    cut = chosen().view(b, 1, 1) > 0
+    return x * (keep | ~cut)[:, None].to(x.dtype)
+
+
+class AdaptiveAugment(torch.nn.Module):
+    """Adaptive discriminator augmentation (Karras et al., 2020, "Training generative
+    adversarial networks with limited data"): :func:`diff_augment` with probability
+    ``p``, which starts at 0 and follows the discriminator's overfitting: every
+    ``INTERVAL`` steps, ``p`` rises while the mean sign of its outputs on training
+    images is above ``TARGET`` (it has grown sure of them) and falls otherwise, by
+    ``INTERVAL * batch / SPEED`` (0 to 1 in ``SPEED`` images). ``p`` and the running
+    sums are buffers, so they are saved with the model and restored on resume; under
+    DistributedDataParallel each step's counts are added over the ranks, so every
+    rank keeps the same sums and ``p``."""
+
+    TARGET = 0.6
+    INTERVAL = 4
+    SPEED = 100_000
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("p", torch.zeros(()))
+        self.register_buffer("signs", torch.zeros(2))  # sum of signs, outputs counted
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = float(self.p)
+        return diff_augment(x, p) if p > 0 else x
+
+    @torch.no_grad()
+    def observe(self, d_real: torch.Tensor, step: int, batch: int) -> None:
+        """Count the discriminator's outputs on a batch of training images; every
+        ``INTERVAL`` steps, move ``p``."""
+        counts = torch.stack([torch.sign(d_real.detach()).sum(), d_real.new_tensor(float(d_real.numel()))]).float()
+        world = 1
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.all_reduce(counts)  # every rank keeps the same sums (and p)
+            world = torch.distributed.get_world_size()
+        self.signs += counts.to(self.signs)
+        if step % self.INTERVAL:
+            return
+        if self.signs[1] > 0:
+            r = float(self.signs[0] / self.signs[1])
+            delta = self.INTERVAL * batch * world / self.SPEED
+            self.p.copy_((self.p + (delta if r > self.TARGET else -delta)).clamp(0, 1))
+        self.signs.zero_()
 
 
 # --------------------------------------------------------------------------- patch statistics

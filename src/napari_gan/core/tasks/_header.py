@@ -337,6 +337,7 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "range": _fixed(low_high(strict=False)),
         "class_names": _fixed(optional(items(one_of(text(), integer()), max_length=MAX_ITEMS))),
         "exemplar_shape": _fixed(optional(items(integer(1, 4096), length=3))),
+        "adaptive_augment": _fixed(boolean),
     },
     "Translator": {
         "axes": _fixed(optional(axes)),

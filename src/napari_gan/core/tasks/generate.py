@@ -25,7 +25,7 @@ from ..models.dcgan import (
 )
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
+from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of, texture_pass
 from ._gan_texture import refine as refine_texture
 from .base import TrainableModel, register
@@ -72,13 +72,18 @@ class ImageGANConfig:
     ema : float
         Decay of the exponential moving average of the generator's weights; the
         averaged generator is the one that generates.
-    augment : bool
+    augment : bool or "adaptive"
         Differentiable augmentation (DiffAugment: translation, cutout, brightness,
-        contrast) of every image the discriminator sees. Off by default: on the 100
+        contrast) of the images the discriminator sees. Off by default: on the 100
         faces of ``lfw_subset`` with 5 minutes of CPU training it slowed learning
-        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks.md). Turn
-        it on for long runs on a few hundred images, where the discriminator starts
-        to memorise them.
+        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks.md).
+        ``"adaptive"``: each image is augmented with a probability that starts at 0
+        and rises only while the discriminator grows sure of the training images
+        (adaptive discriminator augmentation, Karras et al. 2020), so a run trains
+        as without augmentation until its discriminator starts to memorise them; for
+        long runs on a few hundred images. On the faces it held the discriminator
+        there from about 4500 steps on (probability 0.12-0.14) and did not change
+        the 1200 s result beyond the spread between runs (docs/benchmarks.md, "Faces").
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
@@ -101,7 +106,7 @@ class ImageGANConfig:
     crop_size: int = 64
     learning_rate: float = 2e-4
     ema: float = 0.999
-    augment: bool = False
+    augment: bool | str = False
     flip: bool = True
     patch_loss: float = 1.0
 
@@ -115,6 +120,8 @@ class ImageGANConfig:
             raise ValueError(f"crop_size must be a multiple of 8 and at least 16, got {self.crop_size!r}")
         if not self.learning_rate > 0:
             raise ValueError("learning_rate must be positive")
+        if not (isinstance(self.augment, bool) or self.augment == "adaptive"):
+            raise ValueError(f"augment must be True, False or 'adaptive', got {self.augment!r}")
         if not 0 <= self.ema < 1:
             raise ValueError("ema must be in [0, 1)")
         if isinstance(self.patch_loss, bool) or not (
@@ -187,9 +194,17 @@ class ImageGAN(TrainableModel):
         return self.config.mode
 
     @property
-    def augment(self) -> bool:
-        """Whether training uses differentiable augmentation (``config.augment``)."""
+    def augment(self) -> bool | str:
+        """Differentiable augmentation: True, False or "adaptive" (``config.augment``)."""
         return self.config.augment
+
+    @property
+    def augment_probability(self) -> float | None:
+        """With ``augment="adaptive"``: the probability the last training step
+        augmented each image with (0 until the discriminator overfits); else None."""
+        if self.net is None or "augment" not in self.net:
+            return None
+        return float(self.net["augment"].p)
 
     # -- training ------------------------------------------------------------------
     def fit_iter(
@@ -304,7 +319,14 @@ class ImageGAN(TrainableModel):
         opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.99))
         bs = cfg.batch
         rng = torch.Generator().manual_seed(seed)
-        augment = diff_augment if self.augment else (lambda t: t)
+        ada = None
+        if self.augment == "adaptive":  # kept with the networks: saved, and continued by a resumed run
+            if "augment" not in self.net:
+                self.net["augment"] = AdaptiveAugment().to(dev)
+            ada = self.net["augment"]
+            augment = ada
+        else:
+            augment = diff_augment if self.augment is True else (lambda t: t)
         flip = cfg.flip
         patch_stats = None
         if cfg.mode == "texture" and cfg.patch_loss > 0:
@@ -336,7 +358,10 @@ class ImageGAN(TrainableModel):
         def step():
             real, yb = real_batch()
             fake = fake_batch(yb)
-            loss_d = _hinge_d(d(augment(real), yb), d(augment(fake.detach()), yb))
+            d_real = d(augment(real), yb)
+            loss_d = _hinge_d(d_real, d(augment(fake.detach()), yb))
+            if ada is not None:
+                ada.observe(d_real, self.steps_trained + 1, bs)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -607,6 +632,7 @@ class ImageGAN(TrainableModel):
             "range": [self.low, self.high],
             "class_names": self.class_names,
             "exemplar_shape": list(self.net["exemplar"].image.shape) if self.can_refine else None,
+            "adaptive_augment": "augment" in self.net,
         }
 
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -624,6 +650,8 @@ class ImageGAN(TrainableModel):
             if self.mode != "texture":
                 raise CheckpointError("only texture mode keeps an example image")
             self.net["exemplar"] = _Exemplar(state["exemplar_shape"])
+        if state.get("adaptive_augment"):  # its probability, to continue from
+            self.net["augment"] = AdaptiveAugment()
         self.net.load_state_dict(tensors)
         self.net["generator_ema"].eval()
         self._statistics_fresh = False
