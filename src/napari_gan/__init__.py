@@ -17,12 +17,13 @@ The public scripting API (importing it loads no Qt)::
 from .core import metrics
 from .core.errors import CheckpointError, InputError
 from .core.replace import object_crops, replace_objects
+from .core.tasks._gan_config import ImageGANConfig
 from .core.tasks.base import load_model
 from .core.tasks.boxes import BoxDetector, BoxDetectorConfig, boxes_from_labels
 from .core.tasks.classify import ImageClassifier, ImageClassifierConfig, ObjectClassifier, ObjectClassifierConfig
 from .core.tasks.denoise import Denoiser, DenoiserConfig
 from .core.tasks.detect import SpotDetector, SpotDetectorConfig
-from .core.tasks.generate import ImageGAN, ImageGANConfig
+from .core.tasks.generate import ImageGAN
 from .core.tasks.keypoints import KeypointDetector, KeypointDetectorConfig
 from .core.tasks.segment import Segmenter, SegmenterConfig
 from .core.tasks.translate import Translator, TranslatorConfig

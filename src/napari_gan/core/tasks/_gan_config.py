@@ -1,0 +1,108 @@
+"""The options of an :class:`~napari_gan.core.tasks.generate.ImageGAN`, checked when
+they are made (and again when a checkpoint's header is read)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import check_positive_ints
+
+MODES = ("samples", "texture")
+
+
+@dataclass(frozen=True)
+class ImageGANConfig:
+    """Options of an :class:`ImageGAN`.
+
+    Parameters
+    ----------
+    mode : {"samples", "texture"}
+        ``samples``: learn from a stack of images (N, Y, X[, C]) and generate new
+        images of that size. ``texture``: learn from one image (Y, X[, C]) and
+        generate textures of any size.
+    image_size : {None, 32, 64}
+        Samples mode: the network's image edge. Images that fit in it (and are at
+        least a quarter of it per side) are learnt at their own size; larger ones
+        are resized to it (and generated images resized back to the data's size).
+        None: 32 if the images fit in 32 pixels per side, else 64 (larger images
+        up to 40 pixels are resized to 32).
+    latent : int
+        Samples mode: length of the latent vector z.
+    features : int
+        Width of the generator's finest block (samples mode: also the
+        discriminator's first block; texture mode: the generator's).
+    batch_size : int or None
+        Images (samples) or crops (texture) per step; None: 32 (samples) or 8 (texture).
+    crop_size : int
+        Texture mode: edge of the training crops (a multiple of 8). The texture
+        must be at least this large.
+    learning_rate : float
+        Adam learning rate of both networks (cosine-annealed over the budget).
+    ema : float
+        Decay of the exponential moving average of the generator's weights; the
+        averaged generator is the one that generates.
+    augment : bool or "adaptive"
+        Differentiable augmentation (DiffAugment: translation, cutout, brightness,
+        contrast) of the images the discriminator sees. Off by default: on the 100
+        faces of ``lfw_subset`` with 5 minutes of CPU training it slowed learning
+        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks.md).
+        ``"adaptive"``: each image is augmented with a probability that starts at 0
+        and rises only while the discriminator grows sure of the training images
+        (adaptive discriminator augmentation, Karras et al. 2020), so a run trains
+        as without augmentation until its discriminator starts to memorise them; for
+        long runs on a few hundred images. On the faces it held the discriminator
+        there from about 4500 steps on (probability 0.12-0.14) and did not change
+        the 1200 s result beyond the spread between runs (docs/benchmarks.md, "Faces").
+    flip : bool
+        Also learn from the horizontally flipped images (not for data with a
+        handedness, e.g. text).
+    patch_loss : float
+        Texture mode: weight of a patch-statistics loss added to the generator's
+        adversarial loss: the sliced Wasserstein distance between the 5 x 5
+        neighbourhoods of generated crops and of the source, on every band of a
+        Laplacian pyramid (the patch-matching of GPDM, on raw pixels). 0 turns it
+        off (the generator then learns from the discriminator alone). After 5
+        minutes on 2 CPU cores it gave patch SWD 83 / 45 / 40 on skimage's brick,
+        grass and gravel, against 86 / 78 / 69 without (docs/benchmarks.md), at
+        about 80 % of the steps per second.
+    """
+
+    mode: str = "samples"
+    image_size: int | None = None
+    latent: int = 64
+    features: int | None = None
+    batch_size: int | None = None
+    crop_size: int = 64
+    learning_rate: float = 2e-4
+    ema: float = 0.999
+    augment: bool | str = False
+    flip: bool = True
+    patch_loss: float = 1.0
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.image_size not in (None, 32, 64):
+            raise ValueError(f"image_size must be None, 32 or 64, got {self.image_size!r}")
+        check_positive_ints(self, [n for n in ("latent", "features", "batch_size") if getattr(self, n) is not None])
+        if self.crop_size < 16 or self.crop_size % 8:
+            raise ValueError(f"crop_size must be a multiple of 8 and at least 16, got {self.crop_size!r}")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        if not (isinstance(self.augment, bool) or self.augment == "adaptive"):
+            raise ValueError(f"augment must be True, False or 'adaptive', got {self.augment!r}")
+        if not 0 <= self.ema < 1:
+            raise ValueError("ema must be in [0, 1)")
+        if isinstance(self.patch_loss, bool) or not (
+            isinstance(self.patch_loss, (int, float)) and 0 <= self.patch_loss < math.inf
+        ):
+            raise ValueError(f"patch_loss must be a finite number >= 0, got {self.patch_loss!r}")
+
+    @property
+    def width(self) -> int:
+        return self.features or (32 if self.mode == "samples" else 24)
+
+    @property
+    def batch(self) -> int:
+        return self.batch_size or (32 if self.mode == "samples" else 8)
