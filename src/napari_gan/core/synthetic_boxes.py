@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .errors import InputError
-from .synthetic import _check_range, _nonnegative
+from .synthetic._common import _check_range, _nonnegative
 
 __all__ = ["CLASSES", "blobs_and_rods"]
 

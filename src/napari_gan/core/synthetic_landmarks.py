@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .errors import InputError
-from .synthetic import _add_noise, _check_range, _check_shape, _smooth_field
+from .synthetic._common import _add_noise, _check_range, _check_shape, _smooth_field
 
 __all__ = ["landmark_cells"]
 
