@@ -84,6 +84,7 @@ GOOD = {"model": "Denoiser", "data": {"image": "noisy.npy"}}
         ({"data": {}}, "data lacks image"),
         ({"fit": {"max_step": 10}}, "fit.max_step is not an option of fit"),
         ({"fit": {"max_steps": 0}}, "fit.max_steps = 0"),
+        ({"fit": {"max_steps": None}}, "fit.max_steps = null .*needs a fit.time_limit"),
         ({"fit": {"time_limit": -1}}, "fit.time_limit = -1"),
         ({"fit": {"seed": 1.5}}, "fit.seed = 1.5"),
         ({"fit": {"device": "gpu"}}, "fit.device = 'gpu'"),
@@ -96,6 +97,28 @@ def test_every_bad_key_or_value_is_named(tmp_path, change, message):
     raw = {**GOOD, **change}
     with pytest.raises(ConfigError, match=message):
         parse_config(raw, base=tmp_path)
+
+
+def test_a_run_without_a_step_limit_trains_until_its_time_limit(tmp_path, capsys):
+    _noisy(tmp_path / "noisy.npy")
+    raw = {**GOOD, "options": {"patch_size": 32, "batch_size": 4, "features": 8, "pretrained": False}}
+    cfg = parse_config({**raw, "fit": {"max_steps": None, "time_limit": 1.5}, "output": "out"}, base=tmp_path)
+    started = time.perf_counter()
+    model = train(cfg)
+    assert time.perf_counter() - started >= 1.5  # not ended by a step budget
+    assert model.steps_trained > 0 and (tmp_path / "out" / "model.ngan").is_file()
+    assert "/" not in capsys.readouterr().err.split("step ")[-1].split()[0]  # "step 57", not "step 57/4611..."
+
+
+def test_torchrun_refuses_a_run_without_a_step_limit(tmp_path, monkeypatch):
+    from napari_gan.core.run import distributed
+
+    _noisy(tmp_path / "noisy.npy")
+    cfg = parse_config({**GOOD, "fit": {"max_steps": None, "time_limit": 60}, "output": "out"}, base=tmp_path)
+    monkeypatch.setattr(distributed, "setup", lambda device: distributed.World(rank=0, size=2, device="cpu"))
+    with pytest.raises(ng.InputError, match="under torchrun fit.max_steps must be a number"):
+        train(cfg, echo=lambda line: None)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
 def test_unreadable_config_files_are_refused(tmp_path):

@@ -408,3 +408,32 @@ def test_training_shows_in_the_activity_dock_and_cancel_stops_it(viewer_widget, 
     assert widget.panel._activity is None
     assert widget.model.steps_trained < 500 and widget.model.is_fitted
     assert errors == []
+
+
+def test_max_steps_zero_trains_until_the_time_limit(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    widget.image_picker.value = add_source(viewer)
+    configure(widget, steps=0, preview=0, time_limit=2)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert errors == []
+    record = widget.panel.last_record
+    assert record.by_time and record.elapsed >= 2 and widget.model.steps_trained == record.step
+    bar = widget.panel.progress_bar
+    assert bar.maximum() == 2 and bar.value() == 2  # seconds of the time limit, not steps of 2**62
+    assert f"Finished at step {record.step} (" in widget.panel.status_label.text()
+
+    configure(widget, steps=0, preview=0, time_limit=0)
+    assert not widget.train()
+    assert "set Max steps or a Time limit" in errors[-1]
+    assert widget.model.steps_trained == record.step  # nothing lost
+
+
+def test_a_step_limit_that_ends_a_timed_run_early_is_said(viewer_widget, qtbot, errors):
+    viewer, widget = viewer_widget
+    widget.image_picker.value = add_source(viewer)
+    configure(widget, steps=3, preview=0, time_limit=600)
+    assert widget.train()
+    wait_idle(qtbot, widget)
+    assert errors == [] and widget.panel.last_record.step == 3
+    assert "Max steps came before the time limit" in widget.panel.status_label.text()

@@ -48,6 +48,12 @@ def test_denoise_widget_config_round_trip(denoise_widget, qtbot, errors, tmp_pat
     assert loaded is not None and widget.model.steps_trained == 5
     assert errors == []
 
+    widget.max_steps.value, widget.time_limit.value = 0, 1  # no step limit: the time limit ends the run
+    path = widget.panel.export_config(tmp_path / "timed.yaml")
+    cfg = read_config(path)
+    assert cfg.fit["max_steps"] is None and cfg.fit["time_limit"] == 1
+    assert train(cfg, echo=lambda line: None).steps_trained > 0
+
 
 def test_segment_widget_exports_its_labels(segment_widget, qtbot, errors, tmp_path):
     viewer, widget = segment_widget

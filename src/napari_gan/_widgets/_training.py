@@ -32,11 +32,12 @@ from qtpy.QtWidgets import (
 
 import napari_gan as ng
 
+from ._budget import progress_units, show_progress, summary
 from ._jobs import TrainingJob, Update, call_safely, drive, preload_torch
 from ._plot import LossCurve
 from ._report import describe_error, report_error, report_warning
 
-__all__ = ["LossCurve", "TrainingPanel", "budget_widgets", "can_resume"]
+__all__ = ["LossCurve", "TrainingPanel"]
 
 MODEL_FILE_FILTER = "napari-gan model (*.ngan);;All files (*)"
 
@@ -284,15 +285,14 @@ class TrainingPanel(QWidget):
             if self._last_record is None and self._model is not job.model:
                 self.set_model(job.model)
             self._last_record = record
-            self.progress_bar.setRange(0, record.total)
-            self.progress_bar.setValue(record.step)
-            self.progress_bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
+            show_progress(self.progress_bar, record)
             self.loss_curve.add(record.step, record.losses, record.elapsed, getattr(record, "metrics", None))
             activity = getattr(self, "_activity", None)
             if activity is not None:
-                if activity.total != record.total:
-                    activity.total = record.total
-                activity.update(record.step - activity.n)
+                done, total = progress_units(record)
+                if activity.total != total:
+                    activity.total = total
+                activity.update(done - activity.n)
                 if activity.is_canceled and not self._stop.is_set():  # its cancel button only sets a flag
                     self.stop_training()
         if update.preview_error is not None:
@@ -319,8 +319,8 @@ class TrainingPanel(QWidget):
             self.progress_bar.setFormat("not trained")
         else:
             how = "Failed" if self._failed else "Stopped" if self._stopped_by_user else "Finished"
-            summary = f"{how} at step {record.step} / {record.total} ({record.elapsed:.1f} s)"
-            self.set_status(f"{summary}: {self.last_message}" if self._failed else summary)
+            text = summary(how, record)
+            self.set_status(f"{text}: {self.last_message}" if self._failed else text)
             self._update_device_label()
             self.model_changed.emit(self._model)
         self.training_finished.emit()
@@ -388,9 +388,7 @@ class TrainingPanel(QWidget):
             self.progress_bar.setValue(0)
             self.progress_bar.setFormat("not trained" if self._model is None else "loaded model")
         else:
-            self.progress_bar.setRange(0, record.total)
-            self.progress_bar.setValue(record.step)
-            self.progress_bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
+            show_progress(self.progress_bar, record)
 
     # ----------------------------------------------------------------- save / load
 
@@ -463,35 +461,3 @@ class TrainingPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILE_FILTER)
         if path:
             self.load_model(path)
-
-
-def can_resume(model) -> bool:
-    """Whether training ``model`` again resumes its stopped run (the rest of that
-    run's steps, on its learning-rate schedule, with its optimizer moments and
-    random streams) rather than starting a new, fine-tuning run: true after a Stop
-    (or for a model loaded from a run's ``.state`` file), false once a run has
-    used its whole budget."""
-    run = getattr(model, "training_state", None)
-    return run is not None and not run.finished
-
-
-def budget_widgets(default_steps: int):
-    """Max steps, time limit, preview interval and "continue training" options."""
-    from magicgui.widgets import CheckBox, SpinBox
-
-    max_steps = SpinBox(value=default_steps, min=1, max=10_000_000, label="Max steps")
-    time_limit = SpinBox(value=0, min=0, max=7 * 24 * 3600, label="Time limit (s)", tooltip="0 = no time limit")
-    preview_every = SpinBox(
-        value=25,
-        min=0,
-        max=1_000_000,
-        label="Preview every",
-        tooltip="Refresh the preview layer every N steps (0 = no preview)",
-    )
-    fine_tune = CheckBox(
-        value=False,
-        text="Continue training the current model",
-        tooltip="Train the current model further instead of starting a new one: a stopped run resumes where it "
-        "stopped (its own step budget and schedule); a finished or loaded model is fine-tuned",
-    )
-    return max_steps, time_limit, preview_every, fine_tune

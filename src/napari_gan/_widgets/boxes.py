@@ -22,10 +22,10 @@ from qtpy.QtCore import QTimer
 import napari_gan as ng
 
 from ._boxes_layers import add_boxes_layer, centre_heatmap, rectangle_classes, rectangles_to_boxes, show_above
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget
-from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [box centre heatmap preview]"
 RESULT_SUFFIX = " [boxes]"
@@ -137,8 +137,7 @@ class BoxesWidget(TaskWidget):
             model = ng.BoxDetector(
                 sigma=self.sigma.value, patch_size=self.patch_size.value, batch_size=self.batch_size.value
             )
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         self._begin(image, axes, model, current)
 
         def start():

@@ -17,10 +17,10 @@ from qtpy.QtWidgets import QLabel
 import napari_gan as ng
 from napari_gan.core.tasks.classify import CNNClassifier
 
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import check_image_layer, image_array, layer_axes
 from ._task import Placement, TaskWidget, to_image_coords
-from ._training import budget_widgets, can_resume
 from .segment import check_layer
 
 CLASS_PREFIX = "class: "
@@ -288,8 +288,7 @@ class ClassifyWidget(TaskWidget):
         data = image_array(image)
         axes = layer_axes(image, "auto")
         fine = self.fine_tune.value and current is not None
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         common = {"validation_fraction": float(self.validation.value), "batch_size": int(self.batch_size.value)}
         if self.mode_picker.value == "objects":
             labels = check_layer(self.labels_picker.value, napari.layers.Labels, "objects")

@@ -14,10 +14,10 @@ from magicgui.widgets import CheckBox, SpinBox, create_widget
 
 import napari_gan as ng
 
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, crop_placement, dtype_picker
-from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [denoised preview]"
 RESULT_SUFFIX = " [denoised]"
@@ -85,8 +85,7 @@ class DenoiseWidget(TaskWidget):
         data = image_array(image)
         target_data = image_array(target) if target is not None else None
         axes = layer_axes(image, self.axes_picker.value)
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         self._begin(image, axes, model, current)
 
         def start():

@@ -9,10 +9,10 @@ from magicgui.widgets import FloatSpinBox, SpinBox, create_widget
 
 import napari_gan as ng
 
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, shapes_region, to_image_coords
-from ._training import budget_widgets, can_resume
 from .segment import check_layer
 
 PREVIEW_SUFFIX = " [spot heatmap preview]"
@@ -86,8 +86,7 @@ class DetectWidget(TaskWidget):
             model = ng.SpotDetector(
                 sigma=self.sigma.value, patch_size=self.patch_size.value, batch_size=self.batch_size.value
             )
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         self._begin(image, axes, model, current)
 
         def start():

@@ -17,11 +17,11 @@ from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_wid
 
 import napari_gan as ng
 
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import check_image_layer, image_array
 from ._replace import REMOVED_SUFFIX, REPLACED_SUFFIX, crops_for_training, parse_ids, plain_2d
 from ._task import DockWidget
-from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [generated preview]"
 RESULT_SUFFIX = " [generated]"
@@ -263,7 +263,7 @@ class GenerateWidget(DockWidget):
         self._source, self._rgb = layer.name, bool(layer.rgb)
         if model is not current:
             self._checkpoint = None
-        max_steps, time_limit = int(self.max_steps.value), float(self.time_limit.value) or None
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
 
         def start():
             return model.fit_iter(

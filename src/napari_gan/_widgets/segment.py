@@ -9,10 +9,10 @@ from magicgui.widgets import ComboBox, SpinBox, create_widget
 
 import napari_gan as ng
 
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, crop_placement, shapes_region
-from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [segmentation preview]"
 RESULT_SUFFIX = " [segmented]"
@@ -110,8 +110,7 @@ class SegmentWidget(TaskWidget):
             model = ng.Segmenter(
                 mode=self.mode_picker.value, patch_size=self.patch_size.value, batch_size=self.batch_size.value
             )
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         self._begin(image, axes, model, current)
 
         def start():

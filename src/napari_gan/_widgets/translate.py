@@ -11,10 +11,10 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_w
 import napari_gan as ng
 
 from ..core.tasks.translate.model import SAME_UNITS
+from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes
 from ._task import Placement, Preview, TaskWidget, crop_placement, dtype_picker
-from ._training import budget_widgets, can_resume
 
 PREVIEW_SUFFIX = " [generated preview]"
 TASK_LABELS = {
@@ -234,8 +234,7 @@ class TranslateWidget(TaskWidget):
                 f"layer {image.name!r} is grayscale; colorize learns colour from an RGB layer "
                 "(then apply the model to a grayscale layer)"
             )
-        time_limit = float(self.time_limit.value) or None
-        max_steps = int(self.max_steps.value)
+        max_steps, time_limit = read_budget(self.max_steps, self.time_limit)
         self._begin(image, axes, model, current)
         self._training_task = task
 

@@ -32,6 +32,13 @@ class StepRecord:
     elapsed: float = 0.0
     #: held-out measures (e.g. ``"validation accuracy"``), on the steps that took them
     metrics: dict[str, float] = field(default_factory=dict)
+    #: the run's time limit in seconds (None: none)
+    time_limit: float | None = None
+
+    @property
+    def by_time(self) -> bool:
+        """Whether only the time limit ends this run (``max_steps=None``)."""
+        return self.total >= NO_STEP_LIMIT and bool(self.time_limit)
 
 
 #: at least this many seconds between two validations of a run ...
@@ -73,11 +80,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_budget(max_steps: int, time_limit: float | None) -> None:
-    if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+#: the step budget of a run that only its time limit ends (``max_steps=None``)
+NO_STEP_LIMIT = 2**62
+
+
+def check_budget(max_steps: int | None, time_limit: float | None) -> int:
+    """Check a fit's budget; returns the step budget (:data:`NO_STEP_LIMIT` for ``max_steps=None``)."""
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    if max_steps is None:
+        if time_limit is None:
+            raise ValueError("max_steps=None (no step limit) needs a time_limit: give one of them")
+        return NO_STEP_LIMIT
+    whole = isinstance(max_steps, (int, np.integer)) and not isinstance(max_steps, bool)
+    if not (whole and 1 <= max_steps < NO_STEP_LIMIT):
+        raise ValueError(f"max_steps must be a positive integer (or None with a time_limit), got {max_steps!r}")
+    return int(max_steps)
 
 
 def cosine_factor(progress: float, floor: float = 0.05) -> float:
@@ -158,7 +176,9 @@ def training_loop(
                     validate_cost = elapsed - validated
             if state is not None:
                 state.step, state.elapsed = i, elapsed
-            record = StepRecord(step=i, total=max_steps, losses=losses, elapsed=elapsed, metrics=metrics)
+            record = StepRecord(
+                step=i, total=max_steps, losses=losses, elapsed=elapsed, metrics=metrics, time_limit=time_limit
+            )
             if history is not None:
                 history.append({"step": history_offset + i, "elapsed": round(elapsed, 3), **losses, **metrics})
             yield record

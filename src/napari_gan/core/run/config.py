@@ -124,8 +124,11 @@ def _check_fit(where: str, fit: dict, allowed: dict) -> dict:
         if key not in allowed:
             raise ConfigError(f"{where}: fit.{key} is not an option of fit (options: {', '.join(sorted(allowed))})")
     v = fit.get("max_steps", 1)
-    if not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-        raise ConfigError(f"{where}: fit.max_steps = {v!r} should be a whole number >= 1")
+    if v is None:
+        if fit.get("time_limit") is None:
+            raise ConfigError(f"{where}: fit.max_steps = null (no step limit) needs a fit.time_limit")
+    elif not (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+        raise ConfigError(f"{where}: fit.max_steps = {v!r} should be a whole number >= 1, or null with a time_limit")
     v = fit.get("time_limit")
     if v is not None and not (_is_number(v) and v > 0):
         raise ConfigError(f"{where}: fit.time_limit = {v!r} should be a number of seconds > 0, or null")

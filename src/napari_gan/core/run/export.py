@@ -41,7 +41,7 @@ def export_run(model, arguments: dict, path, *, checkpoint_every: int = 500) -> 
     folder = path.with_name(path.stem + "_data")
     data, fit = {}, {}
     for name, value in arguments.items():
-        if value is None or name == "resume":
+        if name == "resume" or (value is None and name != "max_steps"):  # max_steps None: no step limit
             continue
         if hasattr(value, "shape") and hasattr(value, "dtype") and np.ndim(value) > 0:
             if name not in names:

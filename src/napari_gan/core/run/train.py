@@ -135,6 +135,8 @@ def train(config, *, resume: bool = False, echo=None, every_seconds: float = 10.
         # Several processes must stop at the same step: the run's clock is then
         # checked here, across processes, and the schedule follows max_steps.
         time_limit = fit.pop("time_limit", None) if world.size > 1 else None
+        if world.size > 1 and "max_steps" in fit and fit["max_steps"] is None:
+            raise InputError("under torchrun fit.max_steps must be a number: the processes stop at the same step")
         if resume:
             state = state_file(out, world.rank)
             if not state.is_file():
@@ -209,4 +211,5 @@ def _run(model, it, cfg, out: Path, world, echo, every_seconds, time_limit, betw
 def _progress_line(record, metrics: dict[str, float]) -> str:
     losses = "  ".join(f"{k} {v:.4g}" for k, v in {**record.losses, **metrics}.items())
     rate = record.step / record.elapsed if record.elapsed > 0 else 0.0
-    return f"step {record.step}/{record.total}  {losses}  {record.elapsed:.0f} s  {rate:.2f} steps/s"
+    steps = f"step {record.step}" if record.by_time else f"step {record.step}/{record.total}"
+    return f"{steps}  {losses}  {record.elapsed:.0f} s  {rate:.2f} steps/s"

@@ -136,7 +136,7 @@ class BoxDetector(TrainableModel):
         *,
         class_names=None,
         axes: str | None = None,
-        max_steps: int = 1000,
+        max_steps: int | None = 1000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -171,7 +171,7 @@ class BoxDetector(TrainableModel):
             corner not below the max corner, boxes outside the image, NaN corners, a
             class list of the wrong length, or a class with no boxes.
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         x, axes = prepare_image(image, axes)
         _refuse_stack(axes)

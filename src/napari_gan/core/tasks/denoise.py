@@ -239,7 +239,7 @@ class Denoiser(TrainableModel):
         target=None,
         *,
         axes: str | None = None,
-        max_steps: int = 2000,
+        max_steps: int | None = 2000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -258,10 +258,11 @@ class Denoiser(TrainableModel):
         axes : str, optional
             Letters from ``STCZYX``, e.g. ``"YX"``, ``"YXC"``, ``"TYX"``, ``"ZYX"`` (3D
             network). Default from the shape: see :func:`napari_gan.core.axes.default_axes`.
-        max_steps : int
-            Number of optimisation steps.
+        max_steps : int or None
+            Number of optimisation steps; None: no step limit, the time limit ends the run.
         time_limit : float, optional
             Seconds; training stops at whichever of ``max_steps``/``time_limit`` comes first.
+            The learning rate anneals over whichever budget ends first.
         seed : int
             Seeds patch sampling, masking and (when training from scratch) the weights.
         device : str
@@ -287,7 +288,7 @@ class Denoiser(TrainableModel):
         data has the same dimensionality, channels and mode; otherwise it raises.
         Validation runs before the generator is returned, so bad input raises here.
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         axes, norm, x, y = self._prepare(image, target, axes)
         mode = "supervised" if y is not None else self.config.self_supervised

@@ -115,7 +115,7 @@ class ImageGAN(TrainableModel):
         images,
         *,
         classes: Sequence | None = None,
-        max_steps: int = 2000,
+        max_steps: int | None = 2000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -147,7 +147,7 @@ class ImageGAN(TrainableModel):
             (discriminator, hinge); texture mode with ``patch_loss > 0`` also
             ``patch`` (the patch-statistics term, before its weight).
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         cfg = self.config
         if cfg.mode == "samples":

@@ -108,7 +108,7 @@ class KeypointDetector(HeatmapDetector):
         *,
         region=None,
         axes: str | None = None,
-        max_steps: int = 1000,
+        max_steps: int | None = 1000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -133,7 +133,7 @@ class KeypointDetector(HeatmapDetector):
         resume : bool or path, optional
             Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         x, axes = prepare_image(image, axes)
         shape = annotation_shape(tuple(np.shape(image)), axes)

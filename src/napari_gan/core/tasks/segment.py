@@ -172,7 +172,7 @@ class Segmenter(TrainableModel):
         *,
         region=None,
         axes: str | None = None,
-        max_steps: int = 2000,
+        max_steps: int | None = 2000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -201,7 +201,7 @@ class Segmenter(TrainableModel):
         StepRecord
             Losses ``loss`` (and, in instance mode, ``classes`` and ``distance``).
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         x, axes = prepare_image(image, axes)
         lab = prepare_labels(labels, tuple(np.shape(image)), axes)

@@ -78,7 +78,7 @@ class ImageClassifier(CNNClassifier):
         names,
         *,
         axes: str | None = None,
-        max_steps: int = 500,
+        max_steps: int | None = 500,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -97,7 +97,7 @@ class ImageClassifier(CNNClassifier):
         resume : bool or path, optional
             Continue an interrupted run: as for :meth:`napari_gan.Denoiser.fit_iter`.
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         x, axes = self._stack(images, axes)
         names = [None if n is None else str(n).strip() for n in names]

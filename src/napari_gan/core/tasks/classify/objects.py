@@ -188,7 +188,7 @@ class ObjectClassifier(CNNClassifier):
         classes: dict,
         *,
         axes: str | None = None,
-        max_steps: int = 400,
+        max_steps: int | None = 400,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -217,7 +217,7 @@ class ObjectClassifier(CNNClassifier):
         StepRecord
             Losses ``loss`` (cross-entropy) and ``accuracy`` (on the augmented batch).
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         x, lab, axes = _prepare_2d(image, labels, axes)
         named = _check_classes(classes, _present_ids(lab))

@@ -106,7 +106,7 @@ class Translator(TrainableModel):
         *,
         axes: str | None = None,
         target_axes: str | None = None,
-        max_steps: int = 2000,
+        max_steps: int | None = 2000,
         time_limit: float | None = None,
         seed: int = 0,
         device: str = "auto",
@@ -141,7 +141,7 @@ class Translator(TrainableModel):
             ``unpaired``: ``cycle``, ``identity`` (with ``identity_weight > 0``),
             ``g_adv`` and ``d``.
         """
-        check_budget(max_steps, time_limit)
+        max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
         cfg, spec = self.config, self._spec
         data = spec.training_data(images, target, axes, target_axes)
