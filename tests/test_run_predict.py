@@ -193,3 +193,11 @@ def test_workers_with_dasks_malloc_setting_are_named(denoiser, nuclei, tmp_path,
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)
             predict_blocks(denoiser, image, chunks=CHUNK, store=tmp_path / "b.zarr", scheduler=client)
+
+
+def test_a_model_kind_without_block_prediction_is_named(nuclei):
+    image = nuclei[0]
+    points = np.array([[40.0, 40.0], [100.0, 120.0], [150.0, 60.0]])
+    detector = ng.SpotDetector(features=8, batch_size=2).fit(image, points, max_steps=1, seed=0)
+    with pytest.raises(ng.InputError, match="block prediction covers .*Denoiser, Segmenter, Translator.*SpotDetector"):
+        predict_blocks(detector, da.from_array(image, chunks=CHUNK))

@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "train":
         return _train(args)
     elif args.command == "predict":
-        from .core.run.storage import predict_main
+        from .core.run.predict import predict_main
 
         return predict_main(args)
     return 0

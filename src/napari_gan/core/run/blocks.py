@@ -23,9 +23,8 @@ import warnings
 import numpy as np
 
 from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
-from ..data import Normalization
 from ..errors import InputError
-from ..tiling import predict_tiled
+from .storage import create_output
 
 #: block edge (pixels per spatial axis) when the caller gives none
 DEFAULT_CHUNKS = {2: 1024, 3: 128}
@@ -55,19 +54,11 @@ def receptive_radius(config) -> int:
     return r
 
 
-def _round_up(value: int, multiple: int) -> int:
+def round_up(value: int, multiple: int) -> int:
     return -(-int(value) // multiple) * multiple
 
 
-def _sample(src, frame: int | None = None, max_pixels: int = 4_000_000) -> np.ndarray:
-    """A strided subsample of (N, C, *spatial) ``src`` (one frame, or all), as float32."""
-    from ..tasks._pixelwise import strided_sample
-
-    part = src if frame is None else src[frame : frame + 1]
-    return np.asarray(strided_sample(part, max_pixels), dtype=np.float32)
-
-
-class _Blocks:
+class BlockPredictor:
     """How one trained model predicts a (1, C, *spatial) block: subclasses set the
     output channels, dtype, spatial ``scale``, output axes and the halo."""
 
@@ -100,7 +91,7 @@ class _Blocks:
         # pixels as in a whole-image prediction (the tile overlap is about blending
         # tiles, which happens inside each block as it does in the whole image)
         net = self._net()
-        return _round_up(receptive_radius(net.config), net.multiple)
+        return round_up(receptive_radius(net.config), net.multiple)
 
     def _net(self):
         return self.model.net
@@ -114,159 +105,15 @@ class _Blocks:
         self.progress(done, self.total)
 
 
-class _DenoiserBlocks(_Blocks):
-    def __init__(self, model, src, axes, *, device, tile_size, tta: bool = False):
-        import torch
-
-        super().__init__(model, src, axes, device=device, tile_size=tile_size)
-        cfg = model.net.config
-        self.tta, self.out_channels, self.out_axes = tta, cfg.out_channels, axes
-        self.norm = Normalization.fit(_sample(src), name="image")
-        self.fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
-        self.net = model.net.to(self.device).eval().to(memory_format=self.fmt)
-
-    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
-        import torch
-
-        from ..tiling import dihedral_stack
-
-        net, fmt, dev, norm = self.net, self.fmt, self.device, self.norm
-
-        def fn(batch):
-            with torch.inference_mode():
-                t = torch.from_numpy(norm.apply(batch)).to(dev)
-                if self.tta:
-                    out = dihedral_stack(lambda ti: net(ti.contiguous(memory_format=fmt)).float(), t).mean(0)
-                else:
-                    out = net(t.contiguous(memory_format=fmt)).float()
-                return out.contiguous().cpu().numpy()
-
-        dims = net.config.dims
-        t = self.tile_size or (self.model.config.tile_size if dims == 2 else 64)
-        out = predict_tiled(
-            block,
-            fn,
-            out_channels=self.out_channels,
-            tile=(t,) * dims,
-            overlap=min(self.model.config.tile_overlap, t // 4),
-            multiple=net.multiple,
-            batch_size=2,
-        )
-        return norm.invert(out)
-
-
-class _SegmenterBlocks(_Blocks):
-    def __init__(self, model, src, axes, *, device, tile_size, output: str = "labels"):
-        import torch
-
-        from ..tasks._pixelwise import ChannelNorm, annotation_axes
-        from ..tasks.segment import OUTPUTS
-
-        super().__init__(model, src, axes, device=device, tile_size=tile_size)
-        if output not in OUTPUTS:
-            raise InputError(f"output must be one of {OUTPUTS}, got {output!r}")
-        self.output = output
-        self.instance = model.mode == "instance"
-        self.norm = ChannelNorm.fit(_sample(src))
-        self.fmt = torch.channels_last if model.net.config.dims == 2 else torch.channels_last_3d
-        self.net = model.net.to(self.device).eval().to(memory_format=self.fmt)
-        self.out_axes = annotation_axes(axes)
-        if output == "probabilities":
-            self.out_channels = 3 if self.instance else model.net.config.out_channels
-        else:
-            self.out_channels, self.dtype = 1, np.dtype(np.int32)
-        self.instances = output == "instances" or (self.instance and output == "labels")
-
-    def halo(self) -> int:
-        h = super().halo()
-        if self.instances:
-            # both blocks beside a border must see the whole of an object that straddles it
-            radius = self.model.object_radius or 8.0
-            h += _round_up(3 * radius, self.model.net.multiple)
-        return h
-
-    def maps(self, block: np.ndarray) -> np.ndarray:
-        import torch
-
-        from ..tasks._instances import _instance_activation
-
-        net, fmt, dev, norm = self.net, self.fmt, self.device, self.norm
-        activation = _instance_activation if self.instance else (lambda t: torch.softmax(t, 1))
-
-        def fn(batch):
-            with torch.inference_mode():
-                t = torch.from_numpy(norm.apply(batch)).to(dev).contiguous(memory_format=fmt)
-                return activation(net(t)).float().contiguous().cpu().numpy()
-
-        dims = net.config.dims
-        t = self.tile_size or self.model.config.tile_size
-        t = t if dims == 2 else min(t, 64)
-        channels = activation(torch.zeros((1, net.config.out_channels) + (1,) * dims)).shape[1]
-        return predict_tiled(
-            block,
-            fn,
-            out_channels=channels,
-            tile=(t,) * dims,
-            overlap=min(self.model.config.tile_overlap, t // 4),
-            multiple=net.multiple,
-            batch_size=2,
-        )[0]
-
-    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
-        model, maps = self.model, self.maps(block)
-        if self.output == "probabilities":
-            return maps[None, : self.out_channels]
-        if self.instance and self.instances:
-            lab = model._split(maps)
-        elif self.instance:
-            lab = np.where(maps[1] + maps[2] > 0.5, 2, 1)
-        else:
-            classes = maps.argmax(0) + 1
-            lab = model._split_semantic(classes) if self.output == "instances" else classes
-        return lab[None, None].astype(np.int32)
-
-
-class _TranslatorBlocks(_Blocks):
-    def __init__(self, model, src, axes, *, device, tile_size):
-        from ..tasks._pixelwise import ChannelNorm
-
-        super().__init__(model, src, axes, device=device, tile_size=tile_size)
-        spec = model._spec
-        if spec.takes_mask:
-            raise InputError("inpainting works on the bounding box of the holes; use predict(image, mask=...)")
-        if "Z" in axes:
-            raise InputError(f"axes {axes!r}: the Translator works on 2D frames; use S or T for the leading axis")
-        spec.check_channels(model, src.shape[1])
-        self.g = model.net["g"].to(self.device).eval()
-        # paired uses the training normalisation and colorize the dtype's range; the
-        # others fit each frame's range, as predict does, here on the whole frame
-        self.norms = None
-        if model.task not in ("paired", "colorize"):
-            self.norms = [ChannelNorm.fit(_sample(src, n)) for n in range(src.shape[0])]
-        self.out_axes = spec.output_axes(model, axes)
-        # the output's channels and size factor, from a block of the network's minimal size
-        m = self.g.multiple
-        probe = self(np.zeros((1, src.shape[1], m, m), dtype=src.dtype), 0)
-        self.out_channels, self.scale = probe.shape[1], probe.shape[-1] // m
-
-    def _net(self):
-        return self.g
-
-    def __call__(self, block: np.ndarray, frame: int) -> np.ndarray:
-        norm = None if self.norms is None else self.norms[frame]
-        out, _ = self.model._predict_frame(block[0], None, self.g, self.device, self.tile_size, False, None, norm)
-        return out[None]
-
-
-def _block_predictor(model, src, axes, *, device, tile_size, options) -> _Blocks:
+def _block_predictor(model, src, axes, *, device, tile_size, options) -> BlockPredictor:
     kind = type(model).__name__
-    if kind not in SUPPORTED:
+    make = getattr(model, "block_predictor", None)
+    if make is None:
         raise InputError(
             f"block prediction covers models that predict an image or labels ({', '.join(SUPPORTED)}), not a {kind}"
         )
-    cls = {"Denoiser": _DenoiserBlocks, "Segmenter": _SegmenterBlocks, "Translator": _TranslatorBlocks}[kind]
     try:
-        return cls(model, src, axes, device=device, tile_size=tile_size, **options)
+        return make(src, axes, device=device, tile_size=tile_size, **options)
     except TypeError as exc:
         raise InputError(f"{kind} block prediction: {exc}") from None
 
@@ -324,7 +171,7 @@ def _prepare(model, image, axes, chunks, halo, device, tile_size, options):
     if len(edges) != dims or min(edges) < 1:
         raise InputError(f"chunks must be one positive size or one per spatial axis ({dims}), got {chunks!r}")
     # a block at least as wide as the halo: dask's overlap reads only direct neighbours
-    edges = tuple(_round_up(max(c, halo), net.multiple) for c in edges)
+    edges = tuple(round_up(max(c, halo), net.multiple) for c in edges)
     spatial = [_axis_chunks(s, c, halo) for s, c in zip(src.shape[2:], edges)]
     src = src.rechunk(((1,) * src.shape[0], (src.shape[1],), *spatial))
     depth = {0: 0, 1: 0, **{2 + i: min(halo, s) for i, s in enumerate(src.shape[2:])}}
@@ -450,8 +297,6 @@ def predict_blocks(
     out_chunks = (core_chunks[0], (predictor.out_channels,)) + tuple(tuple(c * s for c in cs) for cs in core_chunks[2:])
     target = None
     if store is not None:
-        from .storage import create_output
-
         shape = _layout_chunks(out_chunks, predictor.out_axes, sizes=True)
         lead = ("class",) if len(shape) > len(predictor.out_axes) else ()
         target = create_output(

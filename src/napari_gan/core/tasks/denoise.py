@@ -15,8 +15,10 @@ from ..dtypes import cast_image, output_dtype, source_dtype
 from ..errors import CheckpointError, InputError, check_positive_ints
 from ..io import load_checkpoint
 from ..models.unet import UNet, UNetConfig
+from ..run.blocks import is_dask_array, predict_blocks
 from ..tiling import dihedral_stack, predict_tiled
 from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
+from ._blocks import DenoiserBlocks
 from ._pixelwise import prediction_input, strided_sample
 from .base import TrainableModel, register
 
@@ -374,6 +376,10 @@ class Denoiser(TrainableModel):
         )
 
     # -- inference -----------------------------------------------------------------
+    def block_predictor(self, src, axes: str, *, device=None, tile_size=None, **options) -> DenoiserBlocks:
+        """What :func:`~napari_gan.core.run.blocks.predict_blocks` predicts a block of ``src`` with."""
+        return DenoiserBlocks(self, src, axes, device=device, tile_size=tile_size, **options)
+
     def predict(
         self,
         image,
@@ -417,8 +423,6 @@ class Denoiser(TrainableModel):
             In the input's intensity units; float32 unless ``dtype`` says otherwise.
         """
         self._require_fitted()
-        from ..run.blocks import is_dask_array, predict_blocks
-
         image = array_like(image, name="image")
         want = output_dtype(dtype, source_dtype(image))
         if want != np.float32:

@@ -3,18 +3,17 @@ from object masks, cleaned up with scikit-image."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skimage import measure
 
 from ..axes import from_ncs, spatial_dims
 from ..data import PatchSampler, fit_patch_shape
-from ..errors import InputError, check_positive_ints
+from ..errors import InputError
 from ..models.unet import UNet, UNetConfig
+from ..run.blocks import is_dask_array, predict_blocks
 from ..training import check_budget, resolve_device, seed_everything, training_loop
+from ._blocks import SegmenterBlocks
 from ._instances import (
     IGNORE,
     _instance_activation,
@@ -35,95 +34,15 @@ from ._pixelwise import (
     prepare_labels,
     prepare_region,
 )
+from ._segment_config import OUTPUTS, SegmenterConfig, guess_mode
 from .base import TrainableModel, register
 
-MODES = ("auto", "semantic", "instance")
-OUTPUTS = ("labels", "instances", "classes", "probabilities")
 #: instance seeds: the values of h (the interior's h-maxima, in object radii) that
 #: calibration tries, in order of preference on a tie (the first is also the setting
 #: before calibration), and the distance-peak spacings (in object radii) it tries after them
 SEED_H_FACTORS = (0.15, 0.1, 0.2, 0.3, 0.05)
 SEED_H_FACTOR = SEED_H_FACTORS[0]
 PEAK_FACTORS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-
-
-@dataclass(frozen=True)
-class SegmenterConfig:
-    """Options of a :class:`Segmenter`.
-
-    Parameters
-    ----------
-    mode : {"auto", "semantic", "instance"}
-        ``semantic``: labels are scribbles, 0 = not annotated, 1 = background,
-        2..K = classes; the output is a class map. ``instance``: labels are object
-        masks (each object its own id, 0 = background inside the annotated region);
-        the output separates touching objects. ``auto`` picks instance when a region
-        is given or every id is a single connected object and there are at least 3,
-        else semantic.
-    patch_size, batch_size : int
-        Training patches (pixels per edge; 3D patches use at most 32 planes) and
-        patches per step.
-    features, depth : int
-        U-Net width and number of downsamplings (receptive field grows with depth).
-    learning_rate : float
-        Adam learning rate (cosine-annealed over the budget).
-    min_size : int or None
-        Objects (and holes) smaller than this many pixels/voxels are removed from
-        instance output. None: a fifth of the smallest typical training object
-        (instance mode), or 16 pixels / 64 voxels (semantic mode).
-    tile_size, tile_overlap : int
-        Tiled prediction.
-    vary_appearance : bool
-        Also train on patches whose brightness varies smoothly up to 2x either way
-        over about an object's diameter, some blurred and some noisier (see
-        :func:`~napari_gan.core.tasks._pixelwise.appearance_jitter`). Off by default:
-        on real images trained on one half and scored on the other it lowered F1@0.5
-        (0.970 -> 0.903 on nuclei, 1.000 -> 0.867 on coins; ``bench/segment_real.py``,
-        docs/benchmarks.md). Flips, quarter turns and a global brightness and contrast
-        change are always used.
-    """
-
-    mode: str = "auto"
-    patch_size: int = 96
-    batch_size: int = 8
-    features: int = 16
-    depth: int = 3
-    learning_rate: float = 2e-3
-    min_size: int | None = None
-    tile_size: int = 384
-    tile_overlap: int = 48
-    vary_appearance: bool = False
-
-    def __post_init__(self):
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        check_positive_ints(self, ("patch_size", "batch_size", "features", "depth", "tile_size"))
-        if self.patch_size < 16:
-            raise ValueError(f"patch_size must be at least 16, got {self.patch_size}")
-        if not 0 <= self.tile_overlap < self.tile_size:
-            raise ValueError("tile_overlap must be >= 0 and smaller than tile_size")
-        if not self.learning_rate > 0:
-            raise ValueError("learning_rate must be positive")
-        if self.min_size is not None and self.min_size < 0:
-            raise ValueError("min_size must be >= 0 or None")
-
-
-def guess_mode(labels: np.ndarray, region) -> str:
-    """The ``auto`` rule (see :class:`SegmenterConfig`); ``labels`` (N, 1, *spatial)."""
-    if region is not None:
-        return "instance"
-    ids = np.unique(labels)
-    ids = ids[ids > 0]
-    if len(ids) < 3:
-        return "semantic"
-    if len(ids) > 64:  # scribble classes are few; many ids are objects
-        return "instance"
-    for n in range(labels.shape[0]):
-        frame = labels[n, 0]
-        for i in np.unique(frame):
-            if i and measure.label(frame == i).max() > 1:
-                return "semantic"  # strokes of one class in several places
-    return "instance"
 
 
 @register
@@ -338,6 +257,10 @@ class Segmenter(TrainableModel):
         )
 
     # -- inference -----------------------------------------------------------------
+    def block_predictor(self, src, axes: str, *, device=None, tile_size=None, **options) -> SegmenterBlocks:
+        """What :func:`~napari_gan.core.run.blocks.predict_blocks` predicts a block of ``src`` with."""
+        return SegmenterBlocks(self, src, axes, device=device, tile_size=tile_size, **options)
+
     def predict(
         self,
         image,
@@ -370,8 +293,6 @@ class Segmenter(TrainableModel):
         self._require_fitted()
         if output not in OUTPUTS:
             raise InputError(f"output must be one of {OUTPUTS}, got {output!r}")
-        from ..run.blocks import is_dask_array, predict_blocks
-
         if is_dask_array(image):  # lazy in, lazy out: block by block, objects merged across blocks
             return predict_blocks(
                 self, image, axes=axes, device=device, tile_size=tile_size, progress=progress, output=output

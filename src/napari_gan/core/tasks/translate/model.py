@@ -14,8 +14,10 @@ from ...axes import check_axes, default_axes, from_ncs, to_ncs
 from ...data import as_array, check_finite
 from ...dtypes import cast_image, output_dtype, source_dtype
 from ...errors import InputError
+from ...run.blocks import is_dask_array, predict_blocks
 from ...tiling import dihedral_stack, predict_tiled
 from ...training import check_budget, resolve_device, seed_everything, training_loop
+from .._blocks import TranslatorBlocks
 from .._pixelwise import ChannelNorm, lazy_or_array
 from ..base import TrainableModel, register
 from .colorize import COLORIZE_ADVERSARIAL_WEIGHT, ColorizeTask, checked_chroma
@@ -240,6 +242,10 @@ class Translator(TrainableModel):
         return step, opts
 
     # -- inference ------------------------------------------------------------------
+    def block_predictor(self, src, axes: str, *, device=None, tile_size=None, **options) -> TranslatorBlocks:
+        """What :func:`~napari_gan.core.run.blocks.predict_blocks` predicts a block of ``src`` with."""
+        return TranslatorBlocks(self, src, axes, device=device, tile_size=tile_size, **options)
+
     def predict(
         self,
         image,
@@ -316,8 +322,6 @@ class Translator(TrainableModel):
         """
         self._require_fitted()
         task, spec = self.task, self._spec
-        from ...run.blocks import is_dask_array, predict_blocks
-
         if not (isinstance(dtype, str) and dtype == "float32"):
             want = output_dtype(dtype, source_dtype(image))
             if isinstance(dtype, str) and dtype == "input" and task not in SAME_UNITS and want.kind != "f":
