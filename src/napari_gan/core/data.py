@@ -88,6 +88,18 @@ def as_array(image, *, name: str = "image") -> np.ndarray:
     return arr
 
 
+def lazy_or_array(image):
+    """numpy stays numpy; dask/zarr/h5py are wrapped in dask so reordering stays lazy."""
+    lazy = not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
+    if lazy:
+        import dask.array as da
+
+        if not isinstance(image, da.Array):
+            image = da.from_array(image, chunks=getattr(image, "chunks", None) or "auto")
+        return image, True
+    return as_array(image, name="image"), False
+
+
 def check_finite(arr: np.ndarray, *, name: str = "image") -> None:
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))

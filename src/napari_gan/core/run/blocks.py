@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ..axes import check_axes, default_axes, from_ncs, spatial_dims, to_ncs
+from ..data import lazy_or_array
 from ..errors import InputError
 from .storage import create_output
 
@@ -134,8 +135,6 @@ def _axis_chunks(size: int, chunk: int, halo: int) -> tuple[int, ...]:
 def _prepare(model, image, axes, chunks, halo, device, tile_size, options):
     """Validate and lay out the input: returns (predictor, ext, core_chunks, halo)."""
     import dask.array as da
-
-    from ..tasks._pixelwise import lazy_or_array
 
     model._require_fitted()
     arr, _ = lazy_or_array(image)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..axes import check_axes, default_axes, spatial_dims, to_ncs
-from ..data import Normalization, as_array, check_finite, read_array
+from ..data import Normalization, as_array, check_finite, lazy_or_array, read_array
 from ..errors import InputError
 from ..tiling import predict_tiled
 
@@ -126,18 +126,6 @@ def prepare_region(region, image_shape: tuple[int, ...], axes: str) -> np.ndarra
     if not mask.any():
         raise InputError("the training region is empty: draw or give a region that covers annotated pixels")
     return to_ncs(mask, annotation_axes(axes))
-
-
-def lazy_or_array(image):
-    """numpy stays numpy; dask/zarr/h5py are wrapped in dask so reordering stays lazy."""
-    lazy = not isinstance(image, np.ndarray) and all(hasattr(image, a) for a in ("shape", "dtype", "__getitem__"))
-    if lazy:
-        import dask.array as da
-
-        if not isinstance(image, da.Array):
-            image = da.from_array(image, chunks=getattr(image, "chunks", None) or "auto")
-        return image, True
-    return as_array(image, name="image"), False
 
 
 def prediction_input(image, axes: str | None, model) -> tuple[object, object, str, bool]:

@@ -11,14 +11,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...axes import check_axes, default_axes, from_ncs, to_ncs
-from ...data import as_array, check_finite
+from ...data import as_array, check_finite, lazy_or_array
 from ...dtypes import cast_image, output_dtype, source_dtype
 from ...errors import InputError
 from ...run.blocks import is_dask_array, predict_blocks
 from ...tiling import dihedral_stack, predict_tiled
 from ...training import check_budget, resolve_device, seed_everything, training_loop
 from .._blocks import TranslatorBlocks
-from .._pixelwise import ChannelNorm, lazy_or_array
+from .._pixelwise import ChannelNorm
 from ..base import TrainableModel, register
 from .colorize import COLORIZE_ADVERSARIAL_WEIGHT, ColorizeTask, checked_chroma
 from .common import Sampler, Task, region_weights
