@@ -1,7 +1,6 @@
 """Denoiser through the public API: shapes, dtypes, learning, stopping, errors, files."""
 
 import dataclasses
-import time
 
 import dask.array as da
 import numpy as np
@@ -10,7 +9,6 @@ import torch
 
 import napari_gan as ng
 from napari_gan.core.tasks.denoise import _blind_spot_mask, _neighbor_pairs
-from napari_gan.core.training import check_budget, training_loop
 
 FAST = dict(patch_size=32, batch_size=4, features=8, depth=2, pretrained=False)
 
@@ -98,23 +96,6 @@ def test_no_step_limit_trains_until_the_time_limit():
     for bad in (0, -3, True, 2.5, "10"):
         with pytest.raises(ValueError, match="max_steps must be a positive integer"):
             next(ng.Denoiser(**FAST).fit_iter(noisy, max_steps=bad))
-
-
-def test_a_time_limited_run_anneals_its_learning_rate_over_the_time():
-    net = torch.nn.Linear(2, 1)
-    opt = torch.optim.SGD(net.parameters(), lr=1.0)
-    seen = []
-
-    def step():
-        seen.append(opt.param_groups[0]["lr"])
-        time.sleep(0.01)
-        return {"loss": 0.0}
-
-    records = list(training_loop(step, max_steps=check_budget(None, 0.5), time_limit=0.5, optimizers=[opt]))
-    assert records[-1].elapsed >= 0.5 and len(records) < 100
-    assert seen[0] == pytest.approx(1.0) and seen[-1] < 0.2  # cosine over the seconds, not over 2**62 steps
-    assert all(a >= b for a, b in zip(seen, seen[1:]))
-    assert opt.param_groups[0]["lr"] == 1.0  # restored when the run ends
 
 
 def test_same_seed_same_model():

@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,20 @@ def channels_last(net: torch.nn.Module, dims: int = 2) -> torch.nn.Module:
     contiguous tensors).
     """
     return net.to(memory_format=torch.channels_last if dims == 2 else torch.channels_last_3d)
+
+
+@contextmanager
+def frozen(*modules: torch.nn.Module):
+    """Inside the block, no gradients of ``modules``' weights are computed (they still
+    pass gradients on to their inputs): a generator's step through its
+    discriminator needs only the latter; the weights are trainable again after."""
+    for m in modules:
+        m.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m in modules:
+            m.requires_grad_(True)
 
 
 def seed_everything(seed: int) -> None:

@@ -23,7 +23,7 @@ from ..models.dcgan import (
     TextureGANConfig,
     TextureGenerator,
 )
-from ..training import channels_last, check_budget, resolve_device, seed_everything, training_loop
+from ..training import channels_last, check_budget, frozen, resolve_device, seed_everything, training_loop
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
 from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
@@ -268,14 +268,15 @@ class ImageGAN(TrainableModel):
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
-            loss_g = -d(augment(fake), yb).mean()
-            record = {}
-            if patch_stats is not None:
-                loss_p = patch_stats(fake, rng)
-                loss_g = loss_g + cfg.patch_loss * loss_p
-                record["patch"] = loss_p.detach().item()
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
+            with frozen(d):  # gradients through the discriminator, not of its weights
+                loss_g = -d(augment(fake), yb).mean()
+                record = {}
+                if patch_stats is not None:
+                    loss_p = patch_stats(fake, rng)
+                    loss_g = loss_g + cfg.patch_loss * loss_p
+                    record["patch"] = loss_p.detach().item()
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
             opt_g.step()
             self.steps_trained += 1
             t = self.steps_trained

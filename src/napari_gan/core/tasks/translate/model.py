@@ -16,7 +16,7 @@ from ...dtypes import cast_image, output_dtype, source_dtype
 from ...errors import InputError
 from ...run.blocks import is_dask_array, predict_blocks
 from ...tiling import dihedral_stack, predict_tiled
-from ...training import check_budget, resolve_device, seed_everything, training_loop
+from ...training import check_budget, frozen, resolve_device, seed_everything, training_loop
 from .._blocks import TranslatorBlocks
 from .._pixelwise import ChannelNorm
 from ..base import TrainableModel, register
@@ -230,11 +230,12 @@ class Translator(TrainableModel):
                 opt_d.zero_grad(set_to_none=True)
                 d_loss.backward()
                 opt_d.step()
-                g_adv = -d(torch.cat([inp, out], 1)).mean()
+                with frozen(d):
+                    g_adv = -d(torch.cat([inp, out], 1)).mean()
                 loss = l1 + w * g_adv
                 losses.update(g_adv=g_adv, d=d_loss)
             opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # no gradients of d's weights: its forward pass above kept none
             opt_g.step()
             self.steps_trained += 1
             return {k: v.detach().item() for k, v in losses.items()}

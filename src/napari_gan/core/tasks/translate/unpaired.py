@@ -38,6 +38,7 @@ from scipy import ndimage
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...tiling import predict_tiled
+from ...training import frozen
 from .common import Sampler, Task, TrainingData, read_frames, residual_unet
 from .paired import joint_norm
 
@@ -115,15 +116,12 @@ class UnpairedTask(Task):
                 identity = g(real_b).abs().mean() + f(real_a).abs().mean()  # residuals: 0 is the identity
                 loss = loss + w_idt * identity
                 losses["identity"] = identity
-            d_b.requires_grad_(False)
-            d_a.requires_grad_(False)
-            g_adv = -d_b(fake_b).mean() - d_a(fake_a).mean()
-            loss = loss + w_adv * g_adv
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_g.step()
-            d_b.requires_grad_(True)
-            d_a.requires_grad_(True)
+            with frozen(d_b, d_a):
+                g_adv = -d_b(fake_b).mean() - d_a(fake_a).mean()
+                loss = loss + w_adv * g_adv
+                opt_g.zero_grad(set_to_none=True)
+                loss.backward()
+                opt_g.step()
             d_loss = _hinge_d(d_b, real_b, fake_b) + _hinge_d(d_a, real_a, fake_a)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
