@@ -23,13 +23,15 @@ generator alone, and refined (``generate(refine=True)``, the default), at the
 ``--snapshot`` mark of one training run and at its end (``--seconds 1200 --snapshot
 300`` shows whether longer training helps), and refined without its last
 step (``patchdist.polish``: the source's histogram and 10 steps of patch-distribution
-matching at full resolution).
+matching at full resolution); and ``generate(refine="example")``, the same refinement
+of a layout made from the example alone (GPDM at a quarter of the size), not by the
+generator.
 
 Writes bench/out/textures.json and bench/out/textures.png (per texture: reference
-quadrant | ours refined without the polish | ours refined | generator alone | GPDM |
-patch mosaic | phase | shuffle).
+quadrant | ours refined without the polish | ours refined | generator alone | the
+example's layout, refined | GPDM | patch mosaic | phase | shuffle).
 
-    python bench/textures.py                    # 4 textures x 300 s training, ~65 min on 2 CPU cores
+    python bench/textures.py                    # 5 textures x 300 s training, ~85 min on 2 CPU cores
     python bench/textures.py --save-models bench/out/texture_models   # the same, keeping the generators
     python bench/textures.py --models bench/out/texture_models        # score saved generators, ~35 min
     python bench/textures.py --only grass --quick   # smoke run, ~2 min
@@ -44,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 from generate import OUT, SEED_EVAL, panel_row, phase_randomised, shuffled_blocks, train_with_snapshot
+from scipy import ndimage as ndi
 from skimage import color, data
 from skimage.io import imsave
 
@@ -53,13 +56,34 @@ from napari_gan.core.patchdist import match_patches
 from napari_gan.core.patchsynth import synthesize
 from napari_gan.core.tasks import _gan_texture as texture_module
 
-TEXTURES = ("brick", "grass", "gravel", "histology")
+TEXTURES = ("brick", "grass", "gravel", "histology", "wall")
 N = 2  # images per row
+
+
+def brick_wall(size: int = 512, seed: int = 0) -> np.ndarray:
+    """A generated brick wall seen face on: running bond (each course shifted by half
+    a brick), 22 x 52 px bricks of varying shade and grain, 4 px mortar joints.
+    scikit-image's ``brick`` is photographed at an angle (its joints tilt one way on
+    the left and the other on the right), so it cannot tell whether a method keeps
+    straight courses; this can."""
+    rng = np.random.default_rng(seed)
+    course, length, joint = 26, 56, 4
+    yy, xx = np.mgrid[:size, :size]
+    row = yy // course
+    shift = np.where(row % 2 == 1, length // 2, 0) + rng.integers(-3, 4, size=row.max() + 1)[row]
+    col = (xx + shift) // length
+    in_joint = ((yy % course) < joint) | (((xx + shift) % length) < joint)
+    shade = rng.normal(100, 14, size=(row.max() + 1, col.max() + 2))[row, col]
+    grain = ndi.gaussian_filter(rng.normal(0, 1, (size, size)), 1.2) * 30
+    wall = np.where(in_joint, 185 + grain * 0.5, shade + grain)
+    return np.clip(ndi.gaussian_filter(wall, 0.7), 0, 255).astype(np.float32)
 
 
 def texture(name: str) -> np.ndarray:
     if name == "histology":
         return color.rgb2gray(data.immunohistochemistry()).astype(np.float32) * 255
+    if name == "wall":
+        return brick_wall()
     return getattr(data, name)().astype(np.float32)
 
 
@@ -123,6 +147,9 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     finally:
         texture_module.polish = polish
     rows[f"generator alone, {args.seconds:.0f} s"] = list(end[1])
+    t0 = time.perf_counter()
+    rows["example's layout, refined"] = list(gan.generate(N, seed=SEED_EVAL, size=(side, side), refine="example"))
+    layout_seconds = (time.perf_counter() - t0) / N
     per_image = (args.seconds + refine_seconds[-1]) / N
     t0 = time.perf_counter()
     rows[f"GPDM, {per_image:.0f} s per image"] = [
@@ -141,6 +168,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         "snapshot_steps": snap_steps,
         "steps_per_s": rate,
         "refine_s_per_image": refine_seconds[-1] / N,
+        "example_layout_s_per_image": layout_seconds,
         "gpdm_s_per_image": gpdm_seconds,
         "mosaic_s_per_image": mosaic_seconds,
     }
@@ -149,6 +177,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         rows[f"ours, refined without the polish, {args.seconds:.0f} s"][0],
         rows[f"ours, refined, {args.seconds:.0f} s"][0],
         rows[f"generator alone, {args.seconds:.0f} s"][0],
+        rows["example's layout, refined"][0],
         next(v for k, v in rows.items() if k.startswith("GPDM"))[0],
         rows["patch mosaic (no training)"][0],
         rows["phase noise"][0],
@@ -215,6 +244,7 @@ def main():
             print(f"| {name} | {row} | {r['c2st']:.3f} | {levels} | {copied} | {rate} |")
         print(
             f"| {name} | seconds per 256 px image: refinement {t['refine_s_per_image']:.1f}, "
+            f"example's layout {t['example_layout_s_per_image']:.1f}, "
             f"GPDM {t['gpdm_s_per_image']:.0f}, mosaic {t['mosaic_s_per_image']:.1f} | | | | |"
         )
     width = max(p.shape[1] for p in pictures)

@@ -412,10 +412,7 @@ def test_training_shows_in_the_activity_dock_and_cancel_stops_it(viewer_widget, 
 
 def test_max_steps_zero_trains_until_the_time_limit(viewer_widget, qtbot, errors):
     viewer, widget = viewer_widget
-    widget.image_picker.value = add_source(viewer)
-    configure(widget, steps=0, preview=0, time_limit=2)
-    assert widget.train()
-    wait_idle(qtbot, widget)
+    train_briefly(qtbot, widget, add_source(viewer), steps=0, preview=0, time_limit=2)
     assert errors == []
     record = widget.panel.last_record
     assert record.by_time and record.elapsed >= 2 and widget.model.steps_trained == record.step
@@ -431,9 +428,6 @@ def test_max_steps_zero_trains_until_the_time_limit(viewer_widget, qtbot, errors
 
 def test_a_step_limit_that_ends_a_timed_run_early_is_said(viewer_widget, qtbot, errors):
     viewer, widget = viewer_widget
-    widget.image_picker.value = add_source(viewer)
-    configure(widget, steps=3, preview=0, time_limit=600)
-    assert widget.train()
-    wait_idle(qtbot, widget)
+    train_briefly(qtbot, widget, add_source(viewer), steps=3, preview=0, time_limit=600)
     assert errors == [] and widget.panel.last_record.step == 3
     assert "Max steps came before the time limit" in widget.panel.status_label.text()

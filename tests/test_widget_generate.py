@@ -104,6 +104,14 @@ def test_texture_mode_and_bad_input(widget, qtbot, errors):
     raw = viewer.layers[-1]
     assert raw.metadata["napari_gan"]["refined"] is False
     np.testing.assert_array_equal(raw.data, w.model.generate(1, seed=0, size=(40, 72), refine=False))
+    w.detail.value = "example's layout and patches"  # for regular patterns: the layout from the image
+    count = len(viewer.layers)
+    assert w.generate()
+    qtbot.waitUntil(lambda: len(viewer.layers) > count, timeout=30_000)
+    wait_idle(qtbot, w)
+    laid = viewer.layers[-1]
+    assert laid.metadata["napari_gan"]["refined"] == "example"
+    np.testing.assert_array_equal(laid.data, w.model.generate(1, seed=0, size=(40, 72), refine="example"))
 
     # one image in samples mode, a texture too small: clear messages, napari keeps running
     w.mode_picker.value = "samples"

@@ -30,7 +30,7 @@ PREVIEW_SEED = 0
 PREVIEW_COUNT = 16
 PREVIEW_TEXTURE = 256
 #: texture detail choices -> ImageGAN.generate(refine=...)
-DETAIL = {"example's patches": True, "generator only": False}
+DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
 
 
 def parse_labels(text: str) -> list[str] | None:
@@ -128,6 +128,8 @@ class GenerateWidget(DockWidget):
             label="Texture detail",
             tooltip="example's patches: the generator's layout, filled in with sharp detail from the training "
             "image's own patches and its contrast (about 10 s per 256 x 256; small pieces of the image are copied). "
+            "example's layout and patches: the same detail on a layout made from the training image alone, for "
+            "regular patterns (bricks, tiles, grids) whose rows the generator breaks (about 30 s per 256 x 256). "
             "generator only: what the network alone makes (nothing copied, blurrier). The training "
             "preview shows the generator only.",
         )

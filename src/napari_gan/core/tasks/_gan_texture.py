@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from skimage.transform import resize
 
-from ..patchdist import polish
+from ..patchdist import PATCH, match_patches, polish
 from ..patchsynth import synthesize
 
 #: noise cells added on each side of a training crop's noise field (and cropped away from
@@ -23,6 +24,9 @@ _EXEMPLAR_MAX = 1024
 #: pyramid levels of the refinement's patch synthesis; the generator's layout is taken
 #: at 1 / 2**(levels - 1) of the output's size (docs/benchmarks.md, "Textures")
 REFINE_LEVELS = 3
+#: ``refine="example"``: the layout is made at 1 / LAYOUT_SCALE of the output's size,
+#: from the example at 1 / LAYOUT_SCALE of its own
+LAYOUT_SCALE = 4
 
 
 class _Exemplar(torch.nn.Module):
@@ -69,3 +73,17 @@ def refine(example: np.ndarray, layout: np.ndarray, seed: int) -> np.ndarray:
     (:func:`napari_gan.core.patchdist.polish`). Deterministic for a seed."""
     out = synthesize(example, layout.shape[1:], start=np.clip(layout, -1, 1), levels=REFINE_LEVELS, seed=seed)
     return polish(example, out, seed=seed)
+
+
+def example_layout(example: np.ndarray, size: tuple[int, int], seed: int) -> np.ndarray:
+    """A layout of ``size`` (C, Y, X) made from the ``example`` alone, without the
+    generator: patch-distribution matching (GPDM, :func:`napari_gan.core.patchdist.match_patches`
+    with its authors' settings, from noise) of the example at 1 / ``LAYOUT_SCALE`` of its
+    size into 1 / ``LAYOUT_SCALE`` of ``size``, resized up. On regular patterns (a
+    brick wall seen face on) it keeps straight courses where the generator's layout
+    breaks them (docs/benchmarks.md, "Textures"). Deterministic for a seed."""
+    c, sy, sx = example.shape
+    small = resize(example, (c, max(PATCH, sy // LAYOUT_SCALE), max(PATCH, sx // LAYOUT_SCALE)), anti_aliasing=True)
+    shape = (max(PATCH, size[0] // LAYOUT_SCALE), max(PATCH, size[1] // LAYOUT_SCALE))
+    layout = match_patches(small.astype(np.float32), shape, seed=seed)
+    return resize(layout, (c, *size), order=1).astype(np.float32)
