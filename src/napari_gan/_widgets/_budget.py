@@ -59,20 +59,6 @@ def can_resume(model) -> bool:
     return run is not None and not run.finished
 
 
-def show_progress(bar, record) -> None:
-    """Set a QProgressBar to ``record``'s steps (of the step budget), or to its
-    seconds (of the time limit) when only the time limit ends the run."""
-    if record.by_time:
-        limit = int(round(record.time_limit))
-        bar.setRange(0, max(limit, 1))
-        bar.setValue(min(int(record.elapsed), limit))
-        bar.setFormat(f"{record.step} steps · {record.elapsed:.1f} / {limit} s")
-    else:
-        bar.setRange(0, record.total)
-        bar.setValue(record.step)
-        bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
-
-
 def progress_units(record) -> tuple[int, int]:
     """``(done, total)`` of ``record`` for a progress counter: steps, or whole
     seconds when only the time limit ends the run."""
@@ -80,6 +66,18 @@ def progress_units(record) -> tuple[int, int]:
         limit = int(round(record.time_limit))
         return min(int(record.elapsed), limit), limit
     return record.step, record.total
+
+
+def show_progress(bar, record) -> None:
+    """Set a QProgressBar to ``record``'s steps (of the step budget), or to its
+    seconds (of the time limit) when only the time limit ends the run."""
+    done, total = progress_units(record)
+    bar.setRange(0, max(total, 1))
+    bar.setValue(done)
+    if record.by_time:
+        bar.setFormat(f"{record.step} steps · {record.elapsed:.1f} / {total} s")
+    else:
+        bar.setFormat(f"%v / %m steps · {record.elapsed:.1f} s")
 
 
 def summary(how: str, record) -> str:

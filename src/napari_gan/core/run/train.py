@@ -135,7 +135,7 @@ def train(config, *, resume: bool = False, echo=None, every_seconds: float = 10.
         # Several processes must stop at the same step: the run's clock is then
         # checked here, across processes, and the schedule follows max_steps.
         time_limit = fit.pop("time_limit", None) if world.size > 1 else None
-        if world.size > 1 and "max_steps" in fit and fit["max_steps"] is None:
+        if world.size > 1 and fit.get("max_steps", 1) is None:
             raise InputError("under torchrun fit.max_steps must be a number: the processes stop at the same step")
         if resume:
             state = state_file(out, world.rank)

@@ -404,13 +404,14 @@ class ImageGAN(TrainableModel):
             if self.mode == "samples":
                 yi = y[i : i + step].to(dev) if y is not None else None
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
-            elif refine == "example":  # the layout from the example, not from the generator
-                s = int(seed) * 7919 + i
-                outs.append(refine_texture(example, example_layout(example, size, s), seed=s)[None])
             else:
-                out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
-                if example is not None:
-                    out = refine_texture(example, out[0], seed=int(seed) * 7919 + i)[None]
+                s = int(seed) * 7919 + i
+                if refine == "example":  # the layout from the example, not from the generator
+                    out = refine_texture(example, example_layout(example, size, s), seed=s)[None]
+                else:
+                    out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
+                    if example is not None:
+                        out = refine_texture(example, out[0], seed=s)[None]
                 outs.append(out)
             if progress is not None:
                 progress(min(i + len(zi), n), n)
