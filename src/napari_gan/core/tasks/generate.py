@@ -13,7 +13,6 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
-from ..data import check_memory
 from ..errors import CheckpointError, InputError
 from ..models.dcgan import (
     DCGANConfig,
@@ -26,14 +25,11 @@ from ..models.dcgan import (
 from ..training import channels_last, check_budget, frozen, resolve_device, seed_everything, training_loop
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment, standing_statistics
-from ._gan_texture import _MARGIN, _Exemplar, example_layout, exemplar_of, texture_pass
-from ._gan_texture import refine as refine_texture
+from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment
+from ._gan_sampling import GANSampling
+from ._gan_texture import _MARGIN, _Exemplar, exemplar_of
 from .base import TrainableModel, register
 
-# batches of latents (and their seed) from which the averaged generator's batch-norm
-# statistics are computed before it generates (ImageGAN._refresh_statistics)
-_STANDING, _STANDING_SEED = 16, 2**31 - 1
 #: texture mode's patch-statistics loss: neighbourhood edge, patches and random
 #: directions drawn per pyramid band and step
 _STATS_PATCH = 5
@@ -41,27 +37,11 @@ _STATS_SAMPLES = 4096
 _STATS_PROJECTIONS = 64
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _check_seed(seed, name: str) -> None:
-    if not _is_int(seed):
-        raise InputError(f"{name} must be an integer, got {seed!r}")
-
-
-def _walk(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    """A point between two Gaussian latents that stays Gaussian (unit variance):
-    cos/sin weights, where a straight line would pass through low-norm latents."""
-    angle = t * math.pi / 2
-    return math.cos(angle) * a + math.sin(angle) * b
-
-
 # --------------------------------------------------------------------------- model
 
 
 @register
-class ImageGAN(TrainableModel):
+class ImageGAN(GANSampling, TrainableModel):
     """A generative adversarial network that learns from your images.
 
     ``samples`` mode learns from a stack of images (cells, particles, faces, digits)
@@ -310,229 +290,6 @@ class ImageGAN(TrainableModel):
         # channels-last, here where every network is built (trained or loaded), so
         # that a loaded model computes exactly what the trained one did
         return channels_last(torch.nn.ModuleDict({"generator": g, "generator_ema": g_ema, "discriminator": d}))
-
-    # -- generation ------------------------------------------------------------------
-    def _class_tensor(self, classes, n: int, seed: int) -> torch.Tensor | None:
-        if self.class_names is None:
-            if classes is not None:
-                raise InputError("this ImageGAN was trained without classes; call generate() without classes=")
-            return None
-        k = len(self.class_names)
-        if classes is None:  # one random class per image, from the seed
-            return torch.randint(k, (n,), generator=torch.Generator().manual_seed(seed + 7919))
-        many = isinstance(classes, (list, tuple, np.ndarray))
-        labels = list(classes) if many else [classes] * n
-        if len(labels) != n:
-            raise InputError(f"classes must be one label or {n} labels, got {len(labels)}")
-        out = []
-        by_str = {str(v): i for i, v in enumerate(self.class_names)}
-        for v in labels:
-            v = v.item() if isinstance(v, np.generic) else v
-            if v in self.class_names:
-                out.append(self.class_names.index(v))
-            elif str(v) in by_str:
-                out.append(by_str[str(v)])
-            else:
-                raise InputError(f"unknown class {v!r}; this ImageGAN knows {self.class_names}")
-        return torch.tensor(out, dtype=torch.int64)
-
-    def _latents(self, n: int, seed: int, cells: tuple[int, int] | None = None) -> torch.Tensor:
-        gen = torch.Generator().manual_seed(int(seed))
-        if self.mode == "samples":
-            return torch.randn(n, self.net_config.latent, generator=gen)
-        return torch.randn(n, self.net_config.noise_channels, *cells, generator=gen)
-
-    def _cells(self, size) -> tuple[tuple[int, int], tuple[int, int]]:
-        if size is None:
-            size = self.shape
-        if _is_int(size):
-            size = (size, size)
-        if not isinstance(size, (tuple, list, np.ndarray)) or len(size) != 2 or not all(_is_int(v) for v in size):
-            raise InputError(f"size must be (Y, X) with positive integer sizes, got {size!r}")
-        size = tuple(int(v) for v in size)
-        if min(size) < 1:
-            raise InputError(f"size must be (Y, X) with positive sizes, got {size!r}")
-        s = self.net_config.stride
-        return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
-
-    def _training_noise(self, n: int, dev, gen: torch.Generator | None = None) -> torch.Tensor:
-        """Latents as training draws them: z (samples), or a noise field of a training
-        crop plus its margin (texture); from torch's global generator, or ``gen``."""
-        c = self.net_config
-        if self.mode == "samples":
-            shape = (n, c.latent)
-        else:
-            cells = self.config.crop_size // c.stride + 2 * _MARGIN
-            shape = (n, c.noise_channels, cells, cells)
-        return torch.randn(shape, device=dev) if gen is None else torch.randn(shape, generator=gen).to(dev)
-
-    def _refresh_statistics(self, dev) -> None:
-        """Give the averaged generator batch-norm statistics of its own weights
-        (:func:`standing_statistics`) from ``_STANDING`` batches of latents drawn as
-        in training, from a fixed seed so generation stays deterministic. Done
-        before generating when the generator changed since (training, loading)."""
-        if self._statistics_fresh:
-            return
-        gen = torch.Generator().manual_seed(_STANDING_SEED)
-        bs, k = self.config.batch, len(self.class_names or ())
-
-        def inputs():
-            for _ in range(_STANDING):
-                if self.mode == "samples":
-                    y = torch.randint(k, (bs,), generator=gen).to(dev) if k else None
-                    yield self._training_noise(bs, dev, gen), y
-                else:
-                    yield (self._training_noise(bs, dev, gen),)
-
-        standing_statistics(self.net["generator_ema"], inputs())
-        self._statistics_fresh = True
-
-    @torch.no_grad()
-    def _decode(
-        self, z: torch.Tensor, y: torch.Tensor | None, size=None, progress=None, refine: bool | str = False, seed=0
-    ) -> np.ndarray:
-        """Latents -> (n, Y, X[, C]) float32 in the data's range."""
-        dev = self.device or "cpu"
-        self._refresh_statistics(dev)
-        g = self.net["generator_ema"].eval()
-        outs = []
-        n = z.shape[0]
-        step = 64 if self.mode == "samples" else 1
-        example = self.net["exemplar"].image.cpu().numpy() if refine else None
-        for i in range(0, n, step):
-            zi = z[i : i + step]
-            if self.mode == "samples":
-                yi = y[i : i + step].to(dev) if y is not None else None
-                outs.append(g(zi.to(dev), yi).float().cpu().numpy())
-            else:
-                s = int(seed) * 7919 + i
-                if refine == "example":  # the layout from the example, not from the generator
-                    out = refine_texture(example, example_layout(example, size, s), seed=s)[None]
-                else:
-                    out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
-                    if example is not None:
-                        out = refine_texture(example, out[0], seed=s)[None]
-                outs.append(out)
-            if progress is not None:
-                progress(min(i + len(zi), n), n)
-        out = np.concatenate(outs)
-        if self.mode == "samples" and tuple(out.shape[-2:]) != self.shape:
-            out = np.stack([resize(im, (out.shape[1], *self.shape), order=1, anti_aliasing=True) for im in out])
-        out = (np.clip(out, -1, 1) + 1) * np.float32((self.high - self.low) / 2) + np.float32(self.low)
-        out = np.moveaxis(out.astype(np.float32, copy=False), 1, -1)
-        return np.ascontiguousarray(out if self.has_channel_axis else out[..., 0])
-
-    @property
-    def can_refine(self) -> bool:
-        """Texture mode: whether the model holds its example, for ``refine=True``
-        (models saved before 2026-12-03 do not)."""
-        return self.net is not None and "exemplar" in self.net
-
-    def generate(
-        self, n: int = 1, *, seed: int = 0, classes=None, size=None, progress=None, refine: bool | str | None = None
-    ) -> np.ndarray:
-        """Generate ``n`` new images.
-
-        Parameters
-        ----------
-        n : int
-            Number of images.
-        seed : int
-            The same seed gives the same images (the i-th image depends on the seed
-            and on i only up to ``n``: use one call per set).
-        classes : label or sequence of n labels, optional
-            Class-conditional models: the class of every image (one label for all).
-            None: random classes from the seed.
-        size : int or (int, int), optional
-            Texture mode: the output's (Y, X), any size (default: the training
-            image's). Samples mode generates the training images' size.
-        refine : bool, optional
-            Texture mode: give the generator's layout the example's own detail, by
-            patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`) started
-            from the generator's output at a quarter of the size, then the example's
-            histogram and fine patch statistics (:func:`napari_gan.core.patchdist.polish`).
-            Sharp stones, blades and joints where the generator alone gives blurred
-            blobs; the detail is made of pieces of the example, so at the scale of a
-            patch it copies (docs/benchmarks.md, "Textures"). About 10 s per
-            256 x 256 and 75 s per 512 x 512 on 2 CPU cores. None (default): True
-            when the model holds its example (:attr:`can_refine`). ``"example"``: the
-            same refinement of a layout made from the example alone by patch-distribution
-            matching at a quarter of the size (:func:`._gan_texture.example_layout`), not
-            by the generator: for regular patterns (bricks, tiles, grids), whose courses
-            the generator's layout breaks; about 30 s per 256 x 256.
-        progress : callable, optional
-            Called with (done, total) after every image.
-
-        Returns
-        -------
-        ndarray of float32, shape (n, Y, X) or (n, Y, X, C)
-            In the training data's intensity range (de-normalised).
-        """
-        self._require_fitted()
-        n = self._check_n(n)
-        _check_seed(seed, "seed")
-        if self.mode == "samples":
-            self._check_output(n, self.shape)
-            if size is not None and tuple(np.atleast_1d(size)) not in (self.shape, (self.shape[0],)):
-                raise InputError(
-                    f"samples mode generates images of the training size {self.shape}; size= is for texture mode"
-                )
-            return self._decode(self._latents(n, seed), self._class_tensor(classes, n, seed), progress=progress)
-        if classes is not None:
-            raise InputError("texture mode has no classes")
-        if refine is None:
-            refine = self.can_refine
-        elif not (isinstance(refine, bool) or refine == "example"):
-            raise InputError(f"refine must be True, False or 'example', got {refine!r}")
-        elif refine and not self.can_refine:
-            raise InputError("this model does not hold its example image (saved before 2026-12-03); use refine=False")
-        size, cells = self._cells(size)
-        self._check_output(n, size)
-        return self._decode(self._latents(n, seed, cells), None, size, progress=progress, refine=refine, seed=seed)
-
-    def interpolate(self, n: int, seed_a: int = 0, seed_b: int = 1, *, classes=None, size=None) -> np.ndarray:
-        """A latent walk: ``n`` images going smoothly from ``generate(1, seed=seed_a)``
-        to ``generate(1, seed=seed_b)`` (same ``classes`` / ``size``).
-
-        Returns
-        -------
-        ndarray of float32, shape (n, Y, X[, C])
-            Frame 0 is seed_a's image, frame n-1 seed_b's.
-        """
-        self._require_fitted()
-        n = self._check_n(n)
-        _check_seed(seed_a, "seed_a")
-        _check_seed(seed_b, "seed_b")
-        if self.mode == "samples":
-            self._check_output(n, self.shape)
-            za, zb = self._latents(1, seed_a), self._latents(1, seed_b)
-            ya = self._class_tensor(classes, 1, seed_a)
-            y = ya.repeat(n) if ya is not None else None
-            size_ = None
-        else:
-            if classes is not None:
-                raise InputError("texture mode has no classes")
-            size_, cells = self._cells(size)
-            self._check_output(n, size_)
-            za, zb = self._latents(1, seed_a, cells), self._latents(1, seed_b, cells)
-            y = None
-        ts = np.linspace(0, 1, n) if n > 1 else [0.0]
-        z = torch.cat([_walk(za, zb, float(t)) for t in ts])
-        return self._decode(z, y, size_)
-
-    @staticmethod
-    def _check_n(n) -> int:
-        if not _is_int(n) or n < 1:
-            raise InputError(f"n must be a positive integer, got {n!r}")
-        return int(n)
-
-    def _check_output(self, n: int, size) -> None:
-        # the float32 result alone; the generator's activations for one image come on top
-        check_memory(
-            4.0 * n * size[0] * size[1] * self.channels,
-            what=f"{n} generated image(s) of {size[0]} x {size[1]} pixels",
-            hint="generate fewer or smaller images at a time",
-        )
 
     # -- persistence -----------------------------------------------------------------
     def _state(self) -> dict:
