@@ -13,7 +13,7 @@ Boxes (:mod:`.boxes`)
     and AP@[.5:.95], per class, and precision/recall/F1 at IoU 0.5)
 Classification (:mod:`.classification`)
     ClassificationReport, classification_report
-Generated images (:mod:`.two_sample`, :mod:`.generative`)
+Generated images (:mod:`.two_sample`, :mod:`.generative`, :mod:`.seams`)
     ClassifierTest, classifier_test, classifier_test_floor (the first measure of
     any generated result: can a fresh CNN tell it from real?), seam_score,
     split_halves, sliced_wasserstein, sliced_wasserstein_floor,
@@ -48,7 +48,6 @@ from .generative import (
     diversity,
     lattice_strength,
     memorisation_distance,
-    seam_score,
     sliced_wasserstein,
     sliced_wasserstein_floor,
     split_halves,
@@ -63,6 +62,7 @@ from .instances import (
     segmentation_scores,
 )
 from .points import KeypointMatch, PointMatch, match_keypoints, match_points
+from .seams import seam_score
 from .two_sample import ClassifierTest, classifier_test, classifier_test_floor
 
 __all__ = [
