@@ -29,8 +29,6 @@ from .storage import create_output
 
 #: block edge (pixels per spatial axis) when the caller gives none
 DEFAULT_CHUNKS = {2: 1024, 3: 128}
-#: models whose predict maps an image to an image or a label image
-SUPPORTED = ("Denoiser", "Segmenter", "Translator")
 #: set by dask's nannies in every worker by default; it stops glibc adapting its mmap
 #: threshold, and torch's convolutions ran about 1.3x slower there (docs/scale.md)
 SLOW_MALLOC = "MALLOC_TRIM_THRESHOLD_"
@@ -110,8 +108,11 @@ def _block_predictor(model, src, axes, *, device, tile_size, options) -> BlockPr
     kind = type(model).__name__
     make = getattr(model, "block_predictor", None)
     if make is None:
+        from ..tasks.base import MODEL_KINDS
+
+        able = sorted(name for name, cls in MODEL_KINDS.items() if hasattr(cls, "block_predictor"))
         raise InputError(
-            f"block prediction covers models that predict an image or labels ({', '.join(SUPPORTED)}), not a {kind}"
+            f"block prediction covers models that predict an image or labels ({', '.join(able)}), not a {kind}"
         )
     try:
         return make(src, axes, device=device, tile_size=tile_size, **options)
