@@ -111,6 +111,22 @@ def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
     assert np.abs(local - whole).max() < 1e-3 * (big.max() - big.min())
 
 
+@pytest.mark.parametrize("fill", ["smooth", "texture"])
+def test_inpaint_ignores_what_is_under_the_hole(cam, fill):
+    """The fill comes from the known pixels alone: zeros, the object to remove or a
+    bright blob under the mask give the same result (the intensity scale the network
+    sees is set by the known pixels, not by the hole's content)."""
+    inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=2, seed=0)
+    hole = np.zeros(cam.shape, bool)
+    hole[40:80, 30:60] = True
+    results = [
+        inp.predict(np.where(hole, under, cam).astype(np.float32), mask=hole, fill=fill)
+        for under in (0.0, cam, 5.0 * cam.max())
+    ]
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=0, atol=1e-5)
+
+
 def test_pyramid_fill_keeps_known_and_fills_smoothly():
     import torch
 

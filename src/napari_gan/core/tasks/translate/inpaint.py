@@ -53,6 +53,14 @@ def random_masks(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return masks
 
 
+
+def known_norm(frame: np.ndarray, hole: np.ndarray) -> ChannelNorm:
+    """The intensity normalisation of a (C, Y, X) frame from its known pixels only:
+    what is in the hole (the object to remove, or zeros) must not set the scale the
+    network sees, which it learnt from the whole training image. With zeros in
+    holes covering a sixth of a brick image the smooth fill lost 0.6-1.5 dB."""
+    return ChannelNorm.fit(frame[:, ~hole][None], name="image")
+
 class InpaintTask(Task):
     name = "inpaint"
     takes_mask = True
@@ -103,7 +111,7 @@ class InpaintTask(Task):
     def texture_frame(frame, hole, seed, want_error):
         """Fill one (C, Y, X) frame's holes with texture from its own patches."""
         frame = frame.astype(np.float32, copy=False)
-        norm = ChannelNorm.fit(frame[None], name="image")
+        norm = known_norm(frame, hole)
         x = norm.apply(frame[None])[0]
         filled, error = patch_fill(x, hole, seed=seed, return_error=True)
         out = np.where(hole[None], norm.invert(filled[None])[0], frame).astype(np.float32)
@@ -119,7 +127,7 @@ class InpaintTask(Task):
         ys, xs = np.nonzero(hole)
         y0, y1 = max(int(ys.min()) - margin, 0), min(int(ys.max()) + 1 + margin, hole.shape[0])
         x0, x1 = max(int(xs.min()) - margin, 0), min(int(xs.max()) + 1 + margin, hole.shape[1])
-        norm = ChannelNorm.fit(frame[None], name="image")
+        norm = known_norm(frame, hole)
         box = (slice(None), slice(y0, y1), slice(x0, x1))
         part, spread_part = model._predict_frame(frame[box], hole[box[1:]], g, dev, tile_size, tta, progress, norm)
         out = frame.copy()
