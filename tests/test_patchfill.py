@@ -89,6 +89,21 @@ def test_texture_fill_refuses_bad_input(grass):
     np.testing.assert_array_equal(patch_fill(grass, hole, avoid=~hole), patch_fill(grass, hole))
 
 
+def test_texture_fill_default_patch_shrinks_to_a_small_image(grass):
+    """The default patch (11 px) gives way to smaller ones where the known image
+    around the hole is too small for it; a patch the caller names is used as asked, or
+    refused if it does not fit."""
+    small = grass[:, :9, :9]
+    hole = _hole(small.shape[1:], 3, 3, 3)
+    out = patch_fill(small, hole)
+    assert out.shape == small.shape and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, ~hole], small[:, ~hole])
+    with pytest.raises(ng.InputError, match="smaller than one 11 px patch"):
+        patch_fill(small, hole, patch=11)
+    with pytest.raises(ng.InputError, match="no patch of known pixels"):
+        patch_fill(small, hole, patch=7)  # fits the image, but every 7 px patch touches the hole
+
+
 def test_translator_fills_texture_by_default_and_smooth_on_request(grass):
     img = grass[0]
     inp = ng.Translator(task="inpaint", features=8, depth=2, patch_size=32, batch_size=2).fit(img, max_steps=1)

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .errors import InputError
-from .patchfill import patch_fill
+from .patchfill import PATCH, patch_fill
 
 #: label pixels dilated into the removed region: the blur around an object's edge
 HALO = 2
@@ -124,7 +124,9 @@ def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int) -> tupl
     lo, hi = chans.min(axis=(0, 1)), chans.max(axis=(0, 1))
     scale = np.where(hi > lo, hi - lo, 1.0)
     unit = np.moveaxis((chans - lo) / scale, -1, 0)
-    filled = np.moveaxis(patch_fill(unit, hole, seed=seed, avoid=others), 0, -1) * scale + lo
+    # 7 px patches, not the fill's default 11: the background between objects is often too narrow
+    # for larger ones, which then bring in the edges of the objects avoided
+    filled = np.moveaxis(patch_fill(unit, hole, patch=PATCH, seed=seed, avoid=others), 0, -1) * scale + lo
     return np.where(hole[..., None], filled, chans), hole  # known pixels exactly as they were
 
 
