@@ -26,7 +26,7 @@ The crops of brick, grass and gravel used here are their bottom-right 384 px; th
 fill's design choices were looked at on their top-left 160-384 px and on the
 astronaut, which overlap these only in part.
 
-    python bench/fill.py            # ~40 min on 2 CPU cores; bench/out/fill.{json,png}
+    python bench/fill.py            # ~13 min on 2 CPU cores; bench/out/fill.{json,png}
     python bench/fill.py --quick    # smoke run, ~2 min
 """
 
