@@ -10,7 +10,7 @@ from magicgui.widgets import CheckBox, ComboBox, FloatSpinBox, SpinBox, create_w
 
 import napari_gan as ng
 
-from ..core.tasks.translate.model import SAME_UNITS
+from ..core.tasks.translate.prediction import SAME_UNITS
 from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import axes_picker, central_crop, check_image_layer, image_array, layer_axes

@@ -53,13 +53,14 @@ def random_masks(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return masks
 
 
-
 def known_norm(frame: np.ndarray, hole: np.ndarray) -> ChannelNorm:
     """The intensity normalisation of a (C, Y, X) frame from its known pixels only:
     what is in the hole (the object to remove, or zeros) must not set the scale the
-    network sees, which it learnt from the whole training image. With zeros in
-    holes covering a sixth of a brick image the smooth fill lost 0.6-1.5 dB."""
+    network sees, which it learnt from the whole training image. With zeros in holes
+    covering a sixth of a 384 px brick crop, the smooth fill of two of four 60 s
+    trainings fell to 8-15 dB in the holes (18.8-20.8 dB with this scale)."""
     return ChannelNorm.fit(frame[:, ~hole][None], name="image")
+
 
 class InpaintTask(Task):
     name = "inpaint"
