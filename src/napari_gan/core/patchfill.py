@@ -425,15 +425,17 @@ def patch_fill(
         sub = region & (groups[y0:y1, x0:x1] == i)
         keep_off = None if avoid is None else avoid[y0:y1, x0:x1]
         sizes = [int(patch)] if patch is not None else [q for q in _DEFAULT_PATCHES if q <= min(sub.shape)]
-        if not sizes or min(sub.shape) < sizes[0]:
+        if not sizes or sizes[0] > min(sub.shape):
             raise InputError(f"the image is smaller than one {sizes[0] if sizes else 3} px patch around the hole")
-        for k, p in enumerate(sizes):
+        part = out[:, y0:y1, x0:x1]
+        for p in sizes[:-1]:  # the default's larger patches, while the known image holds enough of them
             try:
-                filled, err = _fill_region(out[:, y0:y1, x0:x1], region, p, int(iterations), gen, avoid=keep_off)
+                filled, err = _fill_region(part, region, p, int(iterations), gen, avoid=keep_off)
                 break
-            except InputError:  # too little known image for patches this large: try smaller ones
-                if k == len(sizes) - 1:
-                    raise
+            except InputError:
+                continue
+        else:
+            filled, err = _fill_region(part, region, sizes[-1], int(iterations), gen, avoid=keep_off)
         out[:, y0:y1, x0:x1] = np.where(sub[None], filled, out[:, y0:y1, x0:x1])
         error[y0:y1, x0:x1] = np.where(sub, err, error[y0:y1, x0:x1])
     return (out, error) if return_error else out

@@ -16,6 +16,7 @@ from ...data import as_array, check_finite, flip_rot, read_array
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...models.unet import UNet, UNetConfig
+from ...tiling import predict_tiled
 from .._pixelwise import ChannelNorm
 
 
@@ -263,3 +264,21 @@ def region_weights(region, shape: tuple[int, ...], axes: str) -> np.ndarray:
     soft = [ndimage.gaussian_filter(f.astype(np.float32), REGION_EDGE) for f in inside]
     # inside stays fully translated; the soft edge lies outside the region
     return np.stack([np.where(f, 1.0, s) for f, s in zip(inside, soft)]).astype(np.float32)
+
+
+def predict_frame_tiled(config, x: np.ndarray, fn, *, out_channels: int, multiple: int, tile_size, progress):
+    """(1, C, Y, X) -> (out_channels, Y', X') through ``fn`` tile by tile: tiles of
+    ``tile_size`` (default ``config.tile_size``; at most 1024, a multiple of the
+    network's ``multiple``) overlapping by ``config.tile_overlap`` (at most a quarter)."""
+    tile = min(tile_size or config.tile_size, 1024)
+    tile = max(multiple, tile // multiple * multiple)
+    return predict_tiled(
+        x,
+        fn,
+        out_channels=out_channels,
+        tile=(tile, tile),
+        overlap=min(config.tile_overlap, tile // 4),
+        multiple=multiple,
+        batch_size=2,
+        progress=progress,
+    )[0]

@@ -13,10 +13,10 @@ from ...data import as_array, check_finite, lazy_or_array
 from ...dtypes import cast_image, output_dtype, source_dtype
 from ...errors import InputError
 from ...run.blocks import is_dask_array, predict_blocks
-from ...tiling import dihedral_stack, predict_tiled
+from ...tiling import dihedral_stack
 from ...training import resolve_device
 from .._blocks import TranslatorBlocks
-from .common import region_weights
+from .common import predict_frame_tiled, region_weights
 from .inpaint import FILLS
 from .unpaired import DIRECTIONS
 
@@ -244,17 +244,14 @@ class TranslatorPrediction:
                 stack = dihedral_stack(lambda ti: self._forward(ti.contiguous(memory_format=fmt)), t, 4)
                 return torch.cat([stack.mean(0), stack.std(0)], 1).float().contiguous().cpu().numpy()
 
-        tile = min(tile_size or cfg.tile_size, 1024)
-        tile = max(g.multiple, tile // g.multiple * g.multiple)
-        maps = predict_tiled(
+        maps = predict_frame_tiled(
+            cfg,
             net_in[None],
             fn,
             out_channels=cout * (2 if tta else 1),
-            tile=(tile, tile),
-            overlap=min(cfg.tile_overlap, tile // 4),
             multiple=g.multiple,
-            batch_size=2,
+            tile_size=tile_size,
             progress=progress,
-        )[0]
+        )
         pred, std = maps[:cout], (maps[cout:] if tta else None)
         return spec.finish(self, frame, hole, net_in, pred, std, norm)

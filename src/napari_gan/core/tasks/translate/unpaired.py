@@ -37,9 +37,8 @@ from scipy import ndimage
 
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
-from ...tiling import predict_tiled
 from ...training import frozen
-from .common import Sampler, Task, TrainingData, read_frames, residual_unet
+from .common import Sampler, Task, TrainingData, predict_frame_tiled, read_frames, residual_unet
 from .paired import joint_norm
 
 #: ``Translator(task="unpaired")``'s adversarial weight unless given (the config's
@@ -161,19 +160,15 @@ class UnpairedTask(Task):
                     y = torch.cat([y, (y + back(y) - t).abs()], 1)
                 return y.float().cpu().numpy()
 
-        cfg = model.config
-        tile = min(tile_size or cfg.tile_size, 1024)
-        tile = max(there.multiple, tile // there.multiple * there.multiple)
-        maps = predict_tiled(
+        maps = predict_frame_tiled(
+            model.config,
             x,
             fn,
             out_channels=c * (2 if change else 1),
-            tile=(tile, tile),
-            overlap=min(cfg.tile_overlap, tile // 4),
             multiple=there.multiple,
-            batch_size=2,
+            tile_size=tile_size,
             progress=progress,
-        )[0]
+        )
         out = norm_out.invert(maps[None, :c])[0]
         if not change:
             return out, None
