@@ -4,6 +4,7 @@ seed, known pixels untouched, clear errors."""
 import numpy as np
 import pytest
 from skimage import data
+from skimage.draw import disk
 
 import napari_gan as ng
 from napari_gan.core.patchfill import patch_fill
@@ -52,6 +53,27 @@ def test_texture_fill_keeps_the_grain_where_the_smooth_fill_smears(grass):
     assert 0.6 * real < texture < 1.4 * real, (real, smooth, texture)
     # its grey levels come from the image: the hole's mean stays near the image's
     assert abs(patch_fill(grass, hole)[0][hole].mean() - grass[0].mean()) < 0.1
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_texture_fill_grows_what_surrounds_the_hole(seed):
+    """A hole in empty background stays background though the image holds bright
+    objects elsewhere, and stripes continue through a hole in phase (a fill started
+    from random patches brought pieces of objects into the first and broke the second)."""
+    rng = np.random.default_rng(0)
+    img = 0.2 + 0.03 * rng.standard_normal((128, 128))
+    for _ in range(40):
+        y, x = rng.integers(0, 128), rng.integers(72, 128)
+        img[disk((y, x), 6, shape=img.shape)] = 0.9
+    hole = _hole(img.shape, 40, 16, 36)
+    out = patch_fill(img[None].astype(np.float32), hole, seed=seed)[0]
+    assert (out[hole] > 0.5).mean() < 0.005
+
+    yy, xx = np.mgrid[:128, :128]
+    stripes = np.sin(2 * np.pi * (yy + 0.3 * xx) / 13) + 0.1 * rng.standard_normal((128, 128))
+    hole = _hole(stripes.shape, 44, 44, 40)
+    out = patch_fill(stripes[None].astype(np.float32), hole, seed=seed)[0]
+    assert np.corrcoef(out[hole], stripes[hole])[0, 1] > 0.95
 
 
 def test_texture_fill_colour_and_error_map():
