@@ -48,7 +48,8 @@ PATCH = 7
 #: mean 1.33 with 7 px patches, 1.22 with 9 and 1.14 with 11, while the classifier test
 #: of the hole content stayed level (0.64 / 0.65 for 7 / 11 px; 32 and 64 px holes, 2
 #: seeds). It costs 2-5x the time: 24 holes of 32 px in a 384 px crop 6.9 s against
-#: 1.4 s; a 150 px hole in the RGB astronaut 5.2 s against 2.4 s (2 CPU cores)
+#: 1.4 s; a 150 px hole in the RGB astronaut 5.2 s against 2.4 s (2 CPU cores; measured
+#: before :func:`_coarsest` filled the coarsest level twice, which adds up to 2.5x)
 FILL_PATCH = 11
 #: the default patch edges tried in turn where the known image around a hole is too
 #: small or thin for the larger ones
