@@ -104,16 +104,23 @@ class _Level:
         return _gather(self.img, self.targets, self.p)
 
     def evaluate(self, cand: torch.Tensor, tp: torch.Tensor, factor: float = 1.0) -> None:
-        """Keep ``cand`` (T, 2) where it is a valid source nearer than the current match."""
+        """Keep ``cand`` (T, 2) where it is a valid source nearer than the current match
+        (distance times ``factor``). Only candidates that differ from the current
+        match are compared patch by patch: once the field is coherent, most candidates
+        a neighbour proposes are the match already (and cost nothing)."""
         cy = cand[:, 0].clamp(0, self.ny - 1)
         cx = cand[:, 1].clamp(0, self.nx - 1)
         cand = torch.stack([cy, cx], 1)
-        ok = self.source_ok[cy, cx]
-        d = ((self.source_patches(cand) - tp) ** 2).sum(1)
-        d = torch.where(ok, d * factor, torch.full_like(d, float("inf")))
-        better = d < self.dist
-        self.nnf[better] = cand[better]
-        self.dist[better] = d[better]
+        same = (cand == self.nnf).all(1)
+        new = torch.nonzero(~same & self.source_ok[cy, cx]).squeeze(1)
+        true = ((self.source_patches(cand[new]) - tp[new]) ** 2).sum(1)
+        better = true * factor < self.dist[new]
+        take = new[better]
+        self.nnf[take] = cand[take]
+        self.dist[take] = true[better] * factor
+        self.true[take] = true[better]
+        if factor != 1.0:  # the current match, proposed again, is favoured again
+            self.dist = torch.where(same, torch.minimum(self.dist, self.true * factor), self.dist)
 
     def exact_search(self) -> None:
         tp = self.target_patches()
@@ -127,6 +134,7 @@ class _Level:
         # distances of the current field to the current estimate
         d = ((self.source_patches(self.nnf) - tp) ** 2).sum(1)
         self.dist = torch.where(self.source_ok[self.nnf[:, 0], self.nnf[:, 1]], d, torch.full_like(d, float("inf")))
+        self.true = self.dist.clone()  # without the favour of coherent matches
         index = torch.full((self.ny, self.nx), -1, dtype=torch.long)
         index[self.targets[:, 0], self.targets[:, 1]] = torch.arange(len(self.targets))
         radius = max(self.ny, self.nx)
