@@ -3,6 +3,7 @@ seed, known pixels untouched, clear errors."""
 
 import numpy as np
 import pytest
+import torch
 from skimage import data
 from skimage.draw import disk
 
@@ -53,6 +54,26 @@ def test_texture_fill_keeps_the_grain_where_the_smooth_fill_smears(grass):
     assert 0.6 * real < texture < 1.4 * real, (real, smooth, texture)
     # its grey levels come from the image: the hole's mean stays near the image's
     assert abs(patch_fill(grass, hole)[0][hole].mean() - grass[0].mean()) < 0.1
+
+
+def test_texture_fill_samples_the_sources_of_a_search_too_large(grass, monkeypatch):
+    """Where comparing every patch touching the hole with every known patch would be too
+    much (a long thin stroke across a large image tried to allocate 32 GB), an even
+    sample of the known patches is searched first; the fill still keeps the grain and
+    the seed still fixes it."""
+    from napari_gan.core import _patchmatch
+
+    hole = _hole(grass.shape[1:], 60, 60, 40)
+    monkeypatch.setattr(_patchmatch, "_SEARCH_MAX", 10_000_000)
+    level = _patchmatch._Level(torch.from_numpy(grass), torch.from_numpy(hole), 7)
+    sample = level.candidates(torch.Generator().manual_seed(0))
+    assert 0 < len(sample) < len(level.sources)
+    assert bool(level.source_ok[sample[:, 0], sample[:, 1]].all())
+    a, b = patch_fill(grass, hole, seed=1), patch_fill(grass, hole, seed=1)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a[:, ~hole], grass[:, ~hole])
+    real = _detail(grass[0], hole)
+    assert 0.6 * real < _detail(a[0], hole) < 1.4 * real
 
 
 @pytest.mark.parametrize("seed", [0, 3])

@@ -27,6 +27,11 @@ AVOID_SHARE = 0.1
 _BANK_MAX = 128_000_000
 #: rows of the distance matrix computed at once in the exact search (memory bound)
 _CHUNK = 2048
+#: largest exhaustive search (targets x sources x values per patch, multiply-adds; a
+#: few seconds on 2 CPU cores). A larger one (a long thin hole across a large image:
+#: every target against millions of sources) compares an even random sample of the
+#: sources instead, and PatchMatch's rounds then search them all
+_SEARCH_MAX = 400_000_000_000
 
 
 def _pyramid(image: torch.Tensor, hole: torch.Tensor, levels: int):
@@ -57,8 +62,9 @@ def _exact_nn(tgt: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor, torch
     the squared distance."""
     s2 = (src * src).sum(1)
     idx, dist = [], []
-    for i in range(0, len(tgt), _CHUNK):
-        t = tgt[i : i + _CHUNK]
+    rows = max(1, min(_CHUNK, 2**25 // max(len(src), 1)))  # at most 128 MB of distances at once
+    for i in range(0, len(tgt), rows):
+        t = tgt[i : i + rows]
         d = s2[None, :] - 2 * (t @ src.T)
         best, j = d.min(1)
         idx.append(j)
@@ -122,10 +128,20 @@ class _Level:
         if factor != 1.0:  # the current match, proposed again, is favoured again
             self.dist = torch.where(same, torch.minimum(self.dist, self.true * factor), self.dist)
 
-    def exact_search(self) -> None:
+    def candidates(self, gen: torch.Generator) -> torch.Tensor:
+        """The sources an exhaustive search compares every target with: all of them,
+        or an even random sample where the search would pass :data:`_SEARCH_MAX`."""
+        size = self.img.shape[0] * self.p * self.p
+        k = max(1, _SEARCH_MAX // max(len(self.targets) * size, 1))
+        if len(self.sources) <= k:
+            return self.sources
+        return self.sources[torch.randperm(len(self.sources), generator=gen)[:k].sort().values]
+
+    def exact_search(self, gen: torch.Generator) -> None:
         tp = self.target_patches()
-        j, d = _exact_nn(tp, self.source_patches(self.sources))
-        self.nnf, self.dist = self.sources[j].clone(), d
+        sources = self.candidates(gen)
+        j, d = _exact_nn(tp, self.source_patches(sources))
+        self.nnf, self.dist = sources[j].clone(), d
 
     def patchmatch(self, gen: torch.Generator, rounds: int = 2) -> None:
         """Jump-flood propagation from neighbouring targets plus random search around
@@ -178,7 +194,7 @@ class _Level:
                 img[:, a0:a1, b0:b1] = torch.where(self.hole[a0:a1, b0:b1], blk, img[:, a0:a1, b0:b1])
         self.img = img
 
-    def onion_peel(self) -> None:
+    def onion_peel(self, gen: torch.Generator) -> None:
         """Fill the hole from its border inward, one ring of pixels at a time: each
         pixel takes the value that the known patch best matching its patch's already
         known pixels has there. What surrounds a hole then grows into it (background
@@ -187,10 +203,11 @@ class _Level:
         c, h, w = self.img.shape
         p, r = self.p, self.p // 2
         img, unknown = self.img.clone(), self.hole.clone()
-        src = self.source_patches(self.sources)
+        sources = self.candidates(gen)
+        src = self.source_patches(sources)
         src2 = (src * src).T.contiguous()
         src = src.T.contiguous()
-        rows = max(1, _CHUNK * 4096 // max(len(self.sources), 1))
+        rows = max(1, _CHUNK * 4096 // len(sources))
         while unknown.any():
             near = F.max_pool2d((~unknown)[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
             ys, xs = torch.nonzero(unknown & near, as_tuple=True)
@@ -214,7 +231,7 @@ class _Level:
             flat = torch.full((h * w,), float("inf"))
             val = torch.zeros(c, h * w)
             srcimg = self.img.reshape(c, -1)
-            sp = self.sources[j]
+            sp = sources[j]
             for oy in range(p):
                 for ox in range(p):
                     to = (corner[:, 0] + oy) * w + corner[:, 1] + ox

@@ -78,10 +78,10 @@ def _coarsest(img, hole, p, avoid, iterations, gen, new_start: bool) -> _Level:
     for grow in (True, False) if new_start else (None,):
         level = _Level(img, hole, p, avoid)
         if grow:
-            level.onion_peel()
+            level.onion_peel(gen)
         elif grow is False:
             level.scatter_random(gen)
-        level.exact_search()
+        level.exact_search(gen)
         level.vote()
         for _ in range(iterations - 1):
             level.patchmatch(gen)
