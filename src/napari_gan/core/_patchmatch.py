@@ -25,8 +25,10 @@ ANCHOR = 0.95
 AVOID_SHARE = 0.1
 #: largest patch bank (floats: positions x channels x patch pixels; 512 MB) kept in memory
 _BANK_MAX = 128_000_000
-#: rows of the distance matrix computed at once in the exact search (memory bound)
+#: rows of a distance matrix computed at once (exact search, grown start), at most
 _CHUNK = 2048
+#: floats of a distance matrix block computed at once (128 MB): with many sources, fewer rows
+_BLOCK = 2**25
 #: largest exhaustive search (targets x sources x values per patch, multiply-adds; a
 #: few seconds on 2 CPU cores). A larger one (a long thin hole across a large image:
 #: every target against millions of sources) compares an even random sample of the
@@ -57,12 +59,17 @@ def _gather(img: torch.Tensor, pos: torch.Tensor, p: int) -> torch.Tensor:
     return img.reshape(c, -1)[:, flat].permute(1, 0, 2).reshape(len(pos), -1)
 
 
+def _block_rows(sources: int) -> int:
+    """Rows of a (targets x ``sources``) distance matrix to compute at once."""
+    return max(1, min(_CHUNK, _BLOCK // max(sources, 1)))
+
+
 def _exact_nn(tgt: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """For each row of ``tgt`` (T, D) the index of its nearest row of ``src`` (S, D) and
     the squared distance."""
     s2 = (src * src).sum(1)
     idx, dist = [], []
-    rows = max(1, min(_CHUNK, 2**25 // max(len(src), 1)))  # at most 128 MB of distances at once
+    rows = _block_rows(len(src))
     for i in range(0, len(tgt), rows):
         t = tgt[i : i + rows]
         d = s2[None, :] - 2 * (t @ src.T)
@@ -93,6 +100,7 @@ class _Level:
             raise InputError("no patch of known pixels is left around the hole; use the smooth fill")
         self.nnf = torch.zeros_like(self.targets)
         self.dist = torch.full((len(self.targets),), float("inf"))
+        self.true = self.dist.clone()  # the match's distance without the favour of coherence
         # every patch as a row, once: known patches never change, and a row gather is
         # several times faster than gathering each patch's pixels (rows of patches that
         # touch the hole go stale, but those are never valid matches)
@@ -150,7 +158,7 @@ class _Level:
         # distances of the current field to the current estimate
         d = ((self.source_patches(self.nnf) - tp) ** 2).sum(1)
         self.dist = torch.where(self.source_ok[self.nnf[:, 0], self.nnf[:, 1]], d, torch.full_like(d, float("inf")))
-        self.true = self.dist.clone()  # without the favour of coherent matches
+        self.true = self.dist.clone()
         index = torch.full((self.ny, self.nx), -1, dtype=torch.long)
         index[self.targets[:, 0], self.targets[:, 1]] = torch.arange(len(self.targets))
         radius = max(self.ny, self.nx)
@@ -207,7 +215,8 @@ class _Level:
         src = self.source_patches(sources)
         src2 = (src * src).T.contiguous()
         src = src.T.contiguous()
-        rows = max(1, _CHUNK * 4096 // len(sources))
+        rows = _block_rows(len(sources))
+        srcimg = self.img.reshape(c, -1)
         while unknown.any():
             near = F.max_pool2d((~unknown)[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0
             ys, xs = torch.nonzero(unknown & near, as_tuple=True)
@@ -230,7 +239,6 @@ class _Level:
             # contrast, where pixels from many matches would average it away)
             flat = torch.full((h * w,), float("inf"))
             val = torch.zeros(c, h * w)
-            srcimg = self.img.reshape(c, -1)
             sp = sources[j]
             for oy in range(p):
                 for ox in range(p):

@@ -75,12 +75,10 @@ def _coarsest(img, hole, p, avoid, iterations, gen, new_start: bool) -> _Level:
     whatever the image holds elsewhere), while on stochastic textures (grass, gravel)
     neither start is clearly the better."""
     fills = []
-    for grow in (True, False) if new_start else (None,):
+    for begin in (_Level.onion_peel, _Level.scatter_random) if new_start else (None,):
         level = _Level(img, hole, p, avoid)
-        if grow:
-            level.onion_peel(gen)
-        elif grow is False:
-            level.scatter_random(gen)
+        if begin is not None:
+            begin(level, gen)
         level.exact_search(gen)
         level.vote()
         for _ in range(iterations - 1):
