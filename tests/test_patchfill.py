@@ -124,7 +124,7 @@ def test_texture_fill_refuses_bad_input(grass):
         patch_fill(bad, hole)
     with pytest.raises(ng.InputError, match="no patch of known pixels"):
         almost = np.ones_like(hole)
-        almost[:3, :3] = False
+        almost[:2, :2] = False  # no whole 3 x 3 patch is known
         patch_fill(grass, almost)
     with pytest.raises(ng.InputError, match="avoid must be"):
         patch_fill(grass, hole, avoid=hole[:50])
@@ -158,3 +158,32 @@ def test_translator_fills_texture_by_default_and_smooth_on_request(grass):
     assert _detail(texture, hole) > 2 * _detail(smooth, hole)
     with pytest.raises(ng.InputError, match="fill must be one of"):
         inp.predict(img, mask=hole, fill="magic")
+
+
+def test_texture_fill_of_a_hole_that_leaves_only_thin_strips(grass):
+    """A hole over most of the image leaves strips of known pixels a few pixels wide:
+    the pyramid stops where halving them would leave no whole patch, rather than fail
+    (at the commit before, an 8 px frame around a 144 px hole was refused with "no
+    patch of known pixels is left")."""
+    hole = _hole(grass.shape[1:], 8, 8, 144)
+    out = patch_fill(grass, hole, seed=0)
+    np.testing.assert_array_equal(out[:, ~hole], grass[:, ~hole])
+    real = _detail(grass[0], hole)
+    assert 0.5 * real < _detail(out[0], hole) < 1.5 * real  # grain, not a smear
+
+
+def test_translator_fills_holes_marked_by_missing_values(grass):
+    """Pixels the mask covers may be NaN (missing data is what a hole often is); they
+    are never read. A NaN outside the mask is still refused."""
+    img = grass[0] * 255
+    inp = ng.Translator(task="inpaint", features=8, depth=2, patch_size=32, batch_size=2).fit(img, max_steps=1)
+    hole = _hole(img.shape, 60, 60, 30)
+    gappy = img.copy()
+    gappy[hole] = np.nan
+    for fill in ("texture", "smooth"):
+        out = inp.predict(gappy, mask=hole, fill=fill)
+        assert np.isfinite(out).all()
+        np.testing.assert_array_equal(out, inp.predict(img, mask=hole, fill=fill))
+    gappy[0, 0] = np.nan
+    with pytest.raises(ng.InputError, match="NaN"):
+        inp.predict(gappy, mask=hole)

@@ -54,6 +54,9 @@ FILL_PATCH = 11
 #: the default patch edges tried in turn where the known image around a hole is too
 #: small or thin for the larger ones
 _DEFAULT_PATCHES = (FILL_PATCH, PATCH, 5, 3)
+#: fewest patches of known pixels the coarsest pyramid level must hold; with fewer,
+#: the fill starts a level finer
+_MIN_SOURCES = 16
 
 
 def _levels_for(hole: np.ndarray, shape: tuple[int, int], p: int) -> int:
@@ -64,6 +67,21 @@ def _levels_for(hole: np.ndarray, shape: tuple[int, int], p: int) -> int:
     while levels > 1 and min(shape) / 2 ** (levels - 1) < 4 * p:
         levels -= 1
     return levels
+
+
+def _with_sources(hole: np.ndarray, levels: int, p: int) -> int:
+    """``levels``, or fewer where the coarsest level would hold fewer than
+    :data:`_MIN_SOURCES` patches of known pixels (a hole that leaves only thin strips
+    of the image: halving them leaves no whole patch)."""
+    holes = [torch.from_numpy(np.ascontiguousarray(hole))]
+    for _ in range(levels - 1):
+        holes.append(F.max_pool2d(holes[-1][None, None].float(), 2, ceil_mode=True)[0, 0] > 0)
+    for n in range(levels, 1, -1):
+        coarse = holes[n - 1]
+        q = min(p, *coarse.shape)
+        if int((F.max_pool2d(coarse[None, None].float(), q, stride=1)[0, 0] == 0).sum()) >= _MIN_SOURCES:
+            return n
+    return 1
 
 
 def _coarsest(img, hole, p, avoid, iterations, gen, new_start: bool) -> _Level:
@@ -103,7 +121,7 @@ def _fill_region(
     """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
     values (same shape as ``x``), used at the coarsest of ``levels`` levels instead
     of the two starts of :func:`_coarsest`. ``avoid``: (Y, X) bool, pixels not to copy from."""
-    levels = levels or _levels_for(hole, hole.shape, p)
+    levels = levels or _with_sources(hole, _levels_for(hole, hole.shape, p), p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
     avoids = [None] * levels

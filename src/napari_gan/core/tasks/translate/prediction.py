@@ -59,6 +59,7 @@ class TranslatorPrediction:
             ``unpaired``: an image of domain A (of B with ``direction="b2a"``).
         mask : bool array-like, the image's shape without C
             ``inpaint`` only: True where to fill. Other pixels are returned unchanged.
+            The image's values under the mask are never read and may be NaN.
         fill : {"texture", "smooth"}
             ``inpaint`` only. ``"texture"`` (default, for removing objects): the hole
             continues the surrounding texture, built coarse to fine from the image's
@@ -159,9 +160,10 @@ class TranslatorPrediction:
             raise InputError(f"axes {axes!r}: the Translator works on 2D frames; use S or T for the leading axis")
         src = to_ncs(arr, axes)
         spec.check_channels(self, src.shape[1])
-        if not lazy:
-            check_finite(arr, name="image")
         holes = spec.holes(self, mask, arr.shape, axes)
+        if not lazy and arr.dtype.kind == "f":
+            # inpainting: missing values (NaN) are what a hole may mark; they are never read
+            check_finite(arr if holes is None else np.where(holes[:, None], 0, src), name="image")
         weights = None if region is None else region_weights(region, arr.shape, axes)
         dev = resolve_device(device or self.device or "auto")
         g = self.net["g"].to(dev).eval()
@@ -169,6 +171,8 @@ class TranslatorPrediction:
         outs, spreads = [], []
         for n in range(n_frames):
             frame = np.asarray(src[n])  # colorize needs the dtype to find the intensity range
+            if holes is not None and frame.dtype.kind == "f":
+                frame = np.where(holes[n][None], 0, frame).astype(frame.dtype, copy=False)
             frame_progress = None
             if progress is not None:
 
