@@ -100,3 +100,23 @@ def test_polish_restores_the_source_contrast_and_keeps_the_layout():
         polish(src, np.zeros((3, 16, 16), np.float32))
     with pytest.raises(ng.InputError, match="steps"):
         polish(src, flat, steps=-1)
+
+
+def test_patch_distance_to_a_smaller_source_set_is_the_repeated_sets_distance():
+    """Against a source with fewer patches than the image (the polish of a large
+    image), the source's sorted projections are repeated from one sort of the source
+    alone; the distance and its gradient equal those of sorting the repeated set."""
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.normal(size=(1, 2, 40, 37)).astype(np.float32))
+    y = torch.from_numpy(rng.normal(size=(1, 2, 19, 23)).astype(np.float32))
+    dirs = torch.nn.functional.normalize(torch.randn(8, 2 * 7 * 7), dim=1).reshape(8, 2, 7, 7)
+    values, grads = [], []
+    for source_needs_grad in (False, True):  # True: the general path, which sorts the repeated set
+        xi = x.clone().requires_grad_(True)
+        yi = y.clone().requires_grad_(source_needs_grad)
+        d = patch_swd(xi, yi, dirs, torch.Generator().manual_seed(3))
+        d.backward()
+        values.append(d.item())
+        grads.append(xi.grad)
+    assert values[0] == values[1] > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)

@@ -127,7 +127,8 @@ class _Level:
         cand = torch.stack([cy, cx], 1)
         same = (cand == self.nnf).all(1)
         new = torch.nonzero(~same & self.source_ok[cy, cx]).squeeze(1)
-        true = ((self.source_patches(cand[new]) - tp[new]) ** 2).sum(1)
+        diff = self.source_patches(cand[new]).sub_(tp.index_select(0, new))  # a new tensor: in place is safe
+        true = diff.mul_(diff).sum(1)
         better = true * factor < self.dist[new]
         take = new[better]
         self.nnf[take] = cand[take]
