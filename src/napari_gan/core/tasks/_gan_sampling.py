@@ -185,7 +185,8 @@ class GANSampling:
             Sharp stones, blades and joints where the generator alone gives blurred
             blobs; the detail is made of pieces of the example, so at the scale of a
             patch it copies (docs/benchmarks.md, "Textures"). About 10 s per
-            256 x 256 and 75 s per 512 x 512 on 2 CPU cores. None (default): True
+            256 x 256 image on 2 CPU cores (``bench/textures.py`` prints it), and in
+            proportion to the pixel count for larger ones. None (default): True
             when the model holds its example (:attr:`can_refine`). ``"example"``: the
             same refinement of a layout made from the example alone by patch-distribution
             matching at a quarter of the size (:func:`._gan_texture.example_layout`), not
