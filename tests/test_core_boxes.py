@@ -345,3 +345,24 @@ def test_bad_class_names_and_options(small):
     # a box sticking out by half a pixel (drawn by hand along the edge) is clipped
     edge = np.array([[[0, 0], [10, 10]], [[-0.4, 50], [12, 64.5]]])
     ng.BoxDetector(**TINY).fit_iter(image, edge).close()
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_non_maximum_suppression_equals_comparing_every_pair(ndim):
+    """NMS compares only boxes that overlap (a k-d tree finds them); it must keep
+    exactly what comparing every box with every higher-scoring kept one keeps,
+    with tied scores, touching and empty boxes, and boxes of very different sizes."""
+    rng = np.random.default_rng(ndim)
+    for trial in range(40):
+        n = int(rng.integers(0, 80))
+        lo = rng.integers(0, 24, (n, ndim)) + rng.choice([0.0, 0.5], (n, ndim))
+        extent = np.where(rng.random((n, 1)) < 0.1, 20.0, rng.integers(0, 8, (n, ndim)))
+        boxes = np.stack([lo, lo + extent], 1)
+        scores_ = rng.choice([0.2, 0.5, 0.9], n) if trial % 2 else rng.random(n)
+        every_pair = ng.metrics.box_iou(boxes, boxes) if n else np.zeros((0, 0))
+        for iou in (0.05, 0.5, 1.0):
+            expected = []
+            for i in np.argsort(-scores_, kind="stable"):
+                if all(every_pair[i, k] <= iou for k in expected):
+                    expected.append(i)
+            assert nms(boxes, scores_, iou).tolist() == expected
