@@ -31,7 +31,8 @@ networks: for each training seed (``--seeds``), one Segmenter trained STEPS step
 right half with the seeds at the h-maxima of the predicted interior's distance
 transform (h = 0.15 object radii), with the seeds at peaks of the predicted distance
 map (spacing calibrated on the left half, the only seeding before 2026-12-04), and
-with what the model chose after training (the default).
+with what the model chose after training (the default), with and without joining
+touching pieces of one object (``merge_ratio``, chosen too).
 
     python bench/segment_real.py --seeding 400 --seeds 0,1,2,3     # about 5 minutes
 """
@@ -103,29 +104,32 @@ def seeding(name, lx, ly, rx, ry, steps, seeds, models):
             calibrate, chosen = seg._calibrate, {}
 
             def both(*args, seg=seg, calibrate=calibrate, chosen=chosen):
-                keep = segment.SEED_H_FACTORS
-                segment.SEED_H_FACTORS = ()  # the calibration as it was: distance peaks only
+                keep = segment.SEED_H_FACTORS, segment.MERGE_RATIOS
+                # the calibration as it was: distance peaks only, no joining of pieces
+                segment.SEED_H_FACTORS, segment.MERGE_RATIOS = (), (0.0,)
                 try:
                     calibrate(*args)
                 finally:
-                    segment.SEED_H_FACTORS = keep
-                chosen["peaks"] = (0.0, seg.peak_factor)
+                    segment.SEED_H_FACTORS, segment.MERGE_RATIOS = keep
+                chosen["peaks"] = (0.0, seg.peak_factor, 0.0)
                 calibrate(*args)
-                chosen["default"] = (seg.seed_h_factor, seg.peak_factor)
+                chosen["default"] = (seg.seed_h_factor, seg.peak_factor, seg.merge_ratio)
 
             seg._calibrate = both
             seg.fit(lx, ly, max_steps=steps, seed=seed)
             models[key] = (seg, chosen)
         seg, chosen = models[key]
         options = {
-            "interior shape (h = 0.15 radii)": (segment.SEED_H_FACTOR, chosen["peaks"][1]),
+            "interior shape (h = 0.15 radii)": (segment.SEED_H_FACTOR, chosen["peaks"][1], 0.0),
             "distance peaks (calibrated)": chosen["peaks"],
+            "default without joining pieces": chosen["default"][:2] + (0.0,),
             "default (calibrated choice)": chosen["default"],
         }
-        for label, (h_factor, peak_factor) in options.items():
-            seg.seed_h_factor, seg.peak_factor = h_factor, peak_factor
+        for label, setting in options.items():
+            seg.seed_h_factor, seg.peak_factor, seg.merge_ratio = setting
             rows.setdefault(label, []).append(mean_scores([(ry, seg.predict(rx))])["f1"])
-        seg.seed_h_factor, seg.peak_factor = chosen["default"]
+        seg.seed_h_factor, seg.peak_factor, seg.merge_ratio = chosen["default"]
+        print(f"{name}: seed {seed}: chose h {setting[0]}, peaks {setting[1]}, joining at {setting[2]}", flush=True)
         print(f"{name}: seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in rows.items()), flush=True)
     return rows
 

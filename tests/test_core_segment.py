@@ -159,6 +159,32 @@ def test_interior_shape_seeds_hold_where_the_distance_map_is_noise():
     assert metrics.segmentation_scores(lab, by_peaks)["f1@0.5"] < 0.6
 
 
+def test_pieces_of_a_thin_object_are_joined_and_touching_discs_are_not():
+    """A rod 3 px wide with three bulges: the interior's h-maxima seed one piece per
+    bulge (what a network's bumpy maps of rods do); joining pieces whose pass is at
+    least ``merge`` times their peaks makes it one object again, while two touching
+    discs, which the predicted boundary separates, stay two."""
+    from skimage.segmentation import find_boundaries
+
+    lab = np.zeros((48, 80), np.int32)
+    lab[19:22, 10:70] = 1
+    for x0 in (15, 35, 55):
+        lab[18:23, x0 : x0 + 4] = 1
+    yy, xx = np.mgrid[:48, :80]
+    lab[(yy - 36) ** 2 + (xx - 20) ** 2 < 64] = 2
+    lab[((yy - 36) ** 2 + (xx - 35) ** 2 < 64) & (lab == 0)] = 3
+    edge = find_boundaries(lab, mode="inner") & (lab > 0)
+    interior, boundary = ((lab > 0) & ~edge) * 1.0, edge * 1.0
+    split = split_instances(interior, boundary, np.zeros(lab.shape), h=0.5)
+    assert len(np.unique(split[lab == 1])) == 3  # the rod in three pieces
+    joined = split_instances(interior, boundary, np.zeros(lab.shape), h=0.5, merge=0.4)
+    assert metrics.segmentation_scores(lab, joined)["f1@0.5"] == 1.0
+    assert joined.max() == 3 and joined.dtype == np.int32
+    # a pass of 1 px against peaks of 2 px: not joined at a ratio above one half
+    strict = split_instances(interior, boundary, np.zeros(lab.shape), h=0.5, merge=0.6)
+    np.testing.assert_array_equal(strict, split)
+
+
 def test_seeding_is_saved_and_older_models_keep_theirs(tmp_path, nuclei, trained_instance):
     """The seeding chosen after training travels with the model; a file saved before
     the interior-shape seeds existed (no seed_h_factor) predicts as it did then."""
@@ -172,14 +198,16 @@ def test_seeding_is_saved_and_older_models_keep_theirs(tmp_path, nuclei, trained
     path = trained_instance.save(tmp_path / "seg.ngan")
     loaded = ng.load_model(path)
     assert (loaded.seed_h_factor, loaded.peak_factor) == (trained_instance.seed_h_factor, trained_instance.peak_factor)
+    assert loaded.merge_ratio == trained_instance.merge_ratio
     header = read_header(path)
     header.pop("seed_h_factor")
+    header.pop("merge_ratio")
     old = tmp_path / "old.ngan"
     save_file(load_file(str(path)), str(old), metadata={FORMAT: json.dumps(header)})
     older = ng.load_model(old)
-    assert older.seed_h_factor == 0.0 and older._seed_h() is None
+    assert older.seed_h_factor == 0.0 and older._seed_h() is None and older.merge_ratio == 0.0
     maps_model = ng.load_model(path)
-    maps_model.seed_h_factor = 0.0
+    maps_model.seed_h_factor, maps_model.merge_ratio = 0.0, 0.0
     np.testing.assert_array_equal(older.predict(img), maps_model.predict(img))
 
 

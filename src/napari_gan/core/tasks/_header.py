@@ -308,6 +308,7 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "object_radius": _fixed(number(0)),
         "peak_factor": _fixed(number(0)),
         "seed_h_factor": _fixed(number(0, 10)),
+        "merge_ratio": _fixed(number(0, 1)),
         "net": config(UNetConfig),
     },
     "SpotDetector": {
