@@ -4,7 +4,8 @@ the boxes of a Segmenter's instances.
 Data: `core.synthetic_boxes.blobs_and_rods`, bright round blobs and dimmer rods at any
 angle, some touching, on an uneven noisy background; boxes are the objects' exact
 bounding boxes. One 256 x 256 image trains (its boxes and classes; the Segmenter gets
-its masks), three others (other seeds) are held out.
+its masks), three others (other seeds) are held out. The Segmenter's boxes are also
+given with its touching pieces never joined (``merge_ratio=0``, the same network).
 
 Classical boxes: Otsu threshold, distance-transform watershed (peaks at least 5 px
 apart), regionprops boxes; each box's class from a random forest (scikit-learn) on
@@ -144,6 +145,10 @@ def main():
     name = f"Segmenter instances -> boxes_from_labels, {args.seconds:g} s"
     rows[name] = [ng.boxes_from_labels(seg.predict(t[0])) for t in tests]
     timing[name] = (seg.steps_trained, fit_s, mpix / (time.perf_counter() - t0))
+    print(f"Segmenter chose: h {seg.seed_h_factor}, peaks {seg.peak_factor}, joining pieces at {seg.merge_ratio}")
+    joined, seg.merge_ratio = seg.merge_ratio, 0.0  # the same network, touching pieces never joined
+    rows[f"{name}, pieces not joined"] = [ng.boxes_from_labels(seg.predict(t[0])) for t in tests]
+    seg.merge_ratio = joined
 
     n_true = sum(len(b) for b, _ in truths)
     print(f"\nBoxes on {len(tests)} held-out {SHAPE[0]} x {SHAPE[1]} images ({n_true} objects, blobs and rods)")
