@@ -274,6 +274,21 @@ def test_texture_refinement_gives_the_example_detail_deterministically(texture_g
     np.testing.assert_array_equal(loaded.generate(2, seed=4, size=(48, 72)), refined)
 
 
+def test_texture_refinement_reports_progress_as_it_goes(texture_gan):
+    """A refined texture can take minutes: progress comes during each image's
+    refinement (hundredths of an image), only forward, ends at the total, and does
+    not change the result."""
+    calls = []
+    out = texture_gan.generate(2, seed=4, size=(48, 72), progress=lambda done, total: calls.append((done, total)))
+    np.testing.assert_array_equal(out, texture_gan.generate(2, seed=4, size=(48, 72)))
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {200} and done[-1] == 200
+    assert done == sorted(done) and len([d for d in done if d < 100]) >= 3  # several steps within the first image
+    plain = []
+    texture_gan.generate(2, seed=4, size=(48, 72), refine=False, progress=lambda d, t: plain.append((d, t)))
+    assert plain == [(1, 2), (2, 2)]
+
+
 def test_texture_layout_from_the_example_keeps_regular_rows_straight():
     """generate(refine="example"): the same refinement on a layout made from the
     example alone. On horizontal bands, a regular pattern, its rows stay straight

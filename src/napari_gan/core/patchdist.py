@@ -123,7 +123,7 @@ def match_patches(
         from ``start`` resized there, instead of from noise at the coarsest level.
     seed : int
     progress : callable, optional
-        Called with the fraction done after every level.
+        Called with the fraction done (0-1) after every step.
     subsample : bool
         Compare with a random subset of the source's patches of the output's size
         at each step (see :func:`patch_swd`); False, the authors' way, by default.
@@ -162,18 +162,25 @@ def match_patches(
     for k, (shape, ref) in enumerate(zip(levels, refs)):
         x = _resize(x, shape).detach().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=LR)
-        for _ in range(steps):
+        for t in range(steps):
             opt.zero_grad()
             with torch.enable_grad():  # also when called under no_grad (e.g. from a model's generate)
                 patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
             opt.step()
+            if progress is not None:
+                progress((k + (t + 1) / steps) / len(levels))
         x = x.detach().clamp(-1, 1)
-        if progress is not None:
-            progress((k + 1) / len(levels))
     return x[0].numpy()
 
 
-def polish(source: np.ndarray, image: np.ndarray, *, steps: int = POLISH_STEPS, seed: int = 0) -> np.ndarray:
+def polish(
+    source: np.ndarray,
+    image: np.ndarray,
+    *,
+    steps: int = POLISH_STEPS,
+    seed: int = 0,
+    progress: Callable[[float], object] | None = None,
+) -> np.ndarray:
     """``image`` with ``source``'s histogram and fine patch statistics, its layout kept.
 
     Patch synthesis (:mod:`napari_gan.core.patchsynth`) matches each output patch to
@@ -192,6 +199,8 @@ def polish(source: np.ndarray, image: np.ndarray, *, steps: int = POLISH_STEPS, 
     steps : int
         Adam steps (0: the histogram only).
     seed : int
+    progress : callable, optional
+        Called with the fraction done (0-1) after every step.
 
     Returns
     -------
@@ -206,7 +215,14 @@ def polish(source: np.ndarray, image: np.ndarray, *, steps: int = POLISH_STEPS, 
     out = match_histograms(img, src, channel_axis=0).astype(np.float32)
     if steps and min(img.shape[1:]) >= PATCH and min(src.shape[1:]) >= PATCH:
         out = match_patches(
-            src, img.shape[1:], start=out, start_height=img.shape[1], steps=steps, seed=seed, subsample=True
+            src,
+            img.shape[1:],
+            start=out,
+            start_height=img.shape[1],
+            steps=steps,
+            seed=seed,
+            subsample=True,
+            progress=progress,
         )
     low, high = src.min(axis=(1, 2))[:, None, None], src.max(axis=(1, 2))[:, None, None]
     return np.clip(out, low, high).astype(np.float32)

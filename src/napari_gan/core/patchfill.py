@@ -117,10 +117,12 @@ def _fill_region(
     start: np.ndarray | None = None,
     heal: bool = True,
     avoid: np.ndarray | None = None,
+    progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
     values (same shape as ``x``), used at the coarsest of ``levels`` levels instead
-    of the two starts of :func:`_coarsest`. ``avoid``: (Y, X) bool, pixels not to copy from."""
+    of the two starts of :func:`_coarsest`. ``avoid``: (Y, X) bool, pixels not to copy
+    from. ``progress``: called with (levels done, levels) after every level."""
     levels = levels or _with_sources(hole, _levels_for(hole, hole.shape, p), p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
@@ -134,6 +136,8 @@ def _fill_region(
             first = F.avg_pool2d(first[None], 2, ceil_mode=True)[0]
         imgs[-1] = torch.where(holes[-1][None], first, imgs[-1])
     level = _coarsest(imgs[-1], holes[-1], min(p, *imgs[-1].shape[1:]), avoids[-1], iterations, gen, start is None)
+    if progress is not None:
+        progress(1, levels)
     for lvl in range(levels - 2, -1, -1):
         prev = level
         level = _Level(imgs[lvl], holes[lvl], min(p, *imgs[lvl].shape[1:]), avoids[lvl])
@@ -154,6 +158,8 @@ def _fill_region(
         for _ in range(iterations):
             level.patchmatch(gen)
             level.vote()
+        if progress is not None:
+            progress(levels - lvl, levels)
     out = level.img.numpy()
     return (_heal(out, hole, level.copied.numpy()) if heal else out), level.error.numpy()
 

@@ -30,6 +30,7 @@ def synthesize(
     patch: int = PATCH,
     iterations: int = 4,
     seed: int = 0,
+    progress=None,
 ) -> np.ndarray:
     """A new ``size`` image made of the patches of ``source``.
 
@@ -47,6 +48,8 @@ def synthesize(
         patches thick).
     patch, iterations, seed
         As for :func:`napari_gan.core.patchfill.patch_fill`.
+    progress : callable, optional
+        Called with (levels done, levels) after every pyramid level.
 
     Returns
     -------
@@ -83,5 +86,7 @@ def synthesize(
     while levels > 1 and min(sy, sx) / 2 ** (levels - 1) < 2 * patch:
         levels -= 1
     gen = torch.Generator().manual_seed(int(seed))
-    filled, _ = _fill_region(canvas, hole, int(patch), int(iterations), gen, levels=levels, start=guess, heal=False)
+    filled, _ = _fill_region(
+        canvas, hole, int(patch), int(iterations), gen, levels=levels, start=guess, heal=False, progress=progress
+    )
     return np.ascontiguousarray(filled[:, m : m + h, sx + m : sx + m + w])

@@ -20,6 +20,8 @@ from ._gan_texture import refine as refine_texture
 # batches of latents (and their seed) from which the averaged generator's batch-norm
 # statistics are computed before it generates (ImageGAN._refresh_statistics)
 _STANDING, _STANDING_SEED = 16, 2**31 - 1
+#: progress steps per refined texture (its refinement takes seconds to minutes)
+_REFINE_UNITS = 100
 
 
 def _is_int(value) -> bool:
@@ -130,22 +132,30 @@ class GANSampling:
         n = z.shape[0]
         step = 64 if self.mode == "samples" else 1
         example = self.net["exemplar"].image.cpu().numpy() if refine else None
+        # a refined texture reports its progress in hundredths of an image as it goes
+        unit = _REFINE_UNITS if example is not None else 1
         for i in range(0, n, step):
             zi = z[i : i + step]
+            within = None
+            if progress is not None and example is not None:
+
+                def within(fraction, i=i):
+                    progress(i * unit + min(unit - 1, int(fraction * unit)), n * unit)
+
             if self.mode == "samples":
                 yi = y[i : i + step].to(dev) if y is not None else None
                 outs.append(g(zi.to(dev), yi).float().cpu().numpy())
             else:
                 s = int(seed) * 7919 + i
                 if refine == "example":  # the layout from the example, not from the generator
-                    out = refine_texture(example, example_layout(example, size, s), seed=s)[None]
+                    out = refine_texture(example, example_layout(example, size, s), seed=s, progress=within)[None]
                 else:
                     out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
                     if example is not None:
-                        out = refine_texture(example, out[0], seed=s)[None]
+                        out = refine_texture(example, out[0], seed=s, progress=within)[None]
                 outs.append(out)
             if progress is not None:
-                progress(min(i + len(zi), n), n)
+                progress(min(i + len(zi), n) * unit, n * unit)
         out = np.concatenate(outs)
         if self.mode == "samples" and tuple(out.shape[-2:]) != self.shape:
             out = np.stack([resize(im, (out.shape[1], *self.shape), order=1, anti_aliasing=True) for im in out])
@@ -193,7 +203,9 @@ class GANSampling:
             by the generator: for regular patterns (bricks, tiles, grids), whose courses
             the generator's layout breaks; about 30 s per 256 x 256.
         progress : callable, optional
-            Called with (done, total) after every image.
+            Called with (done, total) after every image; while a texture is refined,
+            also as the refinement goes, in hundredths of an image (``total`` is
+            then 100 per image).
 
         Returns
         -------
