@@ -36,14 +36,21 @@ _BLOCK = 2**25
 _SEARCH_MAX = 400_000_000_000
 
 
+def _hole_pyramid(hole: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """(Y, X) holes, fine to coarse: a coarse pixel is a hole if any of its fine pixels is."""
+    holes = [hole]
+    for _ in range(levels - 1):
+        holes.append(F.max_pool2d(holes[-1][None, None].float(), 2, ceil_mode=True)[0, 0] > 0)
+    return holes
+
+
 def _pyramid(image: torch.Tensor, hole: torch.Tensor, levels: int):
-    """Lists, fine to coarse, of (C, Y, X) images (2x2 means) and (Y, X) holes (a
-    coarse pixel is a hole if any of its fine pixels is)."""
-    imgs, holes = [image], [hole]
+    """Lists, fine to coarse, of (C, Y, X) images (2x2 means) and (Y, X) holes
+    (:func:`_hole_pyramid`)."""
+    imgs = [image]
     for _ in range(levels - 1):
         imgs.append(F.avg_pool2d(imgs[-1][None], 2, ceil_mode=True)[0])
-        holes.append(F.max_pool2d(holes[-1][None, None].float(), 2, ceil_mode=True)[0, 0] > 0)
-    return imgs, holes
+    return imgs, _hole_pyramid(hole, levels)
 
 
 def _positions(mask: torch.Tensor) -> torch.Tensor:

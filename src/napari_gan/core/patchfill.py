@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 
-from ._patchmatch import _Level, _pyramid
+from ._patchmatch import _hole_pyramid, _Level, _pyramid
 from .errors import InputError
 
 #: patch edge in pixels at every level (patch synthesis of textures)
@@ -73,9 +73,7 @@ def _with_sources(hole: np.ndarray, levels: int, p: int) -> int:
     """``levels``, or fewer where the coarsest level would hold fewer than
     :data:`_MIN_SOURCES` patches of known pixels (a hole that leaves only thin strips
     of the image: halving them leaves no whole patch)."""
-    holes = [torch.from_numpy(np.ascontiguousarray(hole))]
-    for _ in range(levels - 1):
-        holes.append(F.max_pool2d(holes[-1][None, None].float(), 2, ceil_mode=True)[0, 0] > 0)
+    holes = _hole_pyramid(torch.from_numpy(np.ascontiguousarray(hole)), levels)
     for n in range(levels, 1, -1):
         coarse = holes[n - 1]
         q = min(p, *coarse.shape)

@@ -173,14 +173,17 @@ def _columns(value, classes, scores, name: str, *, with_scores: bool):
 # --------------------------------------------------------------------------- IoU
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lo = np.maximum(a[:, None, 0], b[None, :, 0])
-    hi = np.minimum(a[:, None, 1], b[None, :, 1])
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes ``a`` and ``b`` (..., 2, D), broadcast over the leading axes."""
+    lo = np.maximum(a[..., 0, :], b[..., 0, :])
+    hi = np.minimum(a[..., 1, :], b[..., 1, :])
     inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)
-    vol_a = np.prod(a[:, 1] - a[:, 0], axis=-1)
-    vol_b = np.prod(b[:, 1] - b[:, 0], axis=-1)
-    union = vol_a[:, None] + vol_b[None, :] - inter
+    union = np.prod(a[..., 1, :] - a[..., 0, :], axis=-1) + np.prod(b[..., 1, :] - b[..., 0, :], axis=-1) - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _pair_iou(a[:, None], b[None, :])
 
 
 def box_iou(a, b) -> np.ndarray:

@@ -20,6 +20,7 @@ from scipy import ndimage as ndi
 from ..data import read_array
 from ..errors import InputError
 from ..metrics.boxes import _iou_matrix as box_iou  # checked input: no validation per call
+from ..metrics.boxes import _pair_iou
 from .detect import find_peaks
 
 #: boxes may stick out of the image by this much (pixels): a rectangle drawn by hand
@@ -198,13 +199,6 @@ def box_targets(
             out[(n_classes + axis,) + window][mine] = np.log(e[axis])
     out[-1] = np.where(owner > 0.1, owner, 0.0)
     return out
-
-
-def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of ``a[i]`` with ``b[i]`` (both (K, 2, D)), the same arithmetic as :func:`box_iou`."""
-    inter = np.prod(np.clip(np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0]), 0.0, None), axis=-1)
-    union = np.prod(a[:, 1] - a[:, 0], axis=-1) + np.prod(b[:, 1] - b[:, 0], axis=-1) - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:

@@ -83,7 +83,7 @@ def split_instances(
     objects of their own; holes and objects under ``min_size`` go.
     """
     lab, height = seeded_watershed(interior, boundary, distance, min_size=min_size, min_distance=min_distance, h=h)
-    return finish_instances(merge_pieces(lab, height, merge) if merge else lab, min_size)
+    return finish_instances(merge_pieces(lab, height, merge), min_size)
 
 
 def seeded_watershed(interior, boundary, distance, *, min_size=0, min_distance=3, h=None):
@@ -104,9 +104,7 @@ def seeded_watershed(interior, boundary, distance, *, min_size=0, min_distance=3
         labels=measure.label(fg),
         exclude_border=False,
     )
-    seeds = np.zeros(fg.shape, np.int32)
-    seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    return _grow(distance, seeds, fg), distance
+    return _grow(distance, _peak_seeds(peaks, fg.shape), fg), distance
 
 
 def merge_pieces(labels: np.ndarray, height: np.ndarray, ratio: float) -> np.ndarray:
@@ -118,8 +116,11 @@ def merge_pieces(labels: np.ndarray, height: np.ndarray, ratio: float) -> np.nda
     height along its axis, whose small bumps (a pixel of the distance transform of
     a band two or three pixels wide) seed several pieces; their passes are almost as
     high as their peaks. Touching round objects meet at a neck far below their
-    peaks, or across a predicted boundary, where the height is 0.
+    peaks, or across a predicted boundary, where the height is 0. ``ratio`` 0: none
+    are joined.
     """
+    if not ratio:
+        return labels
     n = int(labels.max()) + 1
     pairs, passes = [], []
     for axis in range(labels.ndim):
@@ -187,9 +188,14 @@ def distance_watershed(mask: np.ndarray, *, min_size: int = 0, footprint: int | 
 
 def _watershed_from_peaks(height: np.ndarray, peaks: np.ndarray, mask: np.ndarray, min_size: int) -> np.ndarray:
     """Objects of ``mask`` grown from ``peaks`` (K, D) downhill on ``height``."""
-    seeds = np.zeros(mask.shape, np.int32)
+    return finish_instances(_grow(height, _peak_seeds(peaks, mask.shape), mask), min_size)
+
+
+def _peak_seeds(peaks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A label image with seeds 1..K at ``peaks`` (K, D)."""
+    seeds = np.zeros(shape, np.int32)
     seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    return finish_instances(_grow(height, seeds, mask), min_size)
+    return seeds
 
 
 def _grow(height: np.ndarray, seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -412,7 +412,7 @@ class Segmenter(TrainableModel):
                     m[1], m[2], m[3], min_size=self.min_size, min_distance=self._peak_distance(), h=self._seed_h()
                 )
                 for j, ratio in enumerate(MERGE_RATIOS):
-                    pred = finish_instances(merge_pieces(lab, height, ratio) if ratio else lab, self.min_size)
+                    pred = finish_instances(merge_pieces(lab, height, ratio), self.min_size)
                     f1[i, j] += match_instances(truth, np.where(inside, pred, 0), thresholds=(0.5,))[0.5].f1
         # the first best seeding without joining pieces (the choice before joining existed);
         # only where it does strictly better, at its first best setting
