@@ -149,7 +149,8 @@ def test_samples_are_learnt_at_their_own_size_and_old_checkpoints_still_load(sam
     """Images that fit the network are not resized (a round trip 25 -> 32 -> 25 px
     blurs them): the generator's output is cropped to their size, the discriminator
     sees that size; larger images are still resized; checkpoints from before the
-    option (no height/width) load as resized models."""
+    option (no height/width) load as resized models. (Larger images are made coarse to fine
+    by default: test_samples_larger_than_32_pixels_are_made_coarse_to_fine.)"""
     cfg = samples_gan.net_config
     assert (cfg.size, cfg.image_shape) == (32, (20, 20))
     with torch.no_grad():
@@ -157,8 +158,9 @@ def test_samples_are_learnt_at_their_own_size_and_old_checkpoints_still_load(sam
     assert out.shape[-2:] == (20, 20)
     wide = ng.ImageGAN(**TINY).fit(np.random.default_rng(0).random((4, 20, 28)), max_steps=1)
     assert wide.net_config.image_shape == (20, 28) and wide.generate(2).shape == (2, 20, 28)
-    big = ng.ImageGAN(**TINY).fit(np.random.default_rng(0).random((4, 50, 70)), max_steps=1)
+    big = ng.ImageGAN(**TINY, image_size=64).fit(np.random.default_rng(0).random((4, 50, 70)), max_steps=1)
     assert (big.net_config.size, big.net_config.height) == (64, 0) and big.generate(1).shape == (1, 50, 70)
+    assert big.pyramid is None  # an explicit image_size: one DCGAN, as before coarse-to-fine samples
     with pytest.raises(ValueError, match="height and width"):
         generate_module.DCGANConfig(size=32, height=40, width=20)
 
@@ -175,6 +177,74 @@ def test_samples_are_learnt_at_their_own_size_and_old_checkpoints_still_load(sam
     assert loaded.net_config.image_shape == (32, 32)
     np.testing.assert_array_equal(loaded.generate(2, seed=3), old.generate(2, seed=3))
     assert loaded.generate(2, seed=3).shape == (2, 20, 20)
+
+
+def noisy_blobs(n=8, size=48, seed=0):
+    """Discs on a dark background with pixel noise: detail at the finest octave."""
+    rng = np.random.default_rng(seed)
+    big = blobs_stack(n, size, seed=seed).astype(np.float32)
+    return np.clip(big + rng.normal(0, 25, big.shape), 0, 255).astype(np.float32)
+
+
+def fine_band(images):
+    """Mean absolute value of the finest band (image minus its 2 x 2 mean, upsampled)."""
+    x = torch.from_numpy(np.asarray(images, np.float32))[:, None]
+    up = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 2), scale_factor=2, mode="bilinear")
+    return float((x - up).abs().mean())
+
+
+def test_samples_larger_than_32_pixels_are_made_coarse_to_fine(tmp_path):
+    """Images over 32 px: a DCGAN learns them at a coarse scale (at most 16 px) and
+    one detail network per octave doubles the resolution, so the generated images
+    have the data's shape and range, the fine grain of the data (which plain
+    upsampling of the coarse images lacks), and are the same for a seed, after a
+    save and load, and however many are generated at once."""
+    data = noisy_blobs()
+    gan = ng.ImageGAN(**TINY).fit(data, max_steps=60, seed=0)
+    assert gan.pyramid is not None and gan.pyramid.levels == 2
+    assert (gan.net_config.size, gan.net_config.image_shape) == (16, (12, 12))
+    out = gan.generate(6, seed=1)
+    assert out.shape == (6, 48, 48) and out.dtype == np.float32
+    assert data.min() - 1e-3 <= out.min() and out.max() <= data.max() + 1e-3
+    np.testing.assert_allclose(gan.generate(3, seed=1), out[:3], atol=1e-3)
+    assert not np.allclose(gan.generate(3, seed=2), out[:3])
+    walk = gan.interpolate(4, seed_a=1, seed_b=2)
+    np.testing.assert_allclose(walk[0], out[0], atol=1e-3)  # frame 0 is seed_a's image
+
+    # the detail networks add the finest octave's grain; upsampling the coarse images does not
+    gan._refresh_statistics("cpu")
+    with torch.no_grad():
+        coarse = gan.net["generator_ema"](gan._latents(6, 1))
+        smooth = torch.nn.functional.interpolate(coarse, scale_factor=4, mode="bilinear")[:, 0].numpy()
+    real, ours, plain = fine_band((data / 127.5) - 1), fine_band((out / 127.5) - 1), fine_band(smooth)
+    assert abs(ours - real) < 0.5 * abs(plain - real), (real, ours, plain)
+
+    path = gan.save(tmp_path / "pyramid.ngan")
+    loaded = ng.load_model(path)
+    assert loaded.pyramid == gan.pyramid
+    np.testing.assert_array_equal(loaded.generate(6, seed=1), out)
+    loaded.fit(data, max_steps=2, seed=1)  # continues with the same networks
+    assert loaded.steps_trained == 62 and loaded.pyramid == gan.pyramid
+
+    # other shapes: not square, colour, larger than 128 px (resized to fit 128, then back)
+    rng = np.random.default_rng(0)
+    for shape in [(6, 40, 33), (6, 36, 36, 3), (4, 150, 60)]:
+        g = ng.ImageGAN(**TINY).fit(rng.random(shape).astype(np.float32), max_steps=1)
+        assert g.generate(2).shape == (2, *shape[1:])
+    assert ng.ImageGAN(**TINY).fit(rng.random((4, 150, 60)), max_steps=1).pyramid.work_shape == (128, 51)
+
+
+def test_a_checkpoint_with_a_bad_pyramid_is_refused_before_anything_is_built(tmp_path):
+    from napari_gan.core.io import load_checkpoint, save_checkpoint
+
+    gan = ng.ImageGAN(**TINY).fit(noisy_blobs(n=4), max_steps=1, seed=0)
+    path = gan.save(tmp_path / "p.ngan")
+    tensors, header = load_checkpoint(path)
+    for bad, match in [({"levels": 9}, "levels"), ({"work_shape": [10**6, 48]}, "work_shape"), ({"x": 1}, "x")]:
+        h = dict(header, pyramid={**header["pyramid"], **bad})
+        save_checkpoint(path, tensors, {k: v for k, v in h.items() if k not in ("format", "format_version")})
+        with pytest.raises(ng.CheckpointError, match=match):
+            ng.load_model(path)
 
 
 @pytest.mark.parametrize("mode", ["samples", "texture"])

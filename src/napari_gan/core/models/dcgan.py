@@ -25,7 +25,8 @@ from ..errors import check_positive_ints
 class DCGANConfig:
     """Shape of a :class:`Generator` / :class:`Discriminator` pair.
 
-    ``size`` is the image edge (32 or 64), ``channels`` the image channels,
+    ``size`` is the image edge (16, 32 or 64; 16 is the coarse scale of samples
+    made coarse to fine, :mod:`.pyramid`), ``channels`` the image channels,
     ``latent`` the length of z, ``features`` the width of the last generator block
     (and first discriminator block; widths double per 2x downsampling, capped at
     ``8 * features``), ``n_classes`` 0 for an unconditional model.
@@ -47,8 +48,8 @@ class DCGANConfig:
     width: int = 0
 
     def __post_init__(self):
-        if self.size not in (32, 64):
-            raise ValueError(f"size must be 32 or 64, got {self.size!r}")
+        if self.size not in (16, 32, 64):
+            raise ValueError(f"size must be 16, 32 or 64, got {self.size!r}")
         check_positive_ints(self, ("channels", "latent", "features"))
         if self.n_classes < 0:
             raise ValueError("n_classes must be >= 0")
@@ -83,7 +84,7 @@ class DCGANConfig:
 
     @property
     def n_blocks(self) -> int:
-        return {32: 3, 64: 4}[self.size]  # 4 px -> size
+        return {16: 2, 32: 3, 64: 4}[self.size]  # 4 px -> size
 
 
 def _widths(cfg_features: int, n: int) -> list[int]:

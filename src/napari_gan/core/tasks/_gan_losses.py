@@ -147,7 +147,7 @@ class _PatchStatistics:
     statistics, which the discriminator alone matches only slowly."""
 
     def __init__(self, source: torch.Tensor, levels: int, patch: int, flip: bool, samples: int, projections: int):
-        src = source[None]
+        src = source[None] if source.dim() == 3 else source
         if flip:
             src = torch.cat([src, src.flip(-1)])
         self.levels, self.patch, self.samples, self.projections = levels, patch, samples, projections

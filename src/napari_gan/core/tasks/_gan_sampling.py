@@ -14,6 +14,7 @@ from skimage.transform import resize
 from ..data import check_memory
 from ..errors import InputError
 from ._gan_losses import standing_statistics
+from ._gan_pyramid import add_detail
 from ._gan_texture import _MARGIN, example_layout, texture_pass
 from ._gan_texture import refine as refine_texture
 
@@ -122,9 +123,18 @@ class GANSampling:
 
     @torch.no_grad()
     def _decode(
-        self, z: torch.Tensor, y: torch.Tensor | None, size=None, progress=None, refine: bool | str = False, seed=0
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor | None,
+        size=None,
+        progress=None,
+        refine: bool | str = False,
+        seed=0,
+        walk: bool = False,
     ) -> np.ndarray:
-        """Latents -> (n, Y, X[, C]) float32 in the data's range."""
+        """Latents -> (n, Y, X[, C]) float32 in the data's range. ``walk``: samples
+        made coarse to fine all get the detail noise of the first image (a latent
+        walk's frames differ by their latents only)."""
         dev = self.device or "cpu"
         self._refresh_statistics(dev)
         g = self.net["generator_ema"].eval()
@@ -144,7 +154,10 @@ class GANSampling:
 
             if self.mode == "samples":
                 yi = y[i : i + step].to(dev) if y is not None else None
-                outs.append(g(zi.to(dev), yi).float().cpu().numpy())
+                xi = g(zi.to(dev), yi)
+                if self.pyramid is not None:  # coarse to fine, then the padding off
+                    xi = self.pyramid.crop(add_detail(self.net["details_ema"].eval(), xi, seed, i, same=walk))
+                outs.append(xi.float().cpu().numpy())
             else:
                 s = int(seed) * 7919 + i
                 if refine == "example":  # the layout from the example, not from the generator
@@ -221,7 +234,9 @@ class GANSampling:
                 raise InputError(
                     f"samples mode generates images of the training size {self.shape}; size= is for texture mode"
                 )
-            return self._decode(self._latents(n, seed), self._class_tensor(classes, n, seed), progress=progress)
+            return self._decode(
+                self._latents(n, seed), self._class_tensor(classes, n, seed), progress=progress, seed=seed
+            )
         if classes is not None:
             raise InputError("texture mode has no classes")
         if refine is None:
@@ -241,7 +256,9 @@ class GANSampling:
         Returns
         -------
         ndarray of float32, shape (n, Y, X[, C])
-            Frame 0 is seed_a's image, frame n-1 seed_b's.
+            Frame 0 is seed_a's image, frame n-1 seed_b's (samples larger than 32
+            pixels: seed_b's layout with the fine detail noise of seed_a, which every
+            frame shares).
         """
         self._require_fitted()
         n = self._check_n(n)
@@ -262,7 +279,7 @@ class GANSampling:
             y = None
         ts = np.linspace(0, 1, n) if n > 1 else [0.0]
         z = torch.cat([_walk(za, zb, float(t)) for t in ts])
-        return self._decode(z, y, size_)
+        return self._decode(z, y, size_, seed=seed_a, walk=True)
 
     @staticmethod
     def _check_n(n) -> int:

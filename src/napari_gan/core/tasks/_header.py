@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import CheckpointError
 from ..models.classifier import ClassifierNetConfig
 from ..models.dcgan import DCGANConfig, TextureGANConfig
+from ..models.pyramid import MAX_LEVELS, MAX_SIDE, DetailConfig
 from ..models.unet import UNetConfig
 
 #: integers in a config must fit in 32 bits: every real size or count does, and the
@@ -290,6 +291,16 @@ _CLASSIFIER = {
     "evaluation": _fixed(optional(REPORT)),
 }
 
+#: an ImageGAN's coarse-to-fine plan (tasks._gan_pyramid.Pyramid.to_json)
+_PYRAMID = record(
+    {
+        "levels": integer(1, MAX_LEVELS),
+        "work_shape": items(integer(1, MAX_SIDE), length=2),
+        "detail": lambda value, where: config_from_json(DetailConfig, value, where),
+    },
+    required=("levels", "work_shape", "detail"),
+)
+
 #: kind -> {key the kind's ``_state`` saves: a function of the model's config that
 #: returns the key's check}. Every key is optional here: ``_restore`` reads the ones
 #: it needs with ``state[key]``, and its KeyError becomes a CheckpointError.
@@ -339,6 +350,8 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "class_names": _fixed(optional(items(one_of(text(), integer()), max_length=MAX_ITEMS))),
         "exemplar_shape": _fixed(optional(items(integer(1, 4096), length=3))),
         "adaptive_augment": _fixed(boolean),
+        # samples made coarse to fine (absent before 2026-12-05)
+        "pyramid": _fixed(optional(_PYRAMID)),
     },
     "Translator": {
         "axes": _fixed(optional(axes)),

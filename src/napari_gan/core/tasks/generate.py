@@ -26,6 +26,7 @@ from ..training import channels_last, check_budget, frozen, resolve_device, seed
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
 from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment
+from ._gan_pyramid import DetailTraining, Pyramid
 from ._gan_sampling import GANSampling
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of
 from .base import TrainableModel, register
@@ -35,6 +36,8 @@ from .base import TrainableModel, register
 _STATS_PATCH = 5
 _STATS_SAMPLES = 4096
 _STATS_PROJECTIONS = 64
+#: samples made coarse to fine: updates of the coarse pair per training step
+_COARSE_STEPS = 3
 
 
 # --------------------------------------------------------------------------- model
@@ -70,6 +73,8 @@ class ImageGAN(GANSampling, TrainableModel):
         self.has_channel_axis = False
         self.low = self.high = 0.0
         self.class_names: list | None = None
+        #: samples larger than 32 pixels: made coarse to fine (None: by one DCGAN)
+        self.pyramid: Pyramid | None = None
         self._statistics_fresh = False  # generator_ema's batch-norm statistics are its own
 
     @property
@@ -165,20 +170,24 @@ class ImageGAN(GANSampling, TrainableModel):
 
         dev = resolve_device(device)
         seed_everything(seed)
+        levels = None
         if cfg.mode == "samples":
             if not continuing:
-                self.net_config = DCGANConfig.fitting(
-                    shape,
-                    cfg.image_size,
-                    channels=channels,
-                    latent=cfg.latent,
-                    features=cfg.width,
-                    n_classes=len(names) if names else 0,
-                )
+                self.pyramid = Pyramid.plan(shape, cfg.image_size, channels)
+                options = dict(channels=channels, latent=cfg.latent, features=cfg.width, n_classes=len(names or ()))
+                if self.pyramid is not None:  # the coarse scale, at most 16 pixels per side
+                    cy, cx = self.pyramid.coarse_shape
+                    self.net_config = DCGANConfig(size=16, height=cy, width=cx, **options)
+                else:
+                    self.net_config = DCGANConfig.fitting(shape, cfg.image_size, **options)
             net_shape = self.net_config.image_shape
-            if shape != net_shape:
-                xn = np.stack([resize(im, (channels, *net_shape), order=1, anti_aliasing=True) for im in xn])
-            data = torch.from_numpy(np.ascontiguousarray(xn, dtype=np.float32)).to(dev)
+            if self.pyramid is not None:  # the coarse pair learns the coarsest octave
+                levels = self.pyramid.images(xn, dev)
+                data = levels[-1]
+            else:
+                if shape != net_shape:
+                    xn = np.stack([resize(im, (channels, *net_shape), order=1, anti_aliasing=True) for im in xn])
+                data = torch.from_numpy(np.ascontiguousarray(xn, dtype=np.float32)).to(dev)
             labels = torch.from_numpy(y).to(dev) if y is not None else None
         else:
             if not continuing:
@@ -186,7 +195,7 @@ class ImageGAN(GANSampling, TrainableModel):
             data = torch.from_numpy(np.ascontiguousarray(xn)).to(dev)
             labels = None
         if not continuing:
-            self.net = self._build(self.net_config)
+            self.net = self._build(self.net_config, self.pyramid)
         if cfg.mode == "texture":  # the newest example is the one the refinement copies detail from
             ex = exemplar_of(xn)
             self.net["exemplar"] = _Exemplar(ex.shape)
@@ -200,8 +209,14 @@ class ImageGAN(GANSampling, TrainableModel):
         lr = cfg.learning_rate
         opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.99))
         opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.99))
+        optimizers = {"opt_g": opt_g, "opt_d": opt_d}
         bs = cfg.batch
         rng = torch.Generator().manual_seed(seed)
+        detail = None
+        if levels is not None:
+            detail = DetailTraining(self.net, levels, cfg.flip, rng)
+            optimizers["opt_detail"] = torch.optim.Adam(detail.nets.parameters(), lr=lr, betas=(0.5, 0.99))
+            optimizers["opt_detail_d"] = torch.optim.Adam(detail.critics.parameters(), lr=lr, betas=(0.5, 0.99))
         ada = None
         if self.augment == "adaptive":  # kept with the networks: saved, and continued by a resumed run
             if "augment" not in self.net:
@@ -238,13 +253,13 @@ class ImageGAN(GANSampling, TrainableModel):
             m = _MARGIN * self.net_config.stride
             return g(self._training_noise(bs, dev))[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
 
-        def step():
+        def adversarial_step(t: int) -> dict:
             real, yb = real_batch()
             fake = fake_batch(yb)
             d_real = d(augment(real), yb)
             loss_d = _hinge_d(d_real, d(augment(fake.detach()), yb))
             if ada is not None:
-                ada.observe(d_real, self.steps_trained + 1, bs)
+                ada.observe(d_real, t, bs)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -258,11 +273,22 @@ class ImageGAN(GANSampling, TrainableModel):
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
             opt_g.step()
-            self.steps_trained += 1
-            t = self.steps_trained
             _ema_update(g_ema, g, min(cfg.ema, (1 + t) / (10 + t)))
-            self._statistics_fresh = False
             return {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **record}
+
+        def step():
+            t = self.steps_trained + 1
+            # the coarse pair of a pyramid is cheap and learns the layout: it takes
+            # several steps for every one of the detail networks
+            for _ in range(_COARSE_STEPS if detail is not None else 1):
+                record = adversarial_step(t)
+            if detail is not None:
+                record.update(
+                    detail.step(optimizers["opt_detail"], optimizers["opt_detail_d"], min(cfg.ema, (1 + t) / (10 + t)))
+                )
+            self.steps_trained = t
+            self._statistics_fresh = False
+            return record
 
         def on_end(done):
             g_ema.eval()
@@ -271,15 +297,15 @@ class ImageGAN(GANSampling, TrainableModel):
             step,
             max_steps=max_steps,
             time_limit=time_limit,
-            optimizers=[opt_g, opt_d],
+            optimizers=list(optimizers.values()),
             history=self.history,
             history_offset=self.steps_trained,
             on_end=on_end,
-            state=self._begin_run(pending, seed, opt_g=opt_g, opt_d=opt_d, rng=rng),
+            state=self._begin_run(pending, seed, **optimizers, rng=rng),
         )
 
     @staticmethod
-    def _build(net_config) -> torch.nn.ModuleDict:
+    def _build(net_config, pyramid: Pyramid | None = None) -> torch.nn.ModuleDict:
         if isinstance(net_config, DCGANConfig):
             g, d = Generator(net_config), Discriminator(net_config)
         else:
@@ -287,9 +313,12 @@ class ImageGAN(GANSampling, TrainableModel):
         g_ema = copy.deepcopy(g)
         for p in g_ema.parameters():
             p.requires_grad_(False)
+        nets = {"generator": g, "generator_ema": g_ema, "discriminator": d}
+        if pyramid is not None:
+            nets.update(pyramid.build())
         # channels-last, here where every network is built (trained or loaded), so
         # that a loaded model computes exactly what the trained one did
-        return channels_last(torch.nn.ModuleDict({"generator": g, "generator_ema": g_ema, "discriminator": d}))
+        return channels_last(torch.nn.ModuleDict(nets))
 
     # -- persistence -----------------------------------------------------------------
     def _state(self) -> dict:
@@ -302,6 +331,7 @@ class ImageGAN(GANSampling, TrainableModel):
             "class_names": self.class_names,
             "exemplar_shape": list(self.net["exemplar"].image.shape) if self.can_refine else None,
             "adaptive_augment": "augment" in self.net,
+            "pyramid": self.pyramid.to_json() if self.pyramid is not None else None,
         }
 
     def _restore(self, state: dict, tensors: dict[str, torch.Tensor]) -> None:
@@ -314,7 +344,10 @@ class ImageGAN(GANSampling, TrainableModel):
         self.has_channel_axis = bool(state["has_channel_axis"])
         self.low, self.high = (float(v) for v in state["range"])
         self.class_names = state.get("class_names")
-        self.net = self._build(self.net_config)
+        self.pyramid = Pyramid.from_json(state["pyramid"]) if state.get("pyramid") is not None else None
+        if self.pyramid is not None and self.mode != "samples":
+            raise CheckpointError("only samples mode makes its images coarse to fine")
+        self.net = self._build(self.net_config, self.pyramid)
         if state.get("exemplar_shape") is not None:
             if self.mode != "texture":
                 raise CheckpointError("only texture mode keeps an example image")
