@@ -4,6 +4,8 @@ of the generator, and texture mode's multi-scale patch-statistics loss."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -165,6 +167,18 @@ class _PatchStatistics:
             dirs = dirs / dirs.norm(dim=0, keepdim=True)
             total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()
         return total / self.levels
+
+
+#: the generators' patch-statistics loss: neighbourhood edge, patches and random
+#: directions drawn per pyramid band and step
+_STATS_PATCH, _STATS_SAMPLES, _STATS_PROJECTIONS = 5, 4096, 64
+
+
+def patch_statistics(source: torch.Tensor, shape, flip: bool) -> _PatchStatistics:
+    """The patch-statistics loss of generated images of ``shape`` (Y, X) against
+    ``source``, on as many pyramid bands as that shape holds patches for."""
+    levels = max(1, int(math.log2(min(shape) / (2 * _STATS_PATCH))) + 1)
+    return _PatchStatistics(source, levels, _STATS_PATCH, flip, _STATS_SAMPLES, _STATS_PROJECTIONS)
 
 
 def _hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

@@ -15,12 +15,10 @@ from skimage.transform import resize
 from ..models.dcgan import PatchDiscriminator
 from ..models.pyramid import MAX_LEVELS, MAX_SIDE, DetailConfig, DetailNet, downsample, padded_shape, pyramid_levels
 from ..training import frozen
-from ._gan_losses import _ema_update, _hinge_d, _PatchStatistics
+from ._gan_losses import _ema_update, _hinge_d, patch_statistics
 
 #: real images per detail network and step
 _BATCH = 8
-#: the detail networks' patch-statistics loss (as texture mode's)
-_STATS_PATCH, _STATS_SAMPLES, _STATS_PROJECTIONS = 5, 4096, 64
 
 
 @dataclass(frozen=True)
@@ -55,6 +53,11 @@ class Pyramid:
         return padded_shape(self.work_shape, self.levels)
 
     @property
+    def _offset(self) -> tuple[int, int]:
+        """Where the working image starts in the padded one (the padding is centred)."""
+        return tuple((p - w) // 2 for p, w in zip(self.padded, self.work_shape))
+
+    @property
     def coarse_shape(self) -> tuple[int, int]:
         return tuple(v // 2**self.levels for v in self.padded)
 
@@ -72,9 +75,8 @@ class Pyramid:
         ``levels`` times by 2 x 2 averaging."""
         if tuple(x.shape[-2:]) != self.work_shape:
             x = np.stack([resize(im, (x.shape[1], *self.work_shape), order=1, anti_aliasing=True) for im in x])
-        (py, px), (wy, wx) = self.padded, self.work_shape
-        pads = ((0, 0), (0, 0), ((py - wy) // 2, py - wy - (py - wy) // 2), ((px - wx) // 2, px - wx - (px - wx) // 2))
-        x = np.pad(x, pads, mode="symmetric")
+        (a, b), (py, px), (wy, wx) = self._offset, self.padded, self.work_shape
+        x = np.pad(x, ((0, 0), (0, 0), (a, py - wy - a), (b, px - wx - b)), mode="symmetric")
         levels = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)]
         for _ in range(self.levels):
             levels.append(downsample(levels[-1]))
@@ -82,8 +84,7 @@ class Pyramid:
 
     def crop(self, x: torch.Tensor) -> torch.Tensor:
         """Generated images at :attr:`padded` -> the ``work_shape`` centre."""
-        (py, px), (wy, wx) = self.padded, self.work_shape
-        a, b = (py - wy) // 2, (px - wx) // 2
+        (a, b), (wy, wx) = self._offset, self.work_shape
         return x[..., a : a + wy, b : b + wx]
 
     # -- networks ------------------------------------------------------------------------
@@ -98,10 +99,9 @@ class Pyramid:
         return {"details": details, "details_ema": ema, "detail_discriminators": critics}
 
 
-def detail_noise(n: int, shape, gen: torch.Generator | None, device) -> torch.Tensor:
+def detail_noise(n: int, shape, gen: torch.Generator, device) -> torch.Tensor:
     """Per-pixel noise for a detail network's output of ``shape`` (Y, X)."""
-    noise = torch.randn((n, 1, *shape), generator=gen) if gen is not None else torch.randn((n, 1, *shape))
-    return noise.to(device)
+    return torch.randn((n, 1, *shape), generator=gen).to(device)
 
 
 class DetailTraining:
@@ -114,17 +114,13 @@ class DetailTraining:
         self.nets, self.ema, self.critics = net["details"], net["details_ema"], net["detail_discriminators"]
         self.targets = levels[-2::-1]  # the octave each detail network makes, coarse to fine
         self.flip, self.rng = flip, rng
-        self.stats = [
-            _PatchStatistics(t, _stat_levels(t.shape[-2:]), _STATS_PATCH, flip, _STATS_SAMPLES, _STATS_PROJECTIONS)
-            for t in self.targets
-        ]
+        self.stats = [patch_statistics(t, t.shape[-2:], flip) for t in self.targets]
 
     def _real(self, target: torch.Tensor) -> torch.Tensor:
-        n = _BATCH
-        idx = torch.randint(target.shape[0], (n,), generator=self.rng).to(target.device)
+        idx = torch.randint(target.shape[0], (_BATCH,), generator=self.rng).to(target.device)
         real = target[idx]
         if self.flip:
-            flips = (torch.rand(n, generator=self.rng) < 0.5).to(target.device)
+            flips = (torch.rand(_BATCH, generator=self.rng) < 0.5).to(target.device)
             real = torch.where(flips[:, None, None, None], real.flip(-1), real)
         return real
 
@@ -146,10 +142,6 @@ class DetailTraining:
         opt_g.step()
         _ema_update(self.ema, self.nets, ema)
         return {"detail_g": loss_g.detach().item(), "detail_d": loss_d.detach().item()}
-
-
-def _stat_levels(shape) -> int:
-    return max(1, int(np.log2(min(shape) / (2 * _STATS_PATCH))) + 1)
 
 
 @torch.no_grad()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,17 +24,12 @@ from ..models.dcgan import (
 from ..training import channels_last, check_budget, frozen, resolve_device, seed_everything, training_loop
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, _PatchStatistics, diff_augment
+from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, diff_augment, patch_statistics
 from ._gan_pyramid import DetailTraining, Pyramid
 from ._gan_sampling import GANSampling
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of
 from .base import TrainableModel, register
 
-#: texture mode's patch-statistics loss: neighbourhood edge, patches and random
-#: directions drawn per pyramid band and step
-_STATS_PATCH = 5
-_STATS_SAMPLES = 4096
-_STATS_PROJECTIONS = 64
 #: samples made coarse to fine: updates of the coarse pair per training step
 _COARSE_STEPS = 3
 
@@ -228,8 +222,7 @@ class ImageGAN(GANSampling, TrainableModel):
         flip = cfg.flip
         patch_stats = None
         if cfg.mode == "texture" and cfg.patch_loss > 0:
-            levels = max(1, int(math.log2(cfg.crop_size / (2 * _STATS_PATCH))) + 1)
-            patch_stats = _PatchStatistics(data, levels, _STATS_PATCH, flip, _STATS_SAMPLES, _STATS_PROJECTIONS)
+            patch_stats = patch_statistics(data, (cfg.crop_size, cfg.crop_size), flip)
 
         def real_batch():
             if cfg.mode == "samples":
@@ -253,7 +246,7 @@ class ImageGAN(GANSampling, TrainableModel):
             m = _MARGIN * self.net_config.stride
             return g(self._training_noise(bs, dev))[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
 
-        def adversarial_step(t: int) -> dict:
+        def adversarial_step(t: int, decay: float) -> dict:
             real, yb = real_batch()
             fake = fake_batch(yb)
             d_real = d(augment(real), yb)
@@ -273,19 +266,18 @@ class ImageGAN(GANSampling, TrainableModel):
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
             opt_g.step()
-            _ema_update(g_ema, g, min(cfg.ema, (1 + t) / (10 + t)))
+            _ema_update(g_ema, g, decay)
             return {"g": loss_g.detach().item(), "d": loss_d.detach().item(), **record}
 
         def step():
             t = self.steps_trained + 1
+            decay = min(cfg.ema, (1 + t) / (10 + t))  # the moving averages' warm-up
             # the coarse pair of a pyramid is cheap and learns the layout: it takes
             # several steps for every one of the detail networks
             for _ in range(_COARSE_STEPS if detail is not None else 1):
-                record = adversarial_step(t)
+                record = adversarial_step(t, decay)
             if detail is not None:
-                record.update(
-                    detail.step(optimizers["opt_detail"], optimizers["opt_detail_d"], min(cfg.ema, (1 + t) / (10 + t)))
-                )
+                record.update(detail.step(optimizers["opt_detail"], optimizers["opt_detail_d"], decay))
             self.steps_trained = t
             self._statistics_fresh = False
             return record
