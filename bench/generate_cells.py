@@ -3,7 +3,9 @@ crops of 48 x 48 pixels, each centred on a nucleus of a generated fluorescence i
 (``napari_gan.core.synthetic.nuclei.touching_nuclei``: neighbours, shot noise,
 texture), judged against 200 crops of other images that no model trained on.
 
-Rows, each trained for ``--seconds`` (300 s) with the same seed:
+Rows, each trained for ``--seconds`` (300 s) with the same seed (``--marks``: ours is
+also scored at those times of the same run; ``--baseline-seconds``: the one-DCGAN
+row's own time):
 
 * *ours*: the defaults: coarse to fine (a DCGAN at 12 x 12 plus one detail network
   per octave, ``napari_gan.core.models.pyramid``);
@@ -15,9 +17,12 @@ Rows, each trained for ``--seconds`` (300 s) with the same seed:
 Measures as bench/generate.py (classifier test on 32 px crops, 3 seeds; patch SWD
 and its floor; memorisation; diversity), the floor being 100 training crops against
 the held-out ones. Writes bench/out/generate_cells.json and
-bench/out/generate_cells.png (held-out real | ours | one DCGAN at 64 px).
+bench/out/generate_cells.png (held-out real | ours at each mark and at the end | one DCGAN
+at 64 px).
 
     python bench/generate_cells.py              # about 13 min on 2 CPU cores
+    python bench/generate_cells.py --seconds 1200 --marks 60,300 --baseline-seconds 300
+                                                # quality over time, about 33 min
     python bench/generate_cells.py --quick      # smoke run (~2 min)
 """
 
@@ -29,7 +34,16 @@ import time
 
 import numpy as np
 import torch
-from generate import OUT, SEED_EVAL, face_grid, measure, panel_row, phase_randomised, shuffled_blocks
+from generate import (
+    OUT,
+    SEED_EVAL,
+    face_grid,
+    measure,
+    panel_row,
+    phase_randomised,
+    shuffled_blocks,
+    train_with_marks,
+)
 from skimage import measure as skmeasure
 from skimage.io import imsave
 
@@ -57,11 +71,15 @@ def nucleus_crops(first_seed: int, n: int) -> np.ndarray:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=300.0, help="training time of each GAN (default 300)")
+    ap.add_argument("--marks", default="", help="also score ours at these times of the same run (s), e.g. 60,300")
+    ap.add_argument("--baseline-seconds", type=float, default=None, help="the one-DCGAN row's time (default --seconds)")
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument("--quick", action="store_true", help="20 s per GAN, fewer descriptors: checks the script")
     args = ap.parse_args()
+    marks = [float(m) for m in args.marks.split(",") if m.strip()]
     if args.quick:
-        args.seconds = 20.0
+        args.seconds, args.baseline_seconds, marks = 20.0, 20.0, [8.0] if marks else []
+    baseline_seconds = args.seconds if args.baseline_seconds is None else args.baseline_seconds
     train, held = nucleus_crops(0, 300), nucleus_crops(1000, 200)
     opts = {"n_descriptors": 2048 if args.quick else 8192, "n_projections": 128 if args.quick else 512, "min_size": 12}
     c2st_opts = {"crop": 32, "steps": 100 if args.quick else 300, "seeds": 2 if args.quick else 3}
@@ -73,14 +91,24 @@ def main():
     floor_swd = metrics.sliced_wasserstein(list(train[:100]), reference, **opts)
     opts["levels"] = len(floor_swd["levels"])
     rows, rates, grids = {}, {}, [face_grid(held[:32], 8, 2)]
-    for label, options in [("ours (coarse to fine)", {}), ("one DCGAN at 64 px (image_size=64)", {"image_size": 64})]:
-        t = time.perf_counter()
-        gan = ng.ImageGAN(**options).fit(train, max_steps=None, time_limit=args.seconds, seed=args.seed)
-        rates[label] = gan.steps_trained / (time.perf_counter() - t)
-        t = time.perf_counter()
-        rows[f"{label}, {gan.steps_trained} steps"] = images = gan.generate(100, seed=SEED_EVAL)
-        print(f"{label}: {gan.steps_trained} steps, generated 100 in {time.perf_counter() - t:.1f} s", flush=True)
+    gan = ng.ImageGAN()
+    runs, rates["ours"] = train_with_marks(
+        gan, train, args.seconds, marks, lambda: gan.generate(100, seed=SEED_EVAL), seed=args.seed
+    )
+    for mark, steps, images in runs:
+        rows[f"ours (coarse to fine), {mark:g} s, {steps} steps"] = images
         grids.append(face_grid(images[:32], 8, 2))
+    t = time.perf_counter()
+    gan.generate(100, seed=SEED_EVAL)
+    print(f"ours: {gan.steps_trained} steps, generated 100 in {time.perf_counter() - t:.1f} s", flush=True)
+    label = "one DCGAN at 64 px (image_size=64)"
+    t = time.perf_counter()
+    gan = ng.ImageGAN(image_size=64).fit(train, max_steps=None, time_limit=baseline_seconds, seed=args.seed)
+    rates[label] = gan.steps_trained / (time.perf_counter() - t)
+    t = time.perf_counter()
+    rows[f"{label}, {baseline_seconds:g} s, {gan.steps_trained} steps"] = images = gan.generate(100, seed=SEED_EVAL)
+    print(f"{label}: {gan.steps_trained} steps, generated 100 in {time.perf_counter() - t:.1f} s", flush=True)
+    grids.append(face_grid(images[:32], 8, 2))
     rng = np.random.default_rng(0)
     rows["baseline: phase randomised"] = np.stack([phase_randomised(c, rng) for c in train[:100]])
     rows["baseline: shuffled 8 px blocks"] = shuffled_blocks(train[:100], 8, rng)
@@ -96,7 +124,13 @@ def main():
         floor_swd=floor_swd["mean"],
         diversity_real=metrics.diversity(held[:100]),
         steps_per_s=rates,
-        conditions={"seconds": args.seconds, "seed": args.seed, "quick": args.quick},
+        conditions={
+            "seconds": args.seconds,
+            "marks": marks,
+            "baseline_seconds": baseline_seconds,
+            "seed": args.seed,
+            "quick": args.quick,
+        },
     )
     print()
     print("| 48 px nuclei crops | classifier test | SWD / floor | copied (16 px, vs training) | diversity |")
