@@ -194,6 +194,8 @@ def test_save_dialog_offers_and_writes_a_package(dock, qtbot, errors, denoiser, 
 
     monkeypatch.setattr(_training.QFileDialog, "getSaveFileName", dialog)
     widget.panel.save_button.click()
+    # the export's effect is its file: Stop, which drops a job's result, is not offered
+    assert widget.panel.is_busy and not widget.panel.stop_button.isEnabled()
     qtbot.waitUntil(lambda: not widget.panel.is_busy, timeout=60_000)
     assert errors == [] and (tmp_path / "den.zip").is_file()
     assert BIOIMAGEIO_FILTER in offered[0] and "bioimage.io" in widget.panel.status_label.text()

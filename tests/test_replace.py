@@ -55,8 +55,10 @@ def test_removal_fills_only_the_objects_and_clears_their_labels(scene):
         abs(float(new[inside].mean()) - float(background.mean()))
         < abs(float(img[inside].mean()) - background.mean()) / 2
     )
-    again, _ = ng.replace_objects(img, lab, ids=ids, seed=0)
+    reports = []  # progress (what the widget's bar and Stop use) changes nothing
+    again, _ = ng.replace_objects(img, lab, ids=ids, seed=0, progress=lambda done, total: reports.append((done, total)))
     np.testing.assert_array_equal(again, new)
+    assert reports and reports[-1][0] == reports[-1][1] and [d for d, _ in reports] == sorted(d for d, _ in reports)
 
 
 def test_removal_fills_with_background_not_pieces_of_other_objects(monkeypatch):

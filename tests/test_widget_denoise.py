@@ -431,3 +431,48 @@ def test_a_step_limit_that_ends_a_timed_run_early_is_said(viewer_widget, qtbot, 
     train_briefly(qtbot, widget, add_source(viewer), steps=3, preview=0, time_limit=600)
     assert errors == [] and widget.panel.last_record.step == 3
     assert "Max steps came before the time limit" in widget.panel.status_label.text()
+
+
+def test_stop_ends_a_prediction_and_adds_nothing(viewer_widget, qtbot, errors):
+    """Stop is enabled while a prediction runs; it ends the job at its next progress
+    report, no result layer appears, the user's layers are as they were, and the
+    widget can predict again."""
+    viewer, widget = viewer_widget
+    layer = add_source(viewer)
+    train_briefly(qtbot, widget, layer, steps=2)
+    stack = viewer.add_image(np.stack([make_image(seed=s) for s in range(12)]), name="stack")
+    before = stack.data.copy()
+    layers_before = [lyr.name for lyr in viewer.layers]
+
+    assert widget.predict(stack)
+    assert widget.panel.stop_button.isEnabled()
+    click(widget.panel.stop_button)
+    wait_idle(qtbot, widget)
+    assert errors == []
+    assert [lyr.name for lyr in viewer.layers] == layers_before
+    np.testing.assert_array_equal(stack.data, before)
+    assert "stopped" in widget.panel.status_label.text() and "nothing was added" in widget.panel.status_label.text()
+    assert not widget.panel.stop_button.isEnabled() and widget.predict_button.enabled
+
+    # a job that keeps reporting progress ends at the next report after Stop
+    reports, results = [], []
+
+    def endless(progress):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            progress(len(reports), 10**6)
+            reports.append(1)
+            time.sleep(0.005)
+        return "finished"
+
+    assert widget.panel.run_job(endless, results.append, description="counting")
+    qtbot.waitUntil(lambda: len(reports) > 3, timeout=10_000)
+    click(widget.panel.stop_button)
+    wait_idle(qtbot, widget, timeout=10_000)
+    assert results == [] and errors == []
+    assert widget.panel.status_label.text() == "Counting stopped; nothing was added"
+
+    assert widget.predict(layer)  # and the widget works as before
+    qtbot.waitUntil(lambda: "noisy [denoised]" in viewer.layers, timeout=15_000)
+    wait_idle(qtbot, widget)
+    assert errors == []

@@ -43,4 +43,6 @@ def export_package(panel, path) -> bool:
         panel.set_status(f"Exported a bioimage.io package to {written}")
         show_info(f"Exported a bioimage.io package to {written}")
 
-    return panel.run_job(job, done, description="exporting to bioimage.io")
+    # not stoppable: its effect is the file it writes, which dropping the result would
+    # not undo
+    return panel.run_job(job, done, description="exporting to bioimage.io", stoppable=False)

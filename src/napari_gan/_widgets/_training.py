@@ -37,9 +37,13 @@ from ._jobs import TrainingJob, Update, call_safely, drive, preload_torch
 from ._plot import LossCurve
 from ._report import describe_error, report_error, report_warning
 
-__all__ = ["LossCurve", "TrainingPanel"]
+__all__ = ["JobStopped", "LossCurve", "TrainingPanel"]
 
 MODEL_FILE_FILTER = "napari-gan model (*.ngan);;All files (*)"
+
+
+class JobStopped(Exception):
+    """Raised in a one-shot job's worker, at its next progress report, after Stop."""
 
 
 # --------------------------------------------------------------------------- panel
@@ -108,6 +112,7 @@ class TrainingPanel(QWidget):
         self._failed = False
         self._busy_sensitive: list[QWidget] = []
         self._job_text = ""
+        self._cancel_job: threading.Event | None = None  # set by Stop during a one-shot job
         self.worker = None  # the running worker (training or one-shot), else None
         self.last_message = ""  # last error/warning shown, for tests and the status line
         self.previews_shown = 0  # previews displayed in the current training run
@@ -115,7 +120,10 @@ class TrainingPanel(QWidget):
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
-        self.stop_button.setToolTip("Stop after the current step; the model keeps what it learned")
+        self.stop_button.setToolTip(
+            "Stop training after the current step (the model keeps what it learned), "
+            "or stop a prediction or generation (nothing is added)"
+        )
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, 1)
         self.progress_bar.setValue(0)
@@ -213,7 +221,7 @@ class TrainingPanel(QWidget):
         for widget in self._busy_sensitive:
             widget.setEnabled(not busy)
         self.save_button.setEnabled(not busy and self._model is not None)
-        self.stop_button.setEnabled(busy and self._job is not None)
+        self.stop_button.setEnabled(busy and (self._job is not None or self._cancel_job is not None))
         self.busy_changed.emit(busy)
 
     def _update_device_label(self) -> None:
@@ -260,12 +268,20 @@ class TrainingPanel(QWidget):
         return True
 
     def stop_training(self) -> None:
-        """What Stop does: end training after the current step, keeping the weights.
+        """What Stop does: end training after the current step, keeping the weights;
+        or end a one-shot job (prediction, generation, ...) at its next progress
+        report, adding nothing.
 
         The worker's generator sees the request right after its next step and closes
         the fit generator in the worker thread (``worker.quit()`` alone would abandon
         it un-closed), so the model is marked trained before the worker finishes.
         """
+        cancel = self._cancel_job
+        if self._job is None and cancel is not None and not cancel.is_set():
+            cancel.set()
+            self.stop_button.setEnabled(False)
+            self.set_status(f"{self._job_text}: stopping at its next piece of work…")
+            return
         if self._job is not None:
             self._stopped_by_user = True
             self._stop.set()
@@ -333,13 +349,17 @@ class TrainingPanel(QWidget):
         on_result: Callable[[Any], None],
         *,
         description: str = "working",
+        stoppable: bool = True,
     ) -> bool:
         """Run ``func(progress)`` in a worker (e.g. a prediction) and call
         ``on_result(result)`` in the GUI thread.
 
         ``progress(done, total)`` may be called from the worker to move the progress
-        bar (it only emits a queued signal). Errors from ``func`` or ``on_result`` are
-        notified. Returns True if the job started.
+        bar (it only emits a queued signal). Stop ends the job at its next
+        ``progress`` call (which raises :class:`JobStopped` in the worker) and drops
+        its result, so nothing is added (``stoppable=False``: Stop stays disabled, for
+        a job whose effect is not its result, e.g. writing a file). Errors from
+        ``func`` or ``on_result`` are notified. Returns True if the job started.
         """
         if self.is_busy:
             self.warning(f"Busy: wait for the current job to finish before {description}")
@@ -347,11 +367,21 @@ class TrainingPanel(QWidget):
         # Qt keeps a finished worker's signal connections: hold the job (its model, its
         # data) where finishing can drop it, so no finished prediction keeps a model alive
         job = {"func": func, "on_result": on_result}
-        emit = self._job_progress.emit
-        worker = thread_worker(call_safely, start_thread=False)(lambda: job["func"](emit))
+        emit, cancel = self._job_progress.emit, threading.Event()
+        self._cancel_job = cancel if stoppable else None
+
+        def progress(done: int, total: int) -> None:  # in the worker: where Stop takes effect
+            if cancel.is_set():
+                raise JobStopped(description)
+            emit(done, total)
+
+        worker = thread_worker(call_safely, start_thread=False)(lambda: job["func"](progress))
 
         def done(outcome) -> None:
             result, error = outcome
+            if cancel.is_set():  # stopped: whatever came back is dropped, the layers are as they were
+                self.set_status(f"{_sentence(description)} stopped; nothing was added")
+                return
             if error is not None:
                 self.error(error, context=f"{_sentence(description)} failed")
                 return
@@ -362,6 +392,7 @@ class TrainingPanel(QWidget):
 
         def finished() -> None:
             job.clear()
+            self._cancel_job = None
             self._set_busy(None)
             self._restore_progress()
 

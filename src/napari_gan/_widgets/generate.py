@@ -233,7 +233,9 @@ class GenerateWidget(DockWidget):
             return False
         suffix = REPLACED_SUFFIX if generated else REMOVED_SUFFIX
         return self.panel.run_job(
-            lambda progress: ng.replace_objects(image, labels, ids, generator=model, classes=label, seed=seed),
+            lambda progress: ng.replace_objects(
+                image, labels, ids, generator=model, classes=label, seed=seed, progress=progress
+            ),
             lambda result: self._add_replaced(result, names, suffix, where, ids, model),
             description="replacing objects" if generated else "removing objects",
         )

@@ -189,6 +189,7 @@ def patch_fill(
     seed: int = 0,
     return_error: bool = False,
     avoid: np.ndarray | None = None,
+    progress=None,
 ):
     """Fill ``hole`` in ``image`` with texture continued from the image's own patches.
 
@@ -218,6 +219,9 @@ def patch_fill(
         Also return, per pixel, the RMS difference (image units) between the patches
         through it and the known patches they were copied from: high where the fill
         resembles nothing in the image well. 0 outside the hole.
+    progress : callable, optional
+        ``progress(done, total)`` after each group of holes is filled (holes whose
+        surroundings overlap are filled together).
 
     Returns
     -------
@@ -265,7 +269,7 @@ def patch_fill(
     m = int(context) if context is not None else max(48, extent)
     # holes whose context overlaps are filled together: one pyramid, one search
     near = ndi.distance_transform_cdt(~hole, metric="chessboard") <= m
-    groups, _ = ndi.label(near)
+    groups, n_groups = ndi.label(near)
     for i, box in enumerate(ndi.find_objects(groups), start=1):
         y0, x0, y1, x1 = box[0].start, box[1].start, box[0].stop, box[1].stop
         region = hole[y0:y1, x0:x1]  # other groups' holes in the box are no source either
@@ -285,4 +289,6 @@ def patch_fill(
             filled, err = _fill_region(part, region, sizes[-1], int(iterations), gen, avoid=keep_off)
         out[:, y0:y1, x0:x1] = np.where(sub[None], filled, out[:, y0:y1, x0:x1])
         error[y0:y1, x0:x1] = np.where(sub, err, error[y0:y1, x0:x1])
+        if progress is not None:
+            progress(i, n_groups)
     return (out, error) if return_error else out

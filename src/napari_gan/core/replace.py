@@ -115,7 +115,7 @@ def object_crops(image, labels, *, size: int = 32, ids: Sequence[int] | None = N
     return (crops, [classes[i] for i in wanted]) if classes is not None else crops
 
 
-def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int, progress=None):
     hole = ndi.binary_dilation(np.isin(lab, ids), iterations=HALO)
     # the fill is made of background: pieces of the other objects (and their blurred
     # edges) copied into a hole read as smudges
@@ -126,7 +126,8 @@ def _remove(img: np.ndarray, lab: np.ndarray, ids: list[int], seed: int) -> tupl
     unit = np.moveaxis((chans - lo) / scale, -1, 0)
     # 7 px patches, not the fill's default 11: the background between objects is often too narrow
     # for larger ones, which then bring in the edges of the objects avoided
-    filled = np.moveaxis(patch_fill(unit, hole, patch=PATCH, seed=seed, avoid=others), 0, -1) * scale + lo
+    filled = patch_fill(unit, hole, patch=PATCH, seed=seed, avoid=others, progress=progress)
+    filled = np.moveaxis(filled, 0, -1) * scale + lo
     return np.where(hole[..., None], filled, chans), hole  # known pixels exactly as they were
 
 
@@ -163,6 +164,7 @@ def replace_objects(
     classes=None,
     seed: int = 0,
     grain: bool = True,
+    progress=None,
 ):
     """Replace objects of a label image: remove them, or put generated ones in their place.
 
@@ -185,6 +187,9 @@ def replace_objects(
         Add to each generated object the pixel noise it lacks, up to the image's own
         (:func:`noise_level`): a generator's output is smoother than a real image,
         which makes inserted objects stand out.
+    progress : callable, optional
+        ``progress(done, total)``, called as the holes are filled (group by group
+        of neighbouring holes).
 
     Returns
     -------
@@ -204,7 +209,7 @@ def replace_objects(
                 f"the generator makes {generator.channels}-channel crops; this image needs {channels} channel(s) "
                 "plus the mask channel that object_crops adds: train it on object_crops of such an image"
             )
-    filled, hole = _remove(img, lab, ids, seed)
+    filled, hole = _remove(img, lab, ids, seed, progress)
     new_labels = lab.copy()
     new_labels[np.isin(lab, ids)] = 0
     if generator is not None:
