@@ -2,10 +2,11 @@
 
     python bench/replace.py                  # 240 s of GAN training
     python bench/replace.py --seconds 60     # a quick check
+    python bench/replace.py --crop 48        # crops over 32 px: the GAN is made coarse to fine
 
 Synthetic objects of two kinds (``napari_gan.core.synthetic.two_kinds``: uniform
 and bright-rimmed, same sizes and brightness). A class-conditional ImageGAN learns
-32 px crops of the objects with their masks (``ng.object_crops``); then
+32 px crops (``--crop``) of the objects with their masks (``ng.object_crops``); then
 ``ng.replace_objects`` replaces every uniform object by a generated rimmed one.
 Judged by:
 
@@ -68,7 +69,7 @@ def main() -> None:
     uniform = [i for i, k in classes.items() if k == "uniform"]
     rims = [i for i, k in classes.items() if k == "rim"]
 
-    crops, names = ng.object_crops(image, labels, size=32, classes=classes)
+    crops, names = ng.object_crops(image, labels, size=args.crop, classes=classes)
     t0 = time.perf_counter()
     gan = ng.ImageGAN(batch_size=32).fit(crops, classes=names, time_limit=args.seconds, max_steps=10**7, seed=0)
     train_s = time.perf_counter() - t0
@@ -159,8 +160,9 @@ def main() -> None:
     print(f"| fill from anywhere (other objects too) | {c2st_removed_any.accuracy:.3f} |")
     print(f"| real: the first image's background (floor) | {c2st_bg_floor.accuracy:.3f} |")
     OUT.mkdir(exist_ok=True)
+    replaced_png = OUT / ("replace.png" if args.crop == 32 else f"replace_{args.crop}.png")
     imsave(
-        OUT / "replace.png",
+        replaced_png,
         np.concatenate([_view(image, labels), _view(new, new_labels)], axis=1),
         check_contrast=False,
     )
@@ -169,7 +171,7 @@ def main() -> None:
         np.concatenate([_view(a, np.zeros_like(labels)) for a in (image, removed_any, removed)], axis=1),
         check_contrast=False,
     )
-    print(f"\nPNG: {OUT / 'replace.png'} (left: before, right: uniform objects replaced by generated rimmed ones)")
+    print(f"\nPNG: {replaced_png} (left: before, right: uniform objects replaced by generated rimmed ones)")
     print(f"PNG: {OUT / 'remove.png'} (before; uniform objects removed copying from anywhere; from the background)")
 
 
@@ -191,5 +193,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crop", type=int, default=32, help="object crop size (over 32: coarse to fine)")
     args = parser.parse_args()
     main()

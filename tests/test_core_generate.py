@@ -234,13 +234,51 @@ def test_samples_larger_than_32_pixels_are_made_coarse_to_fine(tmp_path):
     assert ng.ImageGAN(**TINY).fit(rng.random((4, 150, 60)), max_steps=1).pyramid.work_shape == (128, 51)
 
 
+def grain_classes(n=16, size=40, seed=0):
+    """Two classes the coarse scales cannot tell apart: discs on a dark background,
+    class "b" with pixel grain whose 2 x 2 means are zero (only the finest octave
+    holds it), class "a" without."""
+    rng = np.random.default_rng(seed)
+    base = blobs_stack(n, size, seed=seed).astype(np.float32)
+    noise = rng.normal(0, 40, base.shape).astype(np.float32)
+    block_means = noise.reshape(n, size // 2, 2, size // 2, 2).mean(axis=(2, 4))
+    grain = noise - np.repeat(np.repeat(block_means, 2, axis=1), 2, axis=2)
+    names = ["a", "b"] * (n // 2)
+    images = base + grain * np.array([name == "b" for name in names], np.float32)[:, None, None]
+    return images, names
+
+
+def test_conditional_samples_made_coarse_to_fine_get_the_detail_of_their_class(tmp_path):
+    """A class-conditional GAN over 32 px tells its detail networks the class: where
+    two classes differ only at the finest octave (which the coarse generator cannot
+    hold), the asked class still gets its own detail."""
+    data, names = grain_classes()
+    gan = ng.ImageGAN(**TINY).fit(data, classes=names, max_steps=150, seed=0)
+    assert gan.pyramid is not None and gan.pyramid.detail.n_classes == 2
+    a, b = gan.generate(16, seed=1, classes="a"), gan.generate(16, seed=1, classes="b")
+    real_a = fine_band(data[[n == "a" for n in names]])
+    real_b = fine_band(data[[n == "b" for n in names]])
+    assert fine_band(b) > fine_band(a) + 0.3 * (real_b - real_a), (fine_band(a), fine_band(b), real_a, real_b)
+    loaded = ng.load_model(gan.save(tmp_path / "conditional.ngan"))
+    np.testing.assert_array_equal(loaded.generate(4, seed=1, classes="b"), b[:4])
+    with pytest.raises(ng.InputError, match="c"):
+        gan.generate(1, classes="c")
+
+
 def test_a_checkpoint_with_a_bad_pyramid_is_refused_before_anything_is_built(tmp_path):
     from napari_gan.core.io import load_checkpoint, save_checkpoint
 
     gan = ng.ImageGAN(**TINY).fit(noisy_blobs(n=4), max_steps=1, seed=0)
     path = gan.save(tmp_path / "p.ngan")
     tensors, header = load_checkpoint(path)
-    for bad, match in [({"levels": 9}, "levels"), ({"work_shape": [10**6, 48]}, "work_shape"), ({"x": 1}, "x")]:
+    detail = header["pyramid"]["detail"]
+    for bad, match in [
+        ({"levels": 9}, "levels"),
+        ({"work_shape": [10**6, 48]}, "work_shape"),
+        ({"x": 1}, "x"),
+        ({"detail": {**detail, "n_classes": 10**9}}, "n_classes"),  # before any embedding is built
+        ({"detail": {**detail, "n_classes": 3}}, "detail networks know 3 classes and the coarse generator 0"),
+    ]:
         h = dict(header, pyramid={**header["pyramid"], **bad})
         save_checkpoint(path, tensors, {k: v for k, v in h.items() if k not in ("format", "format_version")})
         with pytest.raises(ng.CheckpointError, match=match):

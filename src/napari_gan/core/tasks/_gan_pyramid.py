@@ -12,8 +12,16 @@ import numpy as np
 import torch
 from skimage.transform import resize
 
-from ..models.dcgan import PatchDiscriminator
-from ..models.pyramid import MAX_LEVELS, MAX_SIDE, DetailConfig, DetailNet, downsample, padded_shape, pyramid_levels
+from ..models.pyramid import (
+    MAX_LEVELS,
+    MAX_SIDE,
+    DetailConfig,
+    DetailNet,
+    detail_discriminator,
+    downsample,
+    padded_shape,
+    pyramid_levels,
+)
 from ..training import frozen
 from ._gan_losses import _ema_update, _hinge_d, patch_statistics
 
@@ -39,14 +47,15 @@ class Pyramid:
             raise ValueError(f"work_shape must be two sizes of 1..{MAX_SIDE}, got {self.work_shape!r}")
 
     @classmethod
-    def plan(cls, shape: tuple[int, int], image_size: int | None, channels: int) -> Pyramid | None:
-        """The pyramid for images of ``shape``, or None where one DCGAN learns them
-        directly (images of at most 32 pixels per side, or an explicit ``image_size``)."""
+    def plan(cls, shape: tuple[int, int], image_size: int | None, channels: int, n_classes: int = 0) -> Pyramid | None:
+        """The pyramid for images of ``shape`` (of ``n_classes`` classes, 0: none), or
+        None where one DCGAN learns them directly (images of at most 32 pixels per
+        side, or an explicit ``image_size``)."""
         if image_size is not None or max(shape) <= 32:
             return None
         scale = min(1.0, MAX_SIDE / max(shape))
         work = tuple(max(1, round(v * scale)) for v in shape)
-        return cls(pyramid_levels(work), work, DetailConfig(channels=channels))
+        return cls(pyramid_levels(work), work, DetailConfig(channels=channels, n_classes=n_classes))
 
     @property
     def padded(self) -> tuple[int, int]:
@@ -95,7 +104,7 @@ class Pyramid:
         ema = copy.deepcopy(details)
         for p in ema.parameters():
             p.requires_grad_(False)
-        critics = torch.nn.ModuleList(PatchDiscriminator(self.detail) for _ in range(self.levels))
+        critics = torch.nn.ModuleList(detail_discriminator(self.detail) for _ in range(self.levels))
         return {"details": details, "details_ema": ema, "detail_discriminators": critics}
 
 
@@ -108,35 +117,46 @@ class DetailTraining:
     """One step of every detail network: each learns, on random real images of its
     octave (flipped at random if ``flip``), to restore them from their 2 x 2 means,
     against its patch discriminator (hinge loss) plus the patch-statistics loss of
-    texture mode on its octave."""
+    texture mode on its octave. ``labels`` (N,): the images' classes, which a
+    class-conditional network and its discriminator are told."""
 
-    def __init__(self, net: torch.nn.ModuleDict, levels: list[torch.Tensor], flip: bool, rng: torch.Generator):
+    def __init__(
+        self,
+        net: torch.nn.ModuleDict,
+        levels: list[torch.Tensor],
+        flip: bool,
+        rng: torch.Generator,
+        labels: torch.Tensor | None = None,
+    ):
         self.nets, self.ema, self.critics = net["details"], net["details_ema"], net["detail_discriminators"]
         self.targets = levels[-2::-1]  # the octave each detail network makes, coarse to fine
-        self.flip, self.rng = flip, rng
+        self.flip, self.rng, self.labels = flip, rng, labels
         self.stats = [patch_statistics(t, t.shape[-2:], flip) for t in self.targets]
 
-    def _real(self, target: torch.Tensor) -> torch.Tensor:
+    def _real(self, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = torch.randint(target.shape[0], (_BATCH,), generator=self.rng).to(target.device)
         real = target[idx]
         if self.flip:
             flips = (torch.rand(_BATCH, generator=self.rng) < 0.5).to(target.device)
             real = torch.where(flips[:, None, None, None], real.flip(-1), real)
-        return real
+        return real, (self.labels[idx] if self.labels is not None else None)
 
     def step(self, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, ema: float) -> dict:
-        reals, fakes = [], []
+        reals, fakes, classes = [], [], []
         for net, target in zip(self.nets, self.targets):
-            real = self._real(target)
+            real, y = self._real(target)
             noise = detail_noise(real.shape[0], real.shape[-2:], self.rng, real.device)
             reals.append(real)
-            fakes.append(net(downsample(real), noise))
-        loss_d = sum(_hinge_d(c(r), c(f.detach())) for c, r, f in zip(self.critics, reals, fakes))
+            classes.append(y)
+            fakes.append(net(downsample(real), noise, y))
+        loss_d = sum(_hinge_d(c(r, y), c(f.detach(), y)) for c, r, f, y in zip(self.critics, reals, fakes, classes))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         opt_d.step()
         with frozen(self.critics):
-            loss_g = sum(-c(f).mean() + s(f, self.rng) for c, f, s in zip(self.critics, fakes, self.stats))
+            loss_g = sum(
+                -c(f, y).mean() + s(f, self.rng) for c, f, y, s in zip(self.critics, fakes, classes, self.stats)
+            )
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
         opt_g.step()
@@ -146,12 +166,19 @@ class DetailTraining:
 
 @torch.no_grad()
 def add_detail(
-    details: torch.nn.ModuleList, coarse: torch.Tensor, seed: int, first: int, *, same: bool = False
+    details: torch.nn.ModuleList,
+    coarse: torch.Tensor,
+    seed: int,
+    first: int,
+    *,
+    same: bool = False,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The detail networks in turn on generated coarse images (images ``first``,
     ``first + 1``, ... of a ``generate`` call): noise from ``seed`` and the images'
     place, so a seed gives the same images however they are batched; ``same``: the
-    noise of image 0 for every image."""
+    noise of image 0 for every image; ``labels``: the images' classes (conditional
+    samples)."""
     x = coarse
     for level, net in enumerate(details):
         shape = tuple(2 * v for v in x.shape[-2:])
@@ -161,7 +188,7 @@ def add_detail(
                 for index in ([0] * x.shape[0] if same else range(first, first + x.shape[0]))
             ]
         )
-        x = net(x, noise)
+        x = net(x, noise, labels)
     return x
 
 

@@ -156,7 +156,8 @@ class GANSampling:
                 yi = y[i : i + step].to(dev) if y is not None else None
                 xi = g(zi.to(dev), yi)
                 if self.pyramid is not None:  # coarse to fine, then the padding off
-                    xi = self.pyramid.crop(add_detail(self.net["details_ema"].eval(), xi, seed, i, same=walk))
+                    details = self.net["details_ema"].eval()
+                    xi = self.pyramid.crop(add_detail(details, xi, seed, i, same=walk, labels=yi))
                 outs.append(xi.float().cpu().numpy())
             else:
                 s = int(seed) * 7919 + i

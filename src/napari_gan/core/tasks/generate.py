@@ -167,7 +167,7 @@ class ImageGAN(GANSampling, TrainableModel):
         levels = None
         if cfg.mode == "samples":
             if not continuing:
-                self.pyramid = Pyramid.plan(shape, cfg.image_size, channels)
+                self.pyramid = Pyramid.plan(shape, cfg.image_size, channels, len(names or ()))
                 options = dict(channels=channels, latent=cfg.latent, features=cfg.width, n_classes=len(names or ()))
                 if self.pyramid is not None:  # the coarse scale, at most 16 pixels per side
                     cy, cx = self.pyramid.coarse_shape
@@ -208,7 +208,7 @@ class ImageGAN(GANSampling, TrainableModel):
         rng = torch.Generator().manual_seed(seed)
         detail = None
         if levels is not None:
-            detail = DetailTraining(self.net, levels, cfg.flip, rng)
+            detail = DetailTraining(self.net, levels, cfg.flip, rng, labels)
             optimizers["opt_detail"] = torch.optim.Adam(detail.nets.parameters(), lr=lr, betas=(0.5, 0.99))
             optimizers["opt_detail_d"] = torch.optim.Adam(detail.critics.parameters(), lr=lr, betas=(0.5, 0.99))
         ada = None
@@ -339,6 +339,12 @@ class ImageGAN(GANSampling, TrainableModel):
         self.pyramid = Pyramid.from_json(state["pyramid"]) if state.get("pyramid") is not None else None
         if self.pyramid is not None and self.mode != "samples":
             raise CheckpointError("only samples mode makes its images coarse to fine")
+        # (conditional samples saved before 2026-12-05 have unconditional detail networks)
+        if self.pyramid is not None and self.pyramid.detail.n_classes not in (0, self.net_config.n_classes):
+            raise CheckpointError(
+                f"the detail networks know {self.pyramid.detail.n_classes} classes and the coarse generator "
+                f"{self.net_config.n_classes}"
+            )
         self.net = self._build(self.net_config, self.pyramid)
         if state.get("exemplar_shape") is not None:
             if self.mode != "texture":
