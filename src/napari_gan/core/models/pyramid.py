@@ -56,8 +56,8 @@ class DetailConfig:
     ``channels``, the detail network's width ``features`` and its number of 3 x 3
     convolutions ``layers``; the discriminator's first width ``d_features`` and its
     stride-2 stages ``d_layers``; ``n_classes`` 0 for unconditional samples, else
-    the classes both networks are told (absent from checkpoints before 2026-12-05:
-    0)."""
+    the classes both networks are told (absent from checkpoints before commit
+    49eff48: 0)."""
 
     channels: int = 1
     features: int = 32

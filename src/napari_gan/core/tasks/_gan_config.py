@@ -30,9 +30,9 @@ class ImageGANConfig:
         the class). On 48 px crops of nuclei, 2 CPU cores: classifier test 0.69 at
         300 s and 0.59 at 1200 s (real vs real 0.58) against 0.98 for one DCGAN on
         the whole image at 300 s (docs/benchmarks.md, "Samples larger than 32
-        pixels"). 32 or 64: one DCGAN of
-        that edge; images that fit are learnt at their own size, others resized to it
-        (and generated images resized back to the data's size).
+        pixels"). 32 or 64: one DCGAN of that edge; images that fit are learnt at
+        their own size, others resized to it (and generated images resized back to
+        the data's size).
     latent : int
         Samples mode: length of the latent vector z.
     features : int

@@ -167,8 +167,9 @@ class ImageGAN(GANSampling, TrainableModel):
         levels = None
         if cfg.mode == "samples":
             if not continuing:
-                self.pyramid = Pyramid.plan(shape, cfg.image_size, channels, len(names or ()))
-                options = dict(channels=channels, latent=cfg.latent, features=cfg.width, n_classes=len(names or ()))
+                n_classes = len(names or ())
+                self.pyramid = Pyramid.plan(shape, cfg.image_size, channels, n_classes)
+                options = dict(channels=channels, latent=cfg.latent, features=cfg.width, n_classes=n_classes)
                 if self.pyramid is not None:  # the coarse scale, at most 16 pixels per side
                     cy, cx = self.pyramid.coarse_shape
                     self.net_config = DCGANConfig(size=16, height=cy, width=cx, **options)
@@ -339,7 +340,7 @@ class ImageGAN(GANSampling, TrainableModel):
         self.pyramid = Pyramid.from_json(state["pyramid"]) if state.get("pyramid") is not None else None
         if self.pyramid is not None and self.mode != "samples":
             raise CheckpointError("only samples mode makes its images coarse to fine")
-        # (conditional samples saved before 2026-12-05 have unconditional detail networks)
+        # (conditional samples saved before commit 49eff48 have unconditional detail networks)
         if self.pyramid is not None and self.pyramid.detail.n_classes not in (0, self.net_config.n_classes):
             raise CheckpointError(
                 f"the detail networks know {self.pyramid.detail.n_classes} classes and the coarse generator "
