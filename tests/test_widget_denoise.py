@@ -401,6 +401,9 @@ def test_training_shows_in_the_activity_dock_and_cancel_stops_it(viewer_widget, 
     configure(widget, steps=500, preview=0)
     assert widget.train()
     qtbot.waitUntil(lambda: widget.panel.last_record is not None, timeout=30_000)
+    # once steps come, the status line no longer says "Starting" but what Stop does
+    status = widget.panel.status_label.text()
+    assert "Starting" not in status and "Stop ends it after the current step, keeping what it learnt" in status
     activity = widget.panel._activity
     assert activity is not None and activity.total == 500 and activity.n >= 1
     activity.cancel()  # the activity dock's cancel button

@@ -127,6 +127,21 @@ def test_texture_mode_and_bad_input(widget, qtbot, errors):
     assert "smaller than the generator's training crop" in errors[-1]
 
 
+def test_count_follows_the_mode_until_the_user_sets_it(widget):
+    """A texture is generated at the size asked (a refined 512 x 512 one takes tens of
+    seconds on a CPU): texture mode generates one by default, samples mode a grid of 16,
+    and a number the user typed is kept."""
+    _, w = widget
+    assert w.mode_picker.value == "samples" and w.count.value == 16
+    w.mode_picker.value = "texture"
+    assert w.count.value == 1
+    w.mode_picker.value = "samples"
+    assert w.count.value == 16
+    w.count.value = 5
+    w.mode_picker.value = "texture"
+    assert w.count.value == 5
+
+
 def test_generate_before_training_is_reported(widget, errors):
     _, w = widget
     assert not w.generate()

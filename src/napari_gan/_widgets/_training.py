@@ -298,8 +298,13 @@ class TrainingPanel(QWidget):
             return
         record = update.record
         if record is not None:
-            if self._last_record is None and self._model is not job.model:
-                self.set_model(job.model)
+            if self._last_record is None:
+                if self._model is not job.model:
+                    self.set_model(job.model)
+                if not self._stop.is_set():  # "Starting ..." is over: say what Stop does
+                    self.set_status(
+                        f"{_sentence(job.description)}: Stop ends it after the current step, keeping what it learnt"
+                    )
             self._last_record = record
             show_progress(self.progress_bar, record)
             self.loss_curve.add(record.step, record.losses, record.elapsed, getattr(record, "metrics", None))

@@ -31,6 +31,9 @@ PREVIEW_COUNT = 16
 PREVIEW_TEXTURE = 256
 #: texture detail choices -> ImageGAN.generate(refine=...)
 DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
+#: Count's default per mode: a grid of samples, but one texture (a refined 512 x 512
+#: texture takes tens of seconds on a CPU, so 16 of them would keep a user waiting minutes)
+COUNT_DEFAULT = {"samples": 16, "texture": 1}
 
 
 def parse_labels(text: str) -> list[str] | None:
@@ -117,7 +120,14 @@ class GenerateWidget(DockWidget):
         ]
 
     def _build_second_box(self) -> tuple[str, list]:
-        self.count = SpinBox(value=16, min=1, max=10_000, label="Count")
+        self._count_default = COUNT_DEFAULT[self.mode_picker.value]
+        self.count = SpinBox(
+            value=self._count_default,
+            min=1,
+            max=10_000,
+            label="Count",
+            tooltip="how many images (samples mode) or textures of the size below (texture mode) to generate",
+        )
         self.seed = SpinBox(value=0, min=0, max=2**31 - 1, label="Seed")
         self.size_y = SpinBox(value=512, min=16, max=65_536, label="Texture height")
         self.size_x = SpinBox(value=512, min=16, max=65_536, label="Texture width")
@@ -145,6 +155,7 @@ class GenerateWidget(DockWidget):
         )
         self.remove_button = PushButton(text="Remove objects")
         self.replace_button = PushButton(text="Replace with generated")
+        self.mode_picker.changed.connect(self._count_follows_mode)
         self.generate_button.changed.connect(lambda *_: self.generate())
         self.walk_button.changed.connect(lambda *_: self.latent_walk())
         self.remove_button.changed.connect(lambda *_: self.replace_objects(generated=False))
@@ -246,6 +257,11 @@ class GenerateWidget(DockWidget):
             self.mode_picker.value = model.mode
         return model
 
+    def _count_follows_mode(self, mode: str) -> None:
+        """Count takes the default of ``mode``, unless the user has set a number of their own."""
+        if self.count.value == self._count_default:
+            self.count.value = self._count_default = COUNT_DEFAULT[mode]
+
     # ----------------------------------------------------------------- training
 
     def _prepare_training(self, current) -> TrainingJob:
@@ -320,6 +336,8 @@ class GenerateWidget(DockWidget):
         self.panel.set_status(f"{image_name + suffix!r} and {labels_name + suffix!r} added")
 
     def _on_model_changed(self, model) -> None:
+        if model is not None:  # generation follows the model's mode (a loaded texture model: one texture)
+            self._count_follows_mode(model.mode)
         ready = model is not None and not self.panel.is_busy
         self.generate_button.enabled = ready
         self.walk_button.enabled = ready
