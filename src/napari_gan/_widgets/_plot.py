@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QSize, Qt, QTimer
 from qtpy.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 COLORS = ("#4fc3f7", "#ffb74d", "#aed581", "#f06292", "#ba68c8", "#e0e0e0")
@@ -33,6 +33,15 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     return avg / (1 - weight ** np.arange(1, len(values) + 1))
 
 
+class _CompactPlot(pg.PlotWidget):
+    """A PlotWidget whose preferred size is a dock's, not pyqtgraph's 640 x 480: napari
+    opens a dock at its widget's preferred width, and that default made every
+    training dock about 690 px wide, leaving a laptop's canvas a sliver."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        return QSize(280, 180)
+
+
 class LossCurve(QWidget):
     """Training losses against step or time, one curve per loss."""
 
@@ -45,7 +54,7 @@ class LossCurve(QWidget):
         self._metric_curves: dict[str, pg.PlotDataItem] = {}
         self._dirty = False
 
-        self.plot = pg.PlotWidget(background=None)
+        self.plot = _CompactPlot(background=None)
         self.plot.setMinimumHeight(140)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "step")

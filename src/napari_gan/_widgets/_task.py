@@ -20,7 +20,8 @@ import dask
 import napari
 import numpy as np
 from magicgui.widgets import Container, PushButton, create_widget
-from qtpy.QtWidgets import QGroupBox, QPushButton, QVBoxLayout, QWidget
+from qtpy.QtCore import QEvent, QSize, Qt
+from qtpy.QtWidgets import QComboBox, QFrame, QGroupBox, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 import napari_gan as ng
 
@@ -109,6 +110,35 @@ def _forget_sources(state: dict, *_: Any) -> None:
         state.pop(key, None)
 
 
+#: characters a drop-down list shows without widening the dock (its list shows them all)
+_COMBO_CHARACTERS = 16
+
+
+class _ScrollArea(QScrollArea):
+    """A vertical scroll area as wide as its content's widest row needs. A dock taller
+    than the screen otherwise forces napari's window past it on a laptop
+    (napari/napari#4579): in one, the dock keeps no minimum height of its own."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt's name)
+        # the content's minimum width changes with napari's style sheet (applied when
+        # docked) and with its choices: have the dock ask for it again
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self.updateGeometry()
+        return super().eventFilter(watched, event)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        # asked at layout time, so the scroll bar's width is that of napari's style sheet
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(self.widget().minimumSizeHint().width() + bar + 2 * self.frameWidth(), 60)
+
+
 class DockWidget(QWidget):
     """The frame of every training dock widget: a "Train" box (the options above a
     :class:`TrainingPanel`) and a second box (predict, generate, ...), layer pickers
@@ -141,10 +171,20 @@ class DockWidget(QWidget):
         train_layout.addWidget(self.panel)
         second_box = QGroupBox(title)
         QVBoxLayout(second_box).addWidget(self._predict_options.native)
-        layout = QVBoxLayout(self)
-        layout.addWidget(train_box)
-        layout.addWidget(second_box)
-        layout.addStretch(1)
+        self._content = QWidget()
+        #: the boxes, top to bottom, inside the scroll area (subclasses may insert their own)
+        self.content_layout = QVBoxLayout(self._content)
+        self.content_layout.addWidget(train_box)
+        self.content_layout.addWidget(second_box)
+        self.content_layout.addStretch(1)
+        for combo in self._content.findChildren(QComboBox):
+            # a long choice (a layer's name, a dtype's description) widens its list, not the dock
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(_COMBO_CHARACTERS)
+        self._scroll = _ScrollArea(self._content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._scroll)
 
         self.panel.model_changed.connect(self._on_model_changed)
         self.panel.training_finished.connect(self._on_training_finished)
@@ -172,6 +212,12 @@ class DockWidget(QWidget):
         self.defaults_button.setToolTip("Set this widget's options back to their defaults (they are remembered)")
         self.defaults_button.clicked.connect(self.persisted.restore_defaults)
         train_layout.addWidget(self.defaults_button)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """The whole content where the window has room for it (napari opens a dock at
+        its preferred size); a smaller window scrolls it."""
+        hint = self._content.sizeHint()
+        return QSize(self._scroll.minimumSizeHint().width(), hint.height())
 
     # ----------------------------------------------------------------- to implement
 

@@ -116,8 +116,8 @@ class ClassifyWidget(TaskWidget):
         super().__init__(napari_viewer)
         self.evaluation_label = QLabel("Evaluation: train with a validation fraction > 0 to see it here")
         self.evaluation_label.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.evaluation_label.setWordWrap(False)
-        self.layout().insertWidget(1, self.evaluation_label)
+        self.evaluation_label.setWordWrap(True)  # a sentence until there is a table to show
+        self.content_layout.insertWidget(1, self.evaluation_label)
         self.mode_picker.changed.connect(self._on_mode_changed)
         self._on_mode_changed()
 
@@ -146,6 +146,7 @@ class ClassifyWidget(TaskWidget):
         self.add_class_button = PushButton(text="Add class")
         self.add_class_button.changed.connect(lambda *_: self.add_class())
         self.counts_label = Label(value="")
+        self.counts_label.native.setWordWrap(True)
         self.frame_names = LineEdit(
             value="",
             label="Frame classes",
@@ -351,6 +352,7 @@ class ClassifyWidget(TaskWidget):
             text = "Evaluation: none (no examples held out: set Hold out > 0)"
         else:
             text = "Evaluation on held-out examples\n" + report.as_text()
+        self.evaluation_label.setWordWrap(report is None)  # a table keeps its columns
         self.evaluation_label.setText(text)
         return text
 
