@@ -27,7 +27,7 @@ def tiny_stack(n=6, size=16):
 
 def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     viewer, w = widget
-    stack = viewer.add_image(tiny_stack(), name="cells")
+    stack = viewer.add_image(tiny_stack(), name="cells", scale=(1, 0.5, 0.5))
     w.image_picker.value = stack
     w.classes_text.value = "a, b, a, b, a, b"
     w.max_steps.value = 4
@@ -40,6 +40,9 @@ def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     assert {"g", "d"} <= set(w.panel.loss_curve.series)
     preview = viewer.layers["cells [generated preview]"]
     assert preview.data.shape == (4 * 16 + 6, 4 * 16 + 6)
+    # beside the training images (at their pixel size), not over them
+    assert preview.extent.world[0][-1] > stack.extent.world[1][-1]
+    np.testing.assert_allclose(preview.scale, stack.scale[-2:])
     assert preview.metadata["napari_gan"]["generated"] is True
 
     # continue training the same model

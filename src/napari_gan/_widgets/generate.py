@@ -29,6 +29,8 @@ WALK_SUFFIX = " [generated latent walk]"
 PREVIEW_SEED = 0
 PREVIEW_COUNT = 16
 PREVIEW_TEXTURE = 256
+#: gap between the training layer and the preview grid beside it, as a share of the layer's width
+PREVIEW_GAP = 0.05
 #: texture detail choices -> ImageGAN.generate(refine=...)
 DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
 #: Count's default per mode: a grid of samples, but one texture (a refined 512 x 512
@@ -310,10 +312,24 @@ class GenerateWidget(DockWidget):
 
     def _show_preview(self, image: np.ndarray) -> None:
         metadata = {"napari_gan": {"generated": True, "preview_of": self._source, "seed": PREVIEW_SEED}}
-        layer = self._replace_or_add("image", self._source + PREVIEW_SUFFIX, image, metadata=metadata, rgb=self._rgb)
+        name = self._source + PREVIEW_SUFFIX
+        new = name not in self.viewer.layers
+        layer = self._replace_or_add("image", name, image, metadata=metadata, rgb=self._rgb, **self._beside_source())
+        if new:  # bring the grid into view once; later refreshes leave the user's zoom alone
+            self.viewer.reset_view()
         layer.reset_contrast_limits()  # the samples' range changes as the generator learns
 
     # --------------------------------------------------------------- internals
+
+    def _beside_source(self) -> dict:
+        """Where the preview grid goes: to the right of the training layer, with its
+        pixel size, so it shows beside the images it learns from, not over them."""
+        source = self.viewer.layers[self._source] if self._source in self.viewer.layers else None
+        if not isinstance(source, napari.layers.Image):
+            return {}
+        (top, left), (_, right) = np.asarray(source.extent.world)[:, -2:]
+        gap = PREVIEW_GAP * (right - left)
+        return {"scale": tuple(source.scale[-2:]), "translate": (top, right + gap)}
 
     def _add(self, data: np.ndarray, suffix: str, model, **info: Any) -> None:
         name = self._source + suffix
