@@ -94,6 +94,25 @@ def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
         inp.predict(cam)
 
 
+def test_the_texture_fill_needs_no_training(cam):
+    """Removing an object with the texture fill reads only the image's own patches: an
+    untrained inpainting Translator gives the same fill as a trained one, in any
+    number of channels; the smooth fill, which is the network's, still needs training."""
+    mask = np.zeros(cam.shape, bool)
+    mask[40:60, 50:90] = True
+    fresh = ng.Translator(task="inpaint", **TINY)
+    trained = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=2, seed=0)
+    filled = fresh.predict(cam, mask=mask, seed=3)
+    np.testing.assert_array_equal(filled, trained.predict(cam, mask=mask, seed=3))
+    np.testing.assert_array_equal(filled[~mask], cam[~mask])
+    assert not fresh.is_fitted  # nothing was trained on the way
+    rgb = np.stack([cam, cam**2, 1 - cam], axis=-1)
+    out = fresh.predict(rgb, mask=mask, dtype="input")
+    assert out.shape == rgb.shape and out.dtype == rgb.dtype
+    with pytest.raises(RuntimeError, match="has not been trained"):
+        fresh.predict(cam, mask=mask, fill="smooth")
+
+
 def test_inpaint_computes_only_around_the_holes(cam, monkeypatch):
     """A small hole in a large image: the result equals inpainting the whole frame
     (the margin holds the fill's and the network's context), corners included."""

@@ -106,6 +106,30 @@ def test_inpaint_with_labels_and_shapes_masks(widget, qtbot, errors):
     assert changed.any() and changed[:9].sum() == 0 and changed[:, :9].sum() == 0 and changed[32:, 42:].sum() == 0
 
 
+def test_removing_an_object_with_the_texture_fill_needs_no_training(widget, qtbot, errors):
+    """Inpaint with the texture fill reads only the image's own patches: Predict works
+    before any training and gives the console's fill; the smooth fill (the network's)
+    waits for a model."""
+    viewer, w = widget
+    img = data.brick()[::4, ::4]
+    image = viewer.add_image(img, name="brick")
+    hole = np.zeros(img.shape, np.int32)
+    hole[50:70, 60:90] = 1
+    labels = viewer.add_labels(hole, name="hole")
+    assert not w.predict_button.enabled  # superres: nothing to apply yet
+    w.task_picker.value = "inpaint"
+    w.mask_picker.value = labels
+    assert w.model is None and w.predict_button.enabled
+    predict(qtbot, w, image, errors)
+    out = viewer.layers["brick [generated: inpainting]"].data
+    np.testing.assert_array_equal(out, ng.Translator(task="inpaint").predict(img, mask=hole > 0))
+    assert w.model is None  # nothing trained, nothing to save
+    w.fill_picker.value = "smooth"
+    assert not w.predict_button.enabled
+    assert not w.predict(image)
+    assert "no model yet" in errors[-1]
+
+
 def test_colorize_from_rgb_onto_gray(widget, qtbot, errors):
     viewer, w = widget
     rgb = viewer.add_image(data.astronaut()[::8, ::8], name="astro", rgb=True)

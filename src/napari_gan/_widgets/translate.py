@@ -72,6 +72,9 @@ class TranslateWidget(TaskWidget):
         self._training_task = self._shown_task = "superres"
         super().__init__(napari_viewer)
         self._update_visibility()
+        for picker in (self.task_picker, self.fill_picker):
+            picker.changed.connect(self._update_predict_button)
+        self._update_predict_button()
 
     def _build_options(self) -> list:
         self.task_picker = ComboBox(
@@ -164,7 +167,8 @@ class TranslateWidget(TaskWidget):
             value="texture",
             label="Fill (inpaint)",
             tooltip="texture: continue the surrounding texture into the hole from the image's own patches "
-            "(grass stays grass; what you want to remove an object). smooth: the spline fill plus the trained "
+            "(grass stays grass; what you want to remove an object; needs no training: Apply works at once). "
+            "smooth: the spline fill plus the trained "
             "network: the best estimate on average (highest PSNR), which looks smeared on textured images",
         )
         self.direction_picker = ComboBox(
@@ -176,6 +180,26 @@ class TranslateWidget(TaskWidget):
         self.uncertainty = CheckBox(value=False, text=SPREAD_TEXT[0], tooltip=SPREAD_TEXT[1])
         self.result_dtype = dtype_picker()
         return [self.mask_picker, self.fill_picker, self.direction_picker, self.uncertainty, self.result_dtype]
+
+    def _texture_fill_chosen(self) -> bool:
+        """Inpainting with the texture fill, which reads only the image's own patches:
+        it needs no trained model."""
+        return self.task_picker.value == "inpaint" and self.fill_picker.value == "texture"
+
+    def _fitted_model(self):
+        model = self.model
+        if self._texture_fill_chosen() and (model is None or not model.is_fitted or model.task != "inpaint"):
+            return ng.Translator(task="inpaint")  # untrained: its texture fill is all Predict uses
+        return super()._fitted_model()
+
+    def _update_predict_button(self, *_) -> None:
+        model = self.model
+        ready = (model is not None and model.is_fitted) or self._texture_fill_chosen()
+        self.predict_button.enabled = ready and not self.panel.is_busy
+
+    def _on_model_changed(self, model) -> None:
+        super()._on_model_changed(model)
+        self._update_predict_button()
 
     def _update_visibility(self, *_) -> None:
         task = self.task_picker.value

@@ -64,7 +64,8 @@ class TranslatorPrediction:
             ``inpaint`` only. ``"texture"`` (default, for removing objects): the hole
             continues the surrounding texture, built coarse to fine from the image's
             own patches (:func:`napari_gan.core.patchfill.patch_fill`; the network is
-            not used). ``"smooth"``: the classical spline fill plus the trained
+            not used, so an untrained ``Translator(task="inpaint")`` fills too, in
+            the image's own channels). ``"smooth"``: the classical spline fill plus the trained
             network's correction: the best estimate on average (highest PSNR), which
             looks like a smear where the image is textured.
         axes : str, optional
@@ -108,8 +109,11 @@ class TranslatorPrediction:
             The output's shape without channels (mean spread over channels, in output
             units; ``unpaired``: the change map, in the input's units).
         """
-        self._require_fitted()
         task, spec = self.task, self._spec
+        # the texture fill reads only the image's own patches: it needs no training
+        texture_only = task == "inpaint" and fill == "texture" and not self.is_fitted
+        if not texture_only:
+            self._require_fitted()
         if not (isinstance(dtype, str) and dtype == "float32"):
             want = output_dtype(dtype, source_dtype(image))
             if isinstance(dtype, str) and dtype == "input" and task not in SAME_UNITS and want.kind != "f":
@@ -159,14 +163,15 @@ class TranslatorPrediction:
         if "Z" in axes:
             raise InputError(f"axes {axes!r}: the Translator works on 2D frames; use S or T for the leading axis")
         src = to_ncs(arr, axes)
-        spec.check_channels(self, src.shape[1])
+        if not texture_only:
+            spec.check_channels(self, src.shape[1])
         holes = spec.holes(self, mask, arr.shape, axes)
         if not lazy and arr.dtype.kind == "f":
             # inpainting: missing values (NaN) are what a hole may mark; they are never read
             check_finite(arr if holes is None else np.where(holes[:, None], 0, src), name="image")
         weights = None if region is None else region_weights(region, arr.shape, axes)
         dev = resolve_device(device or self.device or "auto")
-        g = self.net["g"].to(dev).eval()
+        g = None if texture_only else self.net["g"].to(dev).eval()
         n_frames = src.shape[0]
         outs, spreads = [], []
         for n in range(n_frames):
