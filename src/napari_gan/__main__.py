@@ -4,7 +4,9 @@
 docked and the noisy camera sample loaded. ``napari-gan train CONFIG [--resume]``
 trains headless, under torchrun data-parallel (:mod:`napari_gan.core.run.train`);
 ``napari-gan predict MODEL INPUT OUTPUT`` predicts block by block
-(:mod:`napari_gan.core.run.blocks`). Neither imports Qt.
+(:mod:`napari_gan.core.run.blocks`); ``napari-gan generate MODEL OUTPUT`` writes
+samples or textures of a saved GAN (:mod:`napari_gan.core.run.generate`). None of
+them imports Qt.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gui.add_argument("--widget", default="Denoise", help="widget to dock (default: %(default)s)")
     _add_train_parser(sub)
     _add_predict_parser(sub)
+    _add_generate_parser(sub)
     return parser
 
 
@@ -76,6 +79,30 @@ def _add_predict_parser(sub) -> None:
     )
 
 
+def _add_generate_parser(sub) -> None:
+    generate = sub.add_parser(
+        "generate",
+        help="generate samples or a texture with a saved ImageGAN, into a .npy, .tif or .zarr file",
+        description="Generate with a GAN saved by napari-gan (trained in napari, from Python or with "
+        "`napari-gan train`): a stack (N, Y, X[, C]) of float32 images in the training data's range. "
+        "The same model, seed and options give the same images as ImageGAN.generate and the widget.",
+    )
+    generate.add_argument("model", help="ImageGAN model file (.ngan)")
+    generate.add_argument("output", help="output file: .npy, .tif/.tiff or .zarr (refused if it exists)")
+    generate.add_argument("--count", type=int, metavar="N", help="how many images (default: 16 samples, or 1 texture)")
+    generate.add_argument("--seed", type=int, default=0, help="the same seed gives the same images (default: 0)")
+    generate.add_argument("--size", metavar="HxW", help="texture models: output size, e.g. 1024 or 768x1024")
+    generate.add_argument("--class", dest="label", metavar="NAME", help="class-conditional models: the class")
+    generate.add_argument(
+        "--detail",
+        choices=("patches", "layout", "generator"),
+        default="patches",
+        help="texture models: the generator's layout with the training image's patches (default), a layout "
+        "made from the training image alone (regular patterns), or the generator alone (nothing copied)",
+    )
+    generate.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
 def gui(*, sample: str | None = "noisy_camera", widget: str = "Denoise") -> None:
     """Open napari with one of the plugin's widgets docked and a sample loaded.
 
@@ -122,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .core.run.predict import predict_main
 
         return predict_main(args)
+    elif args.command == "generate":
+        from .core.run.generate import generate_main
+
+        return generate_main(args)
     return 0
 
 
