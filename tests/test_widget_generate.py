@@ -55,11 +55,13 @@ def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     w.count.value = 5
     w.seed.value = 3
     w.class_text.value = "b"
+    viewer.dims.set_current_step(0, 5)  # the last training image: past the 5 to come
     assert w.generate()
     qtbot.waitUntil(lambda: "cells [generated]" in viewer.layers, timeout=30_000)
     wait_idle(qtbot, w)
     out = viewer.layers["cells [generated]"]
     assert out.data.shape == (5, 16, 16) and out.data.dtype == np.float32
+    assert viewer.dims.current_step[0] == 0  # the first generated image is shown
     meta = out.metadata["napari_gan"]
     assert meta["generated"] is True and meta["seed"] == 3 and meta["class"] == "b"
     np.testing.assert_array_equal(out.data, w.model.generate(5, seed=3, classes="b"))

@@ -336,7 +336,10 @@ class GenerateWidget(DockWidget):
         extra = {k.rstrip("_"): v for k, v in info.items()}
         metadata = self._model_metadata(model, generated=True, mode=model.mode, source=self._source, **extra)
         rgb = model.has_channel_axis and model.channels in (3, 4)
-        self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb)
+        layer = self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb)
+        # show its first image: the slider may stand past its end (at image 49 of 100 training faces)
+        axis = self.viewer.dims.ndim - layer.ndim
+        self.viewer.dims.set_point(axis, layer.data_to_world(np.zeros(layer.ndim))[0])
         self.panel.set_status(f"{name!r}: {data.shape[0]} generated image(s)")
 
     def _add_replaced(self, result, names, suffix: str, where: dict, ids, model) -> None:
