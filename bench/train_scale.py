@@ -10,6 +10,11 @@ as many threads as processes in the other run, against N processes of one
 thread each: the same cores). The rate is measured from the run's log.jsonl
 after the first 10 steps (start-up and warm-up excluded). The target of the
 scale issue: N processes reach at least 0.9x the samples/s of one.
+
+``--ceiling`` adds a row with no communication at all: N ordinary one-thread
+processes side by side, each training its own model on 1/N of the global batch.
+No data-parallel scheme on these cores can beat their summed samples/s, however
+well it hides its all-reduces.
 """
 
 from __future__ import annotations
@@ -42,11 +47,10 @@ def _data(folder: Path) -> dict[str, dict]:
     return {"Denoiser": {"image": "noisy.npy"}, "ImageGAN": {"images": "faces.npy"}}
 
 
-def _run(folder: Path, model: str, inputs: dict, steps: int, procs: int) -> dict:
-    name = f"{model}-{procs}"
+def _config(folder: Path, name: str, model: str, inputs: dict, steps: int, batch: int) -> Path:
     cfg = {
         "model": model,
-        "options": MODELS[model]["options"],
+        "options": {**MODELS[model]["options"], "batch_size": batch},
         "data": inputs,
         "fit": {"max_steps": steps, "seed": 0, "device": "cpu"},
         "output": name,
@@ -54,6 +58,49 @@ def _run(folder: Path, model: str, inputs: dict, steps: int, procs: int) -> dict
     }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _rate(folder: Path, name: str) -> float:
+    log = [json.loads(line) for line in (folder / name / "log.jsonl").read_text().splitlines()]
+    skip = min(10, len(log) // 4)
+    return (len(log) - 1 - skip) / (log[-1]["elapsed"] - log[skip]["elapsed"])
+
+
+def _ceiling(folder: Path, model: str, inputs: dict, steps: int, procs: int) -> dict:
+    """``procs`` independent one-thread runs at once, each on 1/procs of the global batch."""
+    batch = MODELS[model]["options"]["batch_size"] // procs
+    names = [f"{model}-alone-{i}" for i in range(procs)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "napari_gan", "train", str(_config(folder, n, model, inputs, steps, batch))],
+            env=env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in names
+    ]
+    for run in runs:
+        _, err = run.communicate()
+        if run.returncode:
+            raise SystemExit(f"an independent run failed:\n{err[-3000:]}")
+    rates = [_rate(folder, n) for n in names]
+    return {
+        "model": model,
+        "processes": f"{procs} alone",
+        "threads each": "1",
+        "steps/s": min(rates),  # a step of the global batch needs every process's share
+        "samples/s": sum(r * batch for r in rates),
+        "communication": "none",
+    }
+
+
+def _run(folder: Path, model: str, inputs: dict, steps: int, procs: int) -> dict:
+    name = f"{model}-{procs}"
+    path = _config(folder, name, model, inputs, steps, MODELS[model]["options"]["batch_size"])
     if procs == 1:
         cmd = [sys.executable, "-m", "napari_gan", "train", str(path)]
         threads = str(args.threads or max(args.procs))
@@ -65,9 +112,7 @@ def _run(folder: Path, model: str, inputs: dict, steps: int, procs: int) -> dict
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=folder)
     if run.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{run.stderr[-3000:]}")
-    log = [json.loads(line) for line in (folder / name / "log.jsonl").read_text().splitlines()]
-    skip = min(10, len(log) // 4)
-    rate = (len(log) - 1 - skip) / (log[-1]["elapsed"] - log[skip]["elapsed"])
+    rate = _rate(folder, name)
     comm = re.search(r"averaging gradients across \d+ processes: ([\d.]+) s \((\d+)%\)", run.stderr)
     return {
         "model": model,
@@ -91,6 +136,9 @@ def main() -> None:
                 if procs > 1:
                     row = _run(folder, model, inputs[model], args.steps, procs)
                     rows.append({**row, "vs 1 process": f"{row['samples/s'] / base['samples/s']:.2f}x"})
+                    if args.ceiling:
+                        row = _ceiling(folder, model, inputs[model], args.steps, procs)
+                        rows.append({**row, "vs 1 process": f"{row['samples/s'] / base['samples/s']:.2f}x"})
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
@@ -104,5 +152,8 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=120)
     parser.add_argument("--procs", type=int, nargs="+", default=[2])
     parser.add_argument("--threads", type=int, default=0, help="threads of the one-process run (default: max procs)")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="add N independent one-thread runs on 1/N of the batch each"
+    )
     args = parser.parse_args()
     main()
