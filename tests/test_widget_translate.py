@@ -211,6 +211,8 @@ def test_unpaired_two_layers_both_directions_change_map_and_bad_input(widget, qt
     predict(qtbot, w, a, errors)
     out = viewer.layers["A [generated: translated to B]"]
     assert out.data.shape == rgb[:, :64].shape and out.rgb and out.metadata["napari_gan"]["generated"]
+    # shown with the source's range (0-255), not stretched to the result's own
+    np.testing.assert_allclose(out.contrast_limits, a.contrast_limits)
     change = viewer.layers["A [generated: translated to B change map]"]
     assert change.data.shape == (128, 64) and change.data.min() >= 0
     w.direction_picker.value = "b2a"

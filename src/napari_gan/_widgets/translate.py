@@ -62,6 +62,14 @@ def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
     raise ng.InputError("the mask must be a Labels or Shapes layer")
 
 
+def _shown_like_source(task: str, rgb: bool) -> bool:
+    """Whether a result is displayed with its source layer's contrast limits: restored
+    images are in the source's units; so are RGB translations between two stains of
+    the same range (0-255), where limits fitted to the result's own range (101-258,
+    say) would stretch its colours away from the source's. Colorized RGB is in [0, 1]."""
+    return task in ("superres", "deblur") or (rgb and task != "colorize")
+
+
 class TranslateWidget(TaskWidget):
     """Train an image-to-image model on image layers and apply it to any layer."""
 
@@ -300,6 +308,8 @@ class TranslateWidget(TaskWidget):
         data = preview.data
         rgb = data.ndim >= 3 and data.shape[-1] == 3 and (placement.rgb or self._training_task == "colorize")
         where = crop_placement(placement, preview.starts, drop_channels=True)
+        if rgb and placement.contrast_limits is not None and _shown_like_source(self._training_task, rgb):
+            where["contrast_limits"] = placement.contrast_limits
         self._replace_or_add(
             "image",
             placement.name + PREVIEW_SUFFIX,
@@ -363,7 +373,7 @@ class TranslateWidget(TaskWidget):
         name = f"{placement.name} [generated: {label}]"
         metadata = self._result_metadata(model, placement, task=model.task, generated=True)
         kwargs = self._output_kwargs(placement, model, result, spread=False)
-        if not kwargs["rgb"] and placement.contrast_limits is not None and model.task in ("superres", "deblur"):
+        if placement.contrast_limits is not None and _shown_like_source(model.task, kwargs["rgb"]):
             kwargs["contrast_limits"] = placement.contrast_limits
         self._replace_or_add("image", name, result, metadata=metadata, **kwargs)
         if spread is not None:
