@@ -17,6 +17,7 @@ from magicgui.widgets import ComboBox, LineEdit, PushButton, SpinBox, create_wid
 
 import napari_gan as ng
 
+from ..core.run.generate import COUNT
 from ._budget import budget_widgets, can_resume, read_budget
 from ._jobs import TrainingJob
 from ._layers import check_image_layer, image_array
@@ -33,9 +34,6 @@ PREVIEW_TEXTURE = 256
 PREVIEW_GAP = 0.05
 #: texture detail choices -> ImageGAN.generate(refine=...)
 DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
-#: Count's default per mode: a grid of samples, but one texture (a refined 512 x 512
-#: texture takes tens of seconds on a CPU, so 16 of them would keep a user waiting minutes)
-COUNT_DEFAULT = {"samples": 16, "texture": 1}
 
 
 def parse_labels(text: str) -> list[str] | None:
@@ -122,7 +120,7 @@ class GenerateWidget(DockWidget):
         ]
 
     def _build_second_box(self) -> tuple[str, list]:
-        self._count_default = COUNT_DEFAULT[self.mode_picker.value]
+        self._count_default = COUNT[self.mode_picker.value]
         self.count = SpinBox(
             value=self._count_default,
             min=1,
@@ -262,7 +260,7 @@ class GenerateWidget(DockWidget):
     def _count_follows_mode(self, mode: str) -> None:
         """Count takes the default of ``mode``, unless the user has set a number of their own."""
         if self.count.value == self._count_default:
-            self.count.value = self._count_default = COUNT_DEFAULT[mode]
+            self.count.value = self._count_default = COUNT[mode]
 
     # ----------------------------------------------------------------- training
 

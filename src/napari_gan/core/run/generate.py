@@ -10,12 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from ..tasks.base import load_model
+from . import exit_status
 
 #: what ``--detail`` asks of a texture model -> ``ImageGAN.generate(refine=...)``
 DETAIL = {"patches": True, "layout": "example", "generator": False}
-#: ``--count``'s default per mode (as in the widget: one texture takes tens of seconds)
+#: how many images are generated unless told (``--count``, the widget's Count): a grid
+#: of samples, but one texture (a refined 512 x 512 texture takes tens of seconds on a
+#: CPU, so 16 of them would keep a user waiting minutes)
 COUNT = {"samples": 16, "texture": 1}
 SUFFIXES = (".npy", ".tif", ".tiff", ".zarr")
 
@@ -33,8 +36,9 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 def generate_main(args) -> int:
     """``napari-gan generate``: parsed ``args`` -> exit status (errors print one line)."""
-    try:
-        generate_file(
+    return exit_status(
+        "generate",
+        lambda: generate_file(
             args.model,
             args.output,
             count=args.count,
@@ -43,11 +47,8 @@ def generate_main(args) -> int:
             label=args.label,
             detail=args.detail,
             overwrite=args.overwrite,
-        )
-    except (InputError, CheckpointError) as exc:
-        print(f"napari-gan generate: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        ),
+    )
 
 
 def generate_file(
@@ -85,9 +86,13 @@ def generate_file(
     refine = DETAIL[detail] if texture else None
     n = COUNT[model.mode] if count is None else count
 
+    shown = [-1]
+
     def progress(done, total):
-        if not quiet:
-            print(f"napari-gan generate: {100 * done // max(total, 1)} %", file=sys.stderr, flush=True)
+        percent = 100 * done // max(total, 1)
+        if not quiet and percent // 5 != shown[0]:
+            shown[0] = percent // 5
+            print(f"napari-gan generate: {percent} %", file=sys.stderr, flush=True)
 
     images = model.generate(n, seed=seed, classes=label, size=size, refine=refine, progress=progress)
     _write(out, images, overwrite)

@@ -6,16 +6,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import CheckpointError, InputError
+from ..errors import InputError
 from ..tasks.base import load_model
+from . import exit_status
 from .blocks import DEFAULT_CHUNKS, predict_blocks
 from .storage import open_image
 
 
 def predict_main(args) -> int:
     """``napari-gan predict``: parsed ``args`` -> exit status (errors print one line)."""
-    try:
-        predict_file(
+    return exit_status(
+        "predict",
+        lambda: predict_file(
             args.model,
             args.input,
             args.output,
@@ -26,11 +28,8 @@ def predict_main(args) -> int:
             overwrite=args.overwrite,
             device=args.device,
             output_kind=args.output_kind,
-        )
-    except (InputError, CheckpointError) as exc:
-        print(f"napari-gan predict: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        ),
+    )
 
 
 def predict_file(
