@@ -79,6 +79,25 @@ def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     assert errors == []
 
 
+def test_texture_preview_says_generate_adds_detail(widget, qtbot, errors):
+    """The texture preview is the generator's layout alone; when training ends the
+    status says that Generate adds the image's detail (not after "generator only")."""
+    viewer, w = widget
+    yy, xx = np.mgrid[:96, :96]
+    w.image_picker.value = viewer.add_image(np.sin(xx / 3.0) + np.cos(yy / 4.0), name="tex")
+    w.mode_picker.value = "texture"
+    w.max_steps.value, w.preview_every.value = 2, 1
+    assert w.train()
+    wait_idle(qtbot, w)
+    status = w.panel.status_label.text()
+    assert errors == [] and w.panel.previews_shown > 0
+    assert status.startswith("Finished") and "Generate adds" in status
+    w.detail.value = "generator only"  # what the preview shows is then what Generate gives
+    assert w.train()
+    wait_idle(qtbot, w)
+    assert w.panel.status_label.text().startswith("Finished") and "Generate adds" not in w.panel.status_label.text()
+
+
 def test_texture_mode_and_bad_input(widget, qtbot, errors):
     viewer, w = widget
     yy, xx = np.mgrid[:96, :96]
