@@ -158,6 +158,8 @@ def test_translator_fills_texture_by_default_and_smooth_on_request(grass):
     assert _detail(texture, hole) > 2 * _detail(smooth, hole)
     with pytest.raises(ng.InputError, match="fill must be one of"):
         inp.predict(img, mask=hole, fill="magic")
+    with pytest.raises(ng.InputError, match="fill must be one of"):  # a typo, not "train first"
+        ng.Translator(task="inpaint").predict(img, mask=hole, fill="magic")
 
 
 def test_texture_fill_of_a_hole_that_leaves_only_thin_strips(grass):

@@ -110,6 +110,8 @@ class TranslatorPrediction:
             units; ``unpaired``: the change map, in the input's units).
         """
         task, spec = self.task, self._spec
+        if fill not in FILLS:  # before anything else: a typo is not a missing model
+            raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
         # the texture fill reads only the image's own patches: it needs no training
         texture_only = task == "inpaint" and fill == "texture" and not self.is_fitted
         if not texture_only:
@@ -152,8 +154,6 @@ class TranslatorPrediction:
             raise InputError(f"mask is only used by task='inpaint', not {task!r}")
         if region is not None and not spec.takes_region:
             raise InputError(f"region is only used by task='colorize' and task='unpaired', not {task!r}")
-        if fill not in FILLS:
-            raise InputError(f"fill must be one of {FILLS}, got {fill!r}")
         arr, lazy = lazy_or_array(image)
         if arr.dtype.kind not in "uif":
             raise InputError(f"image has unsupported dtype {arr.dtype}; use an integer or floating-point image")
