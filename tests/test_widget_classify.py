@@ -113,8 +113,8 @@ def test_classify_frames_mode(classify_widget, qtbot, errors):
     widget.batch_size.value = 8
     widget.max_steps.value = 10
     widget.validation.value = 0.0
-    widget.frame_names.value = "disc, ring, disc, ring, disc, ring, , , , , , "
-    assert "disc: 3 frames" in widget.counts_label.value
+    widget.frame_names.value = "disc, ring, disc, ring, disc, ring, *6"  # a run of 6 frames not annotated
+    assert "disc: 3 frames" in widget.counts_label.value and "(12 entries for 12 frames)" in widget.counts_label.value
     assert widget.train()
     wait_idle(qtbot, widget)
     assert not errors, errors

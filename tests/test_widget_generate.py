@@ -29,7 +29,7 @@ def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     viewer, w = widget
     stack = viewer.add_image(tiny_stack(), name="cells", scale=(1, 0.5, 0.5))
     w.image_picker.value = stack
-    w.classes_text.value = "a, b, a, b, a, b"
+    w.classes_text.value = "a*3, b*3"  # runs: three images of each class
     w.max_steps.value = 4
     w.preview_every.value = 2
     assert w.train()

@@ -18,6 +18,7 @@ import napari_gan as ng
 from napari_gan.core.tasks.classify import CNNClassifier
 
 from ._budget import budget_widgets, can_resume, read_budget
+from ._class_text import expand_runs, parse_frame_names
 from ._jobs import TrainingJob
 from ._layers import check_image_layer, image_array, layer_axes
 from ._task import Placement, TaskWidget, to_image_coords
@@ -93,17 +94,6 @@ def labels_matching(labels_layer, data, axes: str) -> np.ndarray:
     return lab
 
 
-def parse_frame_names(text: str, n_frames: int) -> list[str | None]:
-    """``"a, b, , a"`` -> ``["a", "b", None, "a"]``: one entry per frame, empty = not annotated."""
-    names = [n.strip() or None for n in text.split(",")] if text.strip() else []
-    if len(names) != n_frames:
-        raise ng.InputError(
-            f"{len(names)} class names for {n_frames} frames: give one per frame, comma-separated "
-            "(leave an entry empty for a frame that is not annotated)"
-        )
-    return names
-
-
 class ClassifyWidget(TaskWidget):
     """Train an object (or image) classifier from a few named examples and classify
     every object (or frame)."""
@@ -150,7 +140,8 @@ class ClassifyWidget(TaskWidget):
         self.frame_names = LineEdit(
             value="",
             label="Frame classes",
-            tooltip="One class name per frame, comma-separated; leave an entry empty for frames not annotated",
+            tooltip="One class name per frame, comma-separated, or runs as name*count (e.g. 'mitotic*20, "
+            "interphase*80'); leave an entry empty (or *count) for frames not annotated",
         )
         self.frame_names.changed.connect(lambda *_: self.update_counts())
         self.validation = FloatSpinBox(
@@ -270,7 +261,7 @@ class ClassifyWidget(TaskWidget):
             else:
                 image = self.image_picker.value
                 if image is not None and self.frame_names.value.strip():
-                    names = [n.strip() for n in self.frame_names.value.split(",")]
+                    names = expand_runs(self.frame_names.value.split(","))
                     counts: dict[str, int] = {}
                     for n in names:
                         if n:

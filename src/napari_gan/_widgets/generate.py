@@ -19,6 +19,7 @@ import napari_gan as ng
 
 from ..core.run.generate import COUNT
 from ._budget import budget_widgets, can_resume, read_budget
+from ._class_text import parse_labels
 from ._jobs import TrainingJob
 from ._layers import check_image_layer, image_array
 from ._replace import REMOVED_SUFFIX, REPLACED_SUFFIX, crops_for_training, parse_ids, plain_2d
@@ -41,12 +42,6 @@ TEXTURE_PREVIEW_NOTE = (
     "The preview shows the generator's layout only; Generate adds the training image's own detail "
     "(Texture detail), so the result is sharper than the preview"
 )
-
-
-def parse_labels(text: str) -> list[str] | None:
-    """Comma- or whitespace-separated class labels; empty text -> None."""
-    items = [t for t in text.replace(",", " ").split() if t]
-    return items or None
 
 
 def grid(stack: np.ndarray, columns: int = 4, gap: int = 2) -> np.ndarray:
@@ -95,7 +90,8 @@ class GenerateWidget(DockWidget):
             value="",
             label="Classes (optional)",
             tooltip="One class label per image of the stack, separated by commas or spaces, for a "
-            "class-conditional GAN (samples mode). Empty: unconditional.",
+            "class-conditional GAN (samples mode); a run of images of one class as name*count, e.g. "
+            "'healthy*50, treated*50'. Empty: unconditional.",
         )
         self.objects_picker = create_widget(
             annotation=napari.layers.Labels | None,
