@@ -45,6 +45,32 @@ def test_synthesis_follows_the_start_layout():
     )
 
 
+def test_large_output_keeps_the_fast_patch_bank(monkeypatch):
+    """The patch bank (every source patch as a row, read many times per level) holds
+    the example's patches only, not the output's: a large texture from a small example
+    keeps the fast path (a 2048 x 2048 texture once fell back to gathering pixels,
+    several times slower), with the same result as gathering."""
+    from napari_gan.core import _patchmatch
+
+    src = two_textures()
+    c, sy, sx = src.shape
+    p = 7
+    whole_canvas = (sy + 2 * 2 * p + 64) * (sx + 64 + 2 * 2 * p) * c * p * p
+    monkeypatch.setattr(_patchmatch, "_BANK_MAX", whole_canvas // 4)  # the example fits, the canvas does not
+    built = []
+    real_init = _patchmatch._Level.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self.bank is not None)
+
+    monkeypatch.setattr(_patchmatch._Level, "__init__", spy)
+    fast = synthesize(src, (64, 64), levels=2, patch=p, seed=3)
+    assert built and all(built)
+    monkeypatch.setattr(_patchmatch, "_BANK_MAX", 0)  # gather every patch's pixels instead
+    np.testing.assert_array_equal(synthesize(src, (64, 64), levels=2, patch=p, seed=3), fast)
+
+
 def test_synthesis_bad_input():
     src = two_textures()
     with pytest.raises(ng.InputError, match="C, Y, X"):

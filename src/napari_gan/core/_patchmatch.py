@@ -108,18 +108,32 @@ class _Level:
         self.nnf = torch.zeros_like(self.targets)
         self.dist = torch.full((len(self.targets),), float("inf"))
         self.true = self.dist.clone()  # the match's distance without the favour of coherence
-        # every patch as a row, once: known patches never change, and a row gather is
-        # several times faster than gathering each patch's pixels (rows of patches that
-        # touch the hole go stale, but those are never valid matches)
+        # every patch of the sources' bounding box as a row, once: known patches never
+        # change, and a row gather is several times faster than gathering each patch's
+        # pixels (rows of patches that touch the hole go stale, but those are never
+        # valid matches). The box, not the whole canvas: patch synthesis of a large
+        # texture puts a small example beside a large output, whose rows are never read
         c = img.shape[0]
+        y0, x0 = (int(v) for v in self.sources.min(0).values)
+        y1, x1 = (int(v) + 1 for v in self.sources.max(0).values)
+        self.box = (y0, x0, y1 - y0, x1 - x0)
         self.bank = None
-        if self.ny * self.nx * c * p * p <= _BANK_MAX:
-            self.bank = F.unfold(img[None], p)[0].T.contiguous()
+        if (y1 - y0) * (x1 - x0) * c * p * p <= _BANK_MAX:
+            self.bank = F.unfold(img[None, :, y0 : y1 + p - 1, x0 : x1 + p - 1], p)[0].T.contiguous()
 
     def source_patches(self, pos: torch.Tensor) -> torch.Tensor:
         if self.bank is None:
             return _gather(self.img, pos, self.p)
-        return self.bank.index_select(0, pos[:, 0] * self.nx + pos[:, 1])
+        y0, x0, bh, bw = self.box
+        y, x = pos[:, 0] - y0, pos[:, 1] - x0
+        inside = (y >= 0) & (y < bh) & (x >= 0) & (x < bw)
+        if bool(inside.all()):
+            return self.bank.index_select(0, y * bw + x)
+        # positions outside the box (a field not yet valid) are never sources: read them as they are
+        out = torch.empty(len(pos), self.bank.shape[1])
+        out[inside] = self.bank.index_select(0, (y * bw + x)[inside])
+        out[~inside] = _gather(self.img, pos[~inside], self.p)
+        return out
 
     def target_patches(self) -> torch.Tensor:
         return _gather(self.img, self.targets, self.p)
