@@ -397,6 +397,19 @@ def test_texture_refinement_reports_progress_as_it_goes(texture_gan):
     assert plain == [(1, 2), (2, 2)]
 
 
+def test_a_refined_texture_too_large_for_memory_is_refused_before_it_starts(texture_gan, monkeypatch):
+    """The refinement's memory grows with the texture's area (about 2-3.5 KB a pixel):
+    a size this machine cannot refine is refused at once, naming refine=False, which
+    works in tiles and still makes the texture."""
+    from napari_gan.core import data
+
+    monkeypatch.setattr(data, "memory_bytes", lambda: 2 * 1024**3)  # a 2 GiB machine: 1 GiB allowed
+    with pytest.raises(ng.InputError, match="refine=False"):
+        texture_gan.generate(1, seed=0, size=(1024, 1024))
+    assert texture_gan.generate(1, seed=0, size=(1024, 1024), refine=False).shape == (1, 1024, 1024)
+    assert texture_gan.generate(1, seed=0, size=(96, 96)).shape == (1, 96, 96)  # small ones still refine
+
+
 def test_texture_layout_from_the_example_keeps_regular_rows_straight():
     """generate(refine="example"): the same refinement on a layout made from the
     example alone. On horizontal bands, a regular pattern, its rows stay straight

@@ -15,7 +15,7 @@ from ..data import check_memory
 from ..errors import InputError
 from ._gan_losses import standing_statistics
 from ._gan_pyramid import add_detail
-from ._gan_texture import _MARGIN, example_layout, texture_pass
+from ._gan_texture import _MARGIN, example_layout, refine_bytes, texture_pass
 from ._gan_texture import refine as refine_texture
 
 # batches of latents (and their seed) from which the averaged generator's batch-norm
@@ -248,6 +248,13 @@ class GANSampling:
             raise InputError("this model does not hold its example image (saved before 2026-12-03); use refine=False")
         size, cells = self._cells(size)
         self._check_output(n, size)
+        if refine:  # the refinement is not tiled: its memory grows with the texture's area
+            check_memory(
+                refine_bytes(size, self.channels),
+                what=f"refining a {size[0]} x {size[1]} texture",
+                hint="generate it smaller, or with refine=False (Texture detail: generator only), "
+                "which works in tiles at any size",
+            )
         return self._decode(self._latents(n, seed, cells), None, size, progress=progress, refine=refine, seed=seed)
 
     def interpolate(self, n: int, seed_a: int = 0, seed_b: int = 1, *, classes=None, size=None) -> np.ndarray:

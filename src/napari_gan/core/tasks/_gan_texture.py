@@ -66,6 +66,13 @@ def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels
     return out[..., m : m + size[0], m : m + size[1]]
 
 
+def refine_bytes(size: tuple[int, int], channels: int) -> float:
+    """Peak memory of :func:`refine` for an output of ``size``, bytes (a bound from
+    measurements on 2026-12-05: 2.7 / 3.4 KB per output pixel for 512 x 512 gray / RGB,
+    2.0 at 1024 x 1024 and 1.7 at 2048 x 2048 gray; it grows with the output's area)."""
+    return (2200.0 + 500.0 * channels) * size[0] * size[1]
+
+
 #: share of the refinement's time spent in patch synthesis (the rest: the polish), for
 #: progress: 73 s and 58 s for a 1024 px texture on 2 CPU cores (2026-12-04)
 _SYNTHESIS_SHARE = 0.55
