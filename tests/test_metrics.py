@@ -265,3 +265,15 @@ def test_many_objects_are_fast():
     assert time.perf_counter() - started < 5.0
     assert scores["n_true"] == scores["n_pred"] == true.max()
     assert metrics.iou(true, true) == 1.0
+
+
+def test_fidelity_scores_refuse_mismatched_or_constant_references():
+    ref = np.linspace(0, 1, 64).reshape(8, 8)
+    assert ng.metrics.psnr(ref, ref + 0.01) == pytest.approx(40.0)
+    with pytest.raises(ng.InputError, match="must match"):
+        ng.metrics.psnr(ref, ref[:7])
+    with pytest.raises(ng.InputError, match="must match"):
+        ng.metrics.ssim(ref, ref.T[:, :7])
+    with pytest.raises(ng.InputError, match="constant reference"):
+        ng.metrics.psnr(np.zeros((8, 8)), ref)  # every score would be -inf
+    assert ng.metrics.psnr(np.zeros((8, 8)), np.full((8, 8), 0.1), data_range=1.0) == pytest.approx(20.0)
