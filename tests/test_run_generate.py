@@ -75,3 +75,14 @@ def test_bad_options_are_refused_in_one_line_and_nothing_is_written(saved, tmp_p
     assert "does not exist" in refused(tmp_path / "missing.ngan", out)
     assert not out.exists()
     assert parse_size("512") == (512, 512) and parse_size("384x512") == (384, 512)
+
+
+def test_a_texture_too_large_to_refine_is_refused_naming_the_flag_that_works(saved, tmp_path, capsys, monkeypatch):
+    from napari_gan.core import data
+
+    monkeypatch.setattr(data, "memory_bytes", lambda: 2 * 1024**3)  # a 2 GiB machine
+    out = tmp_path / "big.npy"
+    assert main(["generate", str(saved["texture"]), str(out), "--size", "1024"]) == 2
+    assert "--detail generator" in capsys.readouterr().err and not out.exists()
+    assert main(["generate", str(saved["texture"]), str(out), "--size", "1024", "--detail", "generator"]) == 0
+    assert np.load(out).shape == (1, 1024, 1024)

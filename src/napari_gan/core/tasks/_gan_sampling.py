@@ -252,8 +252,8 @@ class GANSampling:
             check_memory(
                 refine_bytes(size, self.channels),
                 what=f"refining a {size[0]} x {size[1]} texture",
-                hint="generate it smaller, or with refine=False (Texture detail: generator only), "
-                "which works in tiles at any size",
+                hint="generate it smaller, or without refinement, which works in tiles at any size (refine=False; "
+                "in napari Texture detail: generator only; napari-gan generate --detail generator)",
             )
         return self._decode(self._latents(n, seed, cells), None, size, progress=progress, refine=refine, seed=seed)
 
