@@ -193,6 +193,11 @@ class TrainingPanel(QWidget):
         return self._job is not None
 
     @property
+    def failed(self) -> bool:
+        """Whether the last training run ended in an error (its message is on the status line)."""
+        return self._failed
+
+    @property
     def last_record(self):
         """The last :class:`napari_gan.StepRecord` seen from training, else None."""
         return self._last_record

@@ -264,11 +264,11 @@ class GenerateWidget(DockWidget):
         """After texture training with previews: say that the preview is the generator's
         layout alone, where Generate (by default) adds the training image's detail, so a
         blurred preview is not taken for the result."""
-        model, panel, text = self.model, self.panel, self.panel.status_label.text()
+        model, panel = self.model, self.panel
         if model is None or model.mode != "texture" or not panel.previews_shown or not DETAIL[self.detail.value]:
             return
-        if text.startswith(("Finished", "Stopped")):  # not after a failure, whose message stays
-            panel.set_status(f"{text}. {TEXTURE_PREVIEW_NOTE}")
+        if not panel.failed:  # after a failure its message stays
+            panel.set_status(f"{panel.status_label.text()}. {TEXTURE_PREVIEW_NOTE}")
 
     def _count_follows_mode(self, mode: str) -> None:
         """Count takes the default of ``mode``, unless the user has set a number of their own."""
