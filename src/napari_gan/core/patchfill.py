@@ -20,8 +20,11 @@ randomised nearest-neighbour search (Barnes et al., SIGGRAPH 2009):
    to the value that the best-matching of those patches puts there;
 3. the nearest-neighbour field is carried to the next finer level, where it copies
    fine detail straight away;
-4. the brightness mismatch left at the border is spread smoothly over the hole
-   (a healing brush), so no seam shows.
+4. the hole is re-solved from the copies' differences between neighbouring pixels
+   (:mod:`napari_gan.core.poisson`): pieces copied from places of different
+   brightness then meet without a step, and the mismatch at the border is spread
+   smoothly over the hole (a healing brush), so no seam and no straight-edged blocks
+   show on smooth images; a step that the texture's own contrast hides is kept.
 
 Nothing is trained and nothing is downloaded: the only data is the image itself.
 Known pixels are never changed.
@@ -38,6 +41,7 @@ from scipy import ndimage as ndi
 
 from ._patchmatch import _hole_pyramid, _Level, _pyramid
 from .errors import InputError
+from .poisson import blend_copies
 
 #: patch edge in pixels at every level (patch synthesis of textures)
 PATCH = 7
@@ -114,13 +118,17 @@ def _fill_region(
     levels: int | None = None,
     start: np.ndarray | None = None,
     heal: bool = True,
+    blend: bool = True,
     avoid: np.ndarray | None = None,
     progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
     values (same shape as ``x``), used at the coarsest of ``levels`` levels instead
-    of the two starts of :func:`_coarsest`. ``avoid``: (Y, X) bool, pixels not to copy
-    from. ``progress``: called with (levels done, levels) after every level."""
+    of the two starts of :func:`_coarsest`. ``heal``: remove the mismatch at the
+    border, by :func:`~napari_gan.core.poisson.blend_copies` with ``blend`` (and where
+    the hole is too large for it), else by :func:`_heal`. ``avoid``: (Y, X) bool,
+    pixels not to copy from. ``progress``: called with (levels done, levels) after
+    every level."""
     levels = levels or _with_sources(hole, _levels_for(hole, hole.shape, p), p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
@@ -159,7 +167,10 @@ def _fill_region(
         if progress is not None:
             progress(levels - lvl, levels)
     out = level.img.numpy()
-    return (_heal(out, hole, level.copied.numpy()) if heal else out), level.error.numpy()
+    if heal:
+        blended = blend_copies(out, hole, level.owner.numpy()) if blend else None
+        out = _heal(out, hole, level.copied.numpy()) if blended is None else blended
+    return out, level.error.numpy()
 
 
 def _heal(img: np.ndarray, hole: np.ndarray, copied: np.ndarray) -> np.ndarray:
@@ -189,6 +200,7 @@ def patch_fill(
     seed: int = 0,
     return_error: bool = False,
     avoid: np.ndarray | None = None,
+    blend: bool = True,
     progress=None,
 ):
     """Fill ``hole`` in ``image`` with texture continued from the image's own patches.
@@ -215,6 +227,12 @@ def patch_fill(
         its pixels here is no source (while enough other patches are left). When
         objects are removed, their neighbours: the fill is then made of the
         background, not of pieces of other objects.
+    blend : bool
+        Re-solve the hole from the differences between neighbouring copied pixels
+        (:func:`napari_gan.core.poisson.blend_copies`), so pieces copied from places
+        of different brightness meet without a step. False: the copies as they are,
+        only the mismatch at the hole's border spread over it (the fill before
+        2026-12-05).
     return_error : bool
         Also return, per pixel, the RMS difference (image units) between the patches
         through it and the known patches they were copied from: high where the fill
@@ -281,12 +299,12 @@ def patch_fill(
         part = out[:, y0:y1, x0:x1]
         for p in sizes[:-1]:  # the default's larger patches, while the known image holds enough of them
             try:
-                filled, err = _fill_region(part, region, p, int(iterations), gen, avoid=keep_off)
+                filled, err = _fill_region(part, region, p, int(iterations), gen, avoid=keep_off, blend=blend)
                 break
             except InputError:
                 continue
         else:
-            filled, err = _fill_region(part, region, sizes[-1], int(iterations), gen, avoid=keep_off)
+            filled, err = _fill_region(part, region, sizes[-1], int(iterations), gen, avoid=keep_off, blend=blend)
         out[:, y0:y1, x0:x1] = np.where(sub[None], filled, out[:, y0:y1, x0:x1])
         error[y0:y1, x0:x1] = np.where(sub, err, error[y0:y1, x0:x1])
         if progress is not None:
