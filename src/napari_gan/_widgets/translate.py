@@ -174,7 +174,8 @@ class TranslateWidget(TaskWidget):
             choices=[("texture (remove objects)", "texture"), ("smooth (best on average)", "smooth")],
             value="texture",
             label="Fill (inpaint)",
-            tooltip="texture: continue the surrounding texture into the hole from the image's own patches "
+            tooltip="texture: continue the surrounding texture into the hole from the image's own patches, "
+            "blended so that no seam or blocks show "
             "(grass stays grass; what you want to remove an object; needs no training: Apply works at once). "
             "smooth: the spline fill plus the trained "
             "network: the best estimate on average (highest PSNR), which looks smeared on textured images",

@@ -63,9 +63,10 @@ class TranslatorPrediction:
         fill : {"texture", "smooth"}
             ``inpaint`` only. ``"texture"`` (default, for removing objects): the hole
             continues the surrounding texture, built coarse to fine from the image's
-            own patches (:func:`napari_gan.core.patchfill.patch_fill`; the network is
-            not used, so an untrained ``Translator(task="inpaint")`` fills too, in
-            the image's own channels). ``"smooth"``: the classical spline fill plus the trained
+            own patches, then blended so that pieces copied from places of different
+            brightness meet without a step (:func:`napari_gan.core.patchfill.patch_fill`;
+            the network is not used, so an untrained ``Translator(task="inpaint")``
+            fills too, in the image's own channels). ``"smooth"``: the classical spline fill plus the trained
             network's correction: the best estimate on average (highest PSNR), which
             looks like a smear where the image is textured.
         axes : str, optional
