@@ -280,6 +280,15 @@ class _Level:
         al.'s objective)."""
         return float(((self.source_patches(self.nnf) - self.target_patches()) ** 2).sum(1).mean())
 
+    def copied(self) -> torch.Tensor:
+        """(C, H, W): what the last vote's copies put on each pixel, NaN where no patch
+        reaches; on the known pixels next to the hole, for the seam's offset. (Owners
+        are known pixels, which votes do not change.)"""
+        c, h, w = self.img.shape
+        owner = self.owner.reshape(-1)
+        values = self.img.reshape(c, -1)[:, owner.clamp(min=0)]
+        return torch.where(owner[None] >= 0, values, torch.nan).reshape(c, h, w)
+
     def vote(self) -> None:
         """Each hole pixel <- what the best-matching patch through it puts there. (A
         mean over all the patches through a pixel, as in Wexler et al., keeps a bit of
@@ -300,11 +309,8 @@ class _Level:
                 better = rank <= best[to]  # one target per pixel at a given offset: no collisions
                 best[to[better]] = rank[better]
                 owner[to[better]] = fr[better]
-        reached = owner >= 0
-        est = torch.where(reached[None], src[:, owner.clamp(min=0)], 0.0)
+        est = torch.where(owner[None] >= 0, src[:, owner.clamp(min=0)], 0.0)
         self.owner = owner.reshape(h, w)
-        # what the copies put on the known pixels next to the hole (for the seam's offset)
-        self.copied = torch.where(reached[None], est, torch.nan).reshape(c, h, w)
         # per pixel, the RMS difference of its patches from their matches: where the
         # fill resembles no known patch well
         rms = torch.sqrt(self.dist.clamp(max=1e30) / (c * p * p)).nan_to_num(0.0)

@@ -169,7 +169,7 @@ def _fill_region(
     out = level.img.numpy()
     if heal:
         blended = blend_copies(out, hole, level.owner.numpy()) if blend else None
-        out = _heal(out, hole, level.copied.numpy()) if blended is None else blended
+        out = _heal(out, hole, level.copied().numpy()) if blended is None else blended
     return out, level.error.numpy()
 
 
