@@ -398,9 +398,9 @@ def test_texture_refinement_reports_progress_as_it_goes(texture_gan):
 
 
 def test_a_refined_texture_too_large_for_memory_is_refused_before_it_starts(texture_gan, monkeypatch):
-    """The refinement's memory grows with the texture's area (about 2-3.5 KB a pixel):
-    a size this machine cannot refine is refused at once, naming refine=False, which
-    works in tiles and still makes the texture."""
+    """The refinement works in tiles (about 2 GB) plus the whole texture's arrays: a
+    size this machine cannot refine is refused at once, naming refine=False; a large
+    texture that fits is not refused for its area alone."""
     from napari_gan.core import data
 
     monkeypatch.setattr(data, "memory_bytes", lambda: 2 * 1024**3)  # a 2 GiB machine: 1 GiB allowed
@@ -408,6 +408,30 @@ def test_a_refined_texture_too_large_for_memory_is_refused_before_it_starts(text
         texture_gan.generate(1, seed=0, size=(1024, 1024))
     assert texture_gan.generate(1, seed=0, size=(1024, 1024), refine=False).shape == (1, 1024, 1024)
     assert texture_gan.generate(1, seed=0, size=(96, 96)).shape == (1, 96, 96)  # small ones still refine
+    monkeypatch.setattr(data, "memory_bytes", lambda: 16 * 1024**3)  # 8 GiB allowed
+    asked = []
+    monkeypatch.setattr(type(texture_gan), "_decode", lambda self, z, y, size, **kw: asked.append(size))
+    texture_gan.generate(1, seed=0, size=(4096, 4096))  # 2.7 KB a pixel, untiled, would be 45 GB
+    assert asked == [(4096, 4096)]
+    with pytest.raises(ng.InputError, match="refine=False"):
+        texture_gan.generate(1, seed=0, size=(12000, 12000))
+
+
+def test_refined_textures_larger_than_a_tile_are_made_in_tiles(texture_gan, monkeypatch):
+    """A refined texture larger than the synthesis's and the polish's tiles is made
+    tile by tile: the same size, the example's range, the same texture for a seed."""
+    from napari_gan.core import patchdist, patchsynth
+
+    monkeypatch.setattr(patchsynth, "TILE", 64)
+    monkeypatch.setattr(patchdist, "POLISH_TILE", 64)
+    tiles = []
+    real = patchsynth._synthesize_region
+    monkeypatch.setattr(patchsynth, "_synthesize_region", lambda *a: tiles.append(1) or real(*a))
+    out = texture_gan.generate(1, seed=2, size=(100, 120))
+    assert out.shape == (1, 100, 120) and out.dtype == np.float32 and len(tiles) == 6
+    example = stripes()
+    assert example.min() - 1e-3 <= out.min() and out.max() <= example.max() + 1e-3
+    np.testing.assert_array_equal(texture_gan.generate(1, seed=2, size=(100, 120)), out)
 
 
 def test_texture_layout_from_the_example_keeps_regular_rows_straight():

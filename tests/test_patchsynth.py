@@ -146,3 +146,83 @@ def test_patch_distance_to_a_smaller_source_set_is_the_repeated_sets_distance():
         grads.append(xi.grad)
     assert values[0] == values[1] > 0
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+def _boundary_excess(out: np.ndarray, tile: int, margin: int, band: int) -> float:
+    """How far the mean row-to-row (and column-to-column) difference across each
+    tile border of the padded canvas, and across the edge of the band before it,
+    departs from the image's median difference, as a ratio (0: like any other row)."""
+    img = out[0]
+    worst = 0.0
+    for axis in (0, 1):
+        n = img.shape[axis] + 2 * margin
+        borders = np.linspace(0, n, -(-n // tile) + 1).round().astype(int)[1:-1] - margin
+        diffs = np.abs(np.diff(img, axis=axis)).mean(axis=1 - axis)
+        med = np.median(diffs)
+        worst = max([worst, *(abs(diffs[b - 1 - off] / med - 1) for b in borders for off in (0, band))])
+    return worst
+
+
+def test_tiled_synthesis_joins_tiles_without_straight_seams(monkeypatch):
+    """An output larger than ``tile`` is made tile by tile, each tile no larger than a
+    tile plus its bands, from the example's own pixels, deterministically; where tiles
+    meet, the join follows the cheapest cut through the texture, so no tile border is
+    a row or column unlike the others, where a straight join is."""
+    from skimage import data
+
+    from napari_gan.core import patchsynth
+
+    src = (data.gravel()[:128, :256].astype(np.float32) / 127.5 - 1)[None]
+    start = np.random.default_rng(0).normal(0, 0.5, (1, 45, 45)).astype(np.float32)
+    regions = []
+    real = patchsynth._synthesize_region
+
+    def spy(src_, region, *args):
+        regions.append(region.shape[1:])
+        return real(src_, region, *args)
+
+    monkeypatch.setattr(patchsynth, "_synthesize_region", spy)
+    out = synthesize(src, (360, 360), start=start, levels=3, seed=0, tile=128)
+    assert out.shape == (1, 360, 360) and out.dtype == np.float32
+    assert np.isin(out, src).all()  # every pixel a copy of an example pixel, none left empty
+    band, extra = 28, 14
+    assert len(regions) == 16 and max(max(r) for r in regions) <= 128 + 2 * band + extra
+    quilted = _boundary_excess(out, 128, 14, band)
+    monkeypatch.setattr(patchsynth, "_cut", lambda cost: np.zeros(len(cost), np.int64))  # straight joins
+    straight = _boundary_excess(synthesize(src, (360, 360), start=start, levels=3, seed=0, tile=128), 128, 14, band)
+    assert quilted < 0.35 < straight
+
+
+def test_tiled_synthesis_is_deterministic_and_checks_its_tile():
+    src = two_textures()
+    a = synthesize(src, (70, 90), seed=5, tile=56)
+    np.testing.assert_array_equal(synthesize(src, (70, 90), seed=5, tile=56), a)
+    assert not np.array_equal(synthesize(src, (70, 90), seed=6, tile=56), a)
+    with pytest.raises(ng.InputError, match="tile"):
+        synthesize(src, (70, 90), tile=20)
+
+
+def test_tiled_polish_matches_untiled_statistics():
+    """The polish of an image larger than its tile works tile by tile, each against
+    the finished pixels of the tiles before; on a texture it gives the contrast and
+    fine statistics that the polish of the whole image gives."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(0)
+
+    def grain(shape, strength):
+        field = ndi.gaussian_filter(rng.normal(size=shape), 1.0)
+        return (field / field.std() * strength).astype(np.float32)[None]
+
+    src = grain((96, 96), 0.3)
+    flat = grain((150, 130), 0.1)  # a third of the contrast
+    whole = polish(src, flat, seed=3)
+    tiled = polish(src, flat, seed=3, tile=56)
+    assert tiled.shape == flat.shape and tiled.dtype == np.float32
+    np.testing.assert_array_equal(polish(src, flat, seed=3, tile=56), tiled)
+    assert not np.array_equal(tiled, whole)  # it did work in tiles
+    assert abs(tiled.std() - whole.std()) < 0.05 * whole.std()
+    fine = lambda a: np.diff(a[0], axis=1).std()  # noqa: E731
+    assert abs(fine(tiled) - fine(whole)) < 0.05 * fine(whole) and fine(tiled) > 1.5 * fine(flat)
+    with pytest.raises(ng.InputError, match="tile"):
+        polish(src, flat, tile=8)

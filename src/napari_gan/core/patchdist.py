@@ -37,6 +37,9 @@ LR = 0.01
 NOISE = 1.5
 #: Adam steps of :func:`polish` (at the finest level only)
 POLISH_STEPS = 10
+#: :func:`polish` works on images larger than this (pixels per side) in overlapping
+#: tiles of this size, so its memory is that of one tile
+POLISH_TILE = 1024
 
 
 def patch_swd(
@@ -104,6 +107,7 @@ def match_patches(
     seed: int = 0,
     progress: Callable[[float], object] | None = None,
     subsample: bool = False,
+    frozen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Synthesise a ``size`` image whose multi-scale patch distribution is the source's.
 
@@ -127,6 +131,9 @@ def match_patches(
     subsample : bool
         Compare with a random subset of the source's patches of the output's size
         at each step (see :func:`patch_swd`); False, the authors' way, by default.
+    frozen : ndarray, (Y, X) bool, optional
+        Pixels that keep ``start``'s values (their patches still count), for a start
+        at the output's own height (one level): the tiles of :func:`polish`.
 
     Returns
     -------
@@ -159,6 +166,11 @@ def match_patches(
         x = _resize(torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))[None], levels[0])
     else:
         x = torch.randn(1, c, *levels[0], generator=gen) * NOISE
+    free = None
+    if frozen is not None:
+        if len(levels) != 1 or tuple(frozen.shape) != (h, w):
+            raise InputError(f"frozen must be ({h}, {w}) and the start at the output's height")
+        free = torch.from_numpy(~np.asarray(frozen, bool)).float()[None, None]
     for k, (shape, ref) in enumerate(zip(levels, refs)):
         x = _resize(x, shape).detach().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=LR)
@@ -166,6 +178,8 @@ def match_patches(
             opt.zero_grad()
             with torch.enable_grad():  # also when called under no_grad (e.g. from a model's generate)
                 patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
+            if free is not None:  # Adam moves a pixel with no gradient not at all
+                x.grad.mul_(free)
             opt.step()
             if progress is not None:
                 progress((k + (t + 1) / steps) / len(levels))
@@ -180,6 +194,7 @@ def polish(
     steps: int = POLISH_STEPS,
     seed: int = 0,
     progress: Callable[[float], object] | None = None,
+    tile: int | None = None,
 ) -> np.ndarray:
     """``image`` with ``source``'s histogram and fine patch statistics, its layout kept.
 
@@ -191,6 +206,9 @@ def polish(
     histogram onto the source's (``skimage.exposure.match_histograms``), then runs
     ``steps`` steps of patch-distribution matching at full resolution only, with the
     image as the start (source patches subsampled to the image's count each step).
+    An image larger than ``tile`` per side is matched tile by tile, each tile against
+    the finished pixels of the tiles before it (:func:`_polish_tiles`), so its memory
+    is that of one tile.
 
     Parameters
     ----------
@@ -201,6 +219,8 @@ def polish(
     seed : int
     progress : callable, optional
         Called with the fraction done (0-1) after every step.
+    tile : int, optional
+        Edge of the tiles (pixels) for images larger than it (default :data:`POLISH_TILE`).
 
     Returns
     -------
@@ -212,17 +232,57 @@ def polish(
         raise InputError(f"source and image must be (C, Y, X) with the same C, got {src.shape} and {img.shape}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise InputError(f"steps must be an integer >= 0, got {steps!r}")
+    tile = POLISH_TILE if tile is None else tile
+    if not isinstance(tile, int) or isinstance(tile, bool) or tile < 8 * PATCH:
+        raise InputError(f"tile must be an integer of at least {8 * PATCH} pixels, got {tile!r}")
     out = match_histograms(img, src, channel_axis=0).astype(np.float32)
     if steps and min(img.shape[1:]) >= PATCH and min(src.shape[1:]) >= PATCH:
-        out = match_patches(
-            src,
-            img.shape[1:],
-            start=out,
-            start_height=img.shape[1],
-            steps=steps,
-            seed=seed,
-            subsample=True,
-            progress=progress,
-        )
+        if max(img.shape[1:]) <= tile:
+            out = _match_tile(src, out, steps, seed, progress)
+        else:
+            out = _polish_tiles(src, out, steps, seed, progress, tile)
     low, high = src.min(axis=(1, 2))[:, None, None], src.max(axis=(1, 2))[:, None, None]
     return np.clip(out, low, high).astype(np.float32)
+
+
+def _match_tile(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, frozen=None) -> np.ndarray:
+    """``steps`` steps of patch-distribution matching of ``image`` at its own size,
+    the ``frozen`` pixels kept."""
+    return match_patches(
+        src,
+        image.shape[1:],
+        start=image,
+        start_height=image.shape[1],
+        steps=steps,
+        seed=seed,
+        subsample=True,
+        progress=progress,
+        frozen=frozen,
+    )
+
+
+def _polish_tiles(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, tile: int) -> np.ndarray:
+    """:func:`_match_tile` on tiles of about ``tile`` pixels, in rows, each with a
+    margin of ``2 * PATCH`` pixels around it: the margin's pixels that earlier tiles
+    have finished are kept as they are and seen as context, the others are matched
+    with the tile and dropped; every pixel is then finished by one tile, next to
+    finished pixels it was matched against."""
+    c, h, w = image.shape
+    margin = 2 * PATCH
+    ys = np.linspace(0, h, -(-h // tile) + 1).round().astype(int)
+    xs = np.linspace(0, w, -(-w // tile) + 1).round().astype(int)
+    n = (len(ys) - 1) * (len(xs) - 1)
+    out = image.copy()
+    finished = np.zeros((h, w), bool)
+    k = 0
+    for y0, y1 in zip(ys[:-1], ys[1:]):
+        for x0, x1 in zip(xs[:-1], xs[1:]):
+            a, b = max(0, y0 - margin), min(h, y1 + margin)
+            left, right = max(0, x0 - margin), min(w, x1 + margin)
+            tick = None if progress is None else (lambda f, k=k: progress((k + f) / n))
+            frozen = finished[a:b, left:right]
+            part = _match_tile(src, out[:, a:b, left:right], steps, seed * 7919 + k, tick, frozen)
+            out[:, y0:y1, x0:x1] = part[:, y0 - a : y1 - a, x0 - left : x1 - left]
+            finished[y0:y1, x0:x1] = True
+            k += 1
+    return out

@@ -210,7 +210,8 @@ class GANSampling:
             blobs; the detail is made of pieces of the example, so at the scale of a
             patch it copies (docs/benchmarks.md, "Textures"). About 10 s per
             256 x 256 image on 2 CPU cores (``bench/textures.py`` prints it), and in
-            proportion to the pixel count for larger ones. None (default): True
+            proportion to the pixel count for larger ones, which are refined in tiles
+            (about 2 GB of memory whatever the size; ``bench/texture_large.py``). None (default): True
             when the model holds its example (:attr:`can_refine`). ``"example"``: the
             same refinement of a layout made from the example alone by patch-distribution
             matching at a quarter of the size (:func:`._gan_texture.example_layout`), not
@@ -248,11 +249,11 @@ class GANSampling:
             raise InputError("this model does not hold its example image (saved before 2026-12-03); use refine=False")
         size, cells = self._cells(size)
         self._check_output(n, size)
-        if refine:  # the refinement is not tiled: its memory grows with the texture's area
+        if refine:  # the refinement works in tiles; the whole texture's arrays come on top
             check_memory(
                 refine_bytes(size, self.channels),
                 what=f"refining a {size[0]} x {size[1]} texture",
-                hint="generate it smaller, or without refinement, which works in tiles at any size (refine=False; "
+                hint="generate it smaller, or without refinement, which needs less (refine=False; "
                 "in napari Texture detail: generator only; napari-gan generate --detail generator)",
             )
         return self._decode(self._latents(n, seed, cells), None, size, progress=progress, refine=refine, seed=seed)

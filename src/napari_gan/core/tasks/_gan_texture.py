@@ -66,11 +66,19 @@ def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels
     return out[..., m : m + size[0], m : m + size[1]]
 
 
+#: memory of the refinement's tiles (the largest: the polish's, 1024 px), a bound
+_TILES_BYTES = 2.3e9
+
+
 def refine_bytes(size: tuple[int, int], channels: int) -> float:
-    """Peak memory of :func:`refine` for an output of ``size``, bytes (a bound from
-    measurements on 2026-12-05: 2.7 / 3.4 KB per output pixel for 512 x 512 gray / RGB,
-    2.0 at 1024 x 1024 and 1.7 at 2048 x 2048 gray; it grows with the output's area)."""
-    return (2200.0 + 500.0 * channels) * size[0] * size[1]
+    """Peak memory of :func:`refine` for an output of ``size``, bytes: small outputs
+    2.7 / 3.4 KB per pixel (512 x 512 gray / RGB, measured 2026-12-05); larger ones
+    work in tiles (:data:`napari_gan.core.patchsynth.TILE`,
+    :data:`napari_gan.core.patchdist.POLISH_TILE`), about 2.1 GB for the tiles at
+    1024 x 1024 gray or RGB and 2048 x 2048 gray (``bench/texture_large.py``), plus
+    the whole-size arrays of the layout and the result."""
+    pixels = float(size[0]) * float(size[1])
+    return min((2200.0 + 500.0 * channels) * pixels, _TILES_BYTES + (16.0 + 48.0 * channels) * pixels)
 
 
 #: share of the refinement's time spent in patch synthesis (the rest: the polish), for
