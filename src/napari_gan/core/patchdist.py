@@ -17,6 +17,7 @@ steps at full resolution, its 7 x 7 patch statistics without moving its layout.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ import torch.nn.functional as F
 from skimage.exposure import match_histograms
 
 from .errors import InputError
+from .tiling import spans
 
 PATCH = 7
 PROJECTIONS = 64
@@ -269,20 +271,16 @@ def _polish_tiles(src: np.ndarray, image: np.ndarray, steps: int, seed: int, pro
     finished pixels it was matched against."""
     c, h, w = image.shape
     margin = 2 * PATCH
-    ys = np.linspace(0, h, -(-h // tile) + 1).round().astype(int)
-    xs = np.linspace(0, w, -(-w // tile) + 1).round().astype(int)
-    n = (len(ys) - 1) * (len(xs) - 1)
+    ys, xs = spans(h, tile), spans(w, tile)
+    n = len(ys) * len(xs)
     out = image.copy()
     finished = np.zeros((h, w), bool)
-    k = 0
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            a, b = max(0, y0 - margin), min(h, y1 + margin)
-            left, right = max(0, x0 - margin), min(w, x1 + margin)
-            tick = None if progress is None else (lambda f, k=k: progress((k + f) / n))
-            frozen = finished[a:b, left:right]
-            part = _match_tile(src, out[:, a:b, left:right], steps, seed * 7919 + k, tick, frozen)
-            out[:, y0:y1, x0:x1] = part[:, y0 - a : y1 - a, x0 - left : x1 - left]
-            finished[y0:y1, x0:x1] = True
-            k += 1
+    for k, ((y0, y1), (x0, x1)) in enumerate(itertools.product(ys, xs)):
+        a, b = max(0, y0 - margin), min(h, y1 + margin)
+        left, right = max(0, x0 - margin), min(w, x1 + margin)
+        tick = None if progress is None else (lambda f, k=k: progress((k + f) / n))
+        frozen = finished[a:b, left:right]
+        part = _match_tile(src, out[:, a:b, left:right], steps, seed * 7919 + k, tick, frozen)
+        out[:, y0:y1, x0:x1] = part[:, y0 - a : y1 - a, x0 - left : x1 - left]
+        finished[y0:y1, x0:x1] = True
     return out

@@ -18,12 +18,15 @@ join shows. The memory is that of one tile, whatever the output's size.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from skimage.transform import resize
 
 from .errors import InputError
 from .patchfill import PATCH, _fill_region, _levels_for
+from .tiling import spans
 
 #: outputs larger than this (pixels per side) are synthesised in tiles of this size
 TILE = 512
@@ -173,37 +176,32 @@ def _tiled(src, shape, guess, levels, patch, iterations, gen, progress, tile) ->
     beyond the tile are filled and dropped, so that its own edges are no image border."""
     hh, ww = shape
     c = src.shape[0]
-    ys = np.linspace(0, hh, -(-hh // tile) + 1).round().astype(int)
-    xs = np.linspace(0, ww, -(-ww // tile) + 1).round().astype(int)
+    ys, xs = spans(hh, tile), spans(ww, tile)
     levels = _levels(src, (tile, tile), (tile, tile), levels, patch)
     # the band holds a patch of the coarsest level, and is a small part of a tile
     band, extra = min(max(2 * patch, patch * 2 ** (levels - 1)), tile // 4), 2 * patch
     out = np.zeros((c, hh, ww), np.float32)
     done = np.zeros((hh, ww), bool)
-    n = (len(ys) - 1) * (len(xs) - 1)
-    k = 0
-    for y0, y1 in zip(ys[:-1], ys[1:]):
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            by, bx = max(0, y0 - band), max(0, x0 - band)  # where the new pixels may start
-            a, b = max(0, by - band), min(hh, y1 + extra)
-            left, right = max(0, bx - band), min(ww, x1 + extra)
-            redo = np.zeros((b - a, right - left), bool)
-            redo[by - a :, bx - left : x1 - left] = True
-            known = done[a:b, left:right] & ~redo
-            tick = None if progress is None else (lambda d, t, k=k: progress(k * t + d, n * t))
-            part = guess[:, a:b, left:right] if guess is not None else None
-            filled = _synthesize_region(
-                src, out[:, a:b, left:right], known, part, levels, patch, iterations, gen, tick
-            )[:, by - a : y1 - a, bx - left : x1 - left]
-            old = out[:, by:y1, bx:x1]
-            cost = ((filled - old) ** 2).sum(0)
-            new = np.ones(cost.shape, bool)
-            rows, cols = np.indices(cost.shape)
-            if y0:  # the cut through the band above, left to right
-                new &= rows >= _cut(cost[: y0 - by].T)[None, :]
-            if x0:  # the cut through the band at the left, top to bottom
-                new &= cols >= _cut(cost[:, : x0 - bx])[:, None]
-            out[:, by:y1, bx:x1] = np.where(new[None], filled, old)
-            done[by:y1, bx:x1] = True
-            k += 1
+    n = len(ys) * len(xs)
+    for k, ((y0, y1), (x0, x1)) in enumerate(itertools.product(ys, xs)):
+        by, bx = max(0, y0 - band), max(0, x0 - band)  # where the new pixels may start
+        a, b = max(0, by - band), min(hh, y1 + extra)
+        left, right = max(0, bx - band), min(ww, x1 + extra)
+        redo = np.zeros((b - a, right - left), bool)
+        redo[by - a :, bx - left : x1 - left] = True
+        known = done[a:b, left:right] & ~redo
+        tick = None if progress is None else (lambda d, t, k=k: progress(k * t + d, n * t))
+        part = guess[:, a:b, left:right] if guess is not None else None
+        filled = _synthesize_region(src, out[:, a:b, left:right], known, part, levels, patch, iterations, gen, tick)
+        filled = filled[:, by - a : y1 - a, bx - left : x1 - left]
+        old = out[:, by:y1, bx:x1]
+        cost = ((filled - old) ** 2).sum(0)
+        new = np.ones(cost.shape, bool)
+        rows, cols = np.arange(cost.shape[0])[:, None], np.arange(cost.shape[1])[None, :]
+        if y0:  # the cut through the band above, left to right
+            new &= rows >= _cut(cost[: y0 - by].T)
+        if x0:  # the cut through the band at the left, top to bottom
+            new &= cols >= _cut(cost[:, : x0 - bx])[:, None]
+        out[:, by:y1, bx:x1] = np.where(new[None], filled, old)
+        done[by:y1, bx:x1] = True
     return out

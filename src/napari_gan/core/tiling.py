@@ -35,6 +35,12 @@ def _window_1d(n: int, overlap: int) -> np.ndarray:
     return w
 
 
+def spans(size: int, tile: int) -> list[tuple[int, int]]:
+    """``size`` cut into the fewest near-equal (start, stop) spans of at most ``tile``."""
+    edges = np.linspace(0, size, -(-size // tile) + 1).round().astype(int)
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+
+
 def _starts(size: int, tile: int, step: int) -> list[int]:
     if size <= tile:
         return [0]
