@@ -62,6 +62,10 @@ def test_train_preview_generate_walk_save_load(widget, qtbot, errors, tmp_path):
     out = viewer.layers["cells [generated]"]
     assert out.data.shape == (5, 16, 16) and out.data.dtype == np.float32
     assert viewer.dims.current_step[0] == 0  # the first generated image is shown
+    # beside the training images, where the preview was (now hidden), not over them
+    assert out.extent.world[0][-1] > stack.extent.world[1][-1]
+    np.testing.assert_allclose(out.scale[-2:], stack.scale[-2:])
+    assert preview.visible is False and out.visible is True
     meta = out.metadata["napari_gan"]
     assert meta["generated"] is True and meta["seed"] == 3 and meta["class"] == "b"
     np.testing.assert_array_equal(out.data, w.model.generate(5, seed=3, classes="b"))

@@ -333,8 +333,9 @@ class GenerateWidget(DockWidget):
     # --------------------------------------------------------------- internals
 
     def _beside_source(self) -> dict:
-        """Where the preview grid goes: to the right of the training layer, with its
-        pixel size, so it shows beside the images it learns from, not over them."""
+        """Where the preview grid and the generated images go: to the right of the
+        training layer, with its pixel size, so they show beside the images the model
+        learnt from, not over them."""
         source = self.viewer.layers[self._source] if self._source in self.viewer.layers else None
         if not isinstance(source, napari.layers.Image):
             return {}
@@ -347,7 +348,15 @@ class GenerateWidget(DockWidget):
         extra = {k.rstrip("_"): v for k, v in info.items()}
         metadata = self._model_metadata(model, generated=True, mode=model.mode, source=self._source, **extra)
         rgb = model.has_channel_axis and model.channels in (3, 4)
-        layer = self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb)
+        # beside the training images, not over them, in the training preview's place
+        where = self._beside_source()
+        if where:
+            lead = data.ndim - (3 if rgb else 2)  # image and frame axes before Y, X
+            where = {"scale": (1.0,) * lead + where["scale"], "translate": (0.0,) * lead + where["translate"]}
+        layer = self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb, **where)
+        preview = self._source + PREVIEW_SUFFIX
+        if preview in self.viewer.layers:
+            self.viewer.layers[preview].visible = False
         # show its first image: the slider may stand past its end (at image 49 of 100 training faces)
         axis = self.viewer.dims.ndim - layer.ndim
         self.viewer.dims.set_point(axis, layer.data_to_world(np.zeros(layer.ndim))[0])
