@@ -332,16 +332,17 @@ class GenerateWidget(DockWidget):
 
     # --------------------------------------------------------------- internals
 
-    def _beside_source(self) -> dict:
+    def _beside_source(self, lead: int = 0) -> dict:
         """Where the preview grid and the generated images go: to the right of the
         training layer, with its pixel size, so they show beside the images the model
-        learnt from, not over them."""
+        learnt from, not over them. ``lead``: axes of the new layer before its Y, X
+        (images, frames), kept at unit scale and no offset."""
         source = self.viewer.layers[self._source] if self._source in self.viewer.layers else None
         if not isinstance(source, napari.layers.Image):
             return {}
         (top, left), (_, right) = np.asarray(source.extent.world)[:, -2:]
         gap = PREVIEW_GAP * (right - left)
-        return {"scale": tuple(source.scale[-2:]), "translate": (top, right + gap)}
+        return {"scale": (1.0,) * lead + tuple(source.scale[-2:]), "translate": (0.0,) * lead + (top, right + gap)}
 
     def _add(self, data: np.ndarray, suffix: str, model, **info: Any) -> None:
         name = self._source + suffix
@@ -349,10 +350,7 @@ class GenerateWidget(DockWidget):
         metadata = self._model_metadata(model, generated=True, mode=model.mode, source=self._source, **extra)
         rgb = model.has_channel_axis and model.channels in (3, 4)
         # beside the training images, not over them, in the training preview's place
-        where = self._beside_source()
-        if where:
-            lead = data.ndim - (3 if rgb else 2)  # image and frame axes before Y, X
-            where = {"scale": (1.0,) * lead + where["scale"], "translate": (0.0,) * lead + where["translate"]}
+        where = self._beside_source(lead=data.ndim - (3 if rgb else 2))
         layer = self.viewer.add_image(data, name=name, metadata=metadata, rgb=rgb, **where)
         preview = self._source + PREVIEW_SUFFIX
         if preview in self.viewer.layers:
