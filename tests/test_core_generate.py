@@ -253,7 +253,9 @@ def test_conditional_samples_made_coarse_to_fine_get_the_detail_of_their_class(t
     two classes differ only at the finest octave (which the coarse generator cannot
     hold), the asked class still gets its own detail."""
     data, names = grain_classes()
-    gan = ng.ImageGAN(**TINY).fit(data, classes=names, max_steps=150, seed=0)
+    # the margin below over the 0.3 asked, 2026-12-05: 0.91 / 0.94 (seeds 0 / 1) after 100
+    # steps, 0.07 / 0.50 after 60
+    gan = ng.ImageGAN(**TINY).fit(data, classes=names, max_steps=100, seed=0)
     assert gan.pyramid is not None and gan.pyramid.detail.n_classes == 2
     a, b = gan.generate(16, seed=1, classes="a"), gan.generate(16, seed=1, classes="b")
     real_a = fine_band(data[[n == "a" for n in names]])

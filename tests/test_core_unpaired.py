@@ -83,22 +83,24 @@ def test_same_seed_same_model_and_save_load(model, rgb, tmp_path):
 
 
 @pytest.mark.slow
-def test_unpaired_moves_a_towards_bs_intensities():
+def test_training_moves_a_towards_bs_intensities_beyond_the_normalisation():
     """A: one half of an image; B: the other half, inverted (1 - x). Nothing pairs
-    them; what a few hundred steps (at CycleGAN's learning rate, the default) change
-    first is the intensity distribution of A's translation, towards B's (measured
-    2026-12-05: the 1-D Wasserstein distance to B's pixels 0.120 against A's 0.172,
-    while the translation's structure was still A's, correlation -0.997 with the
-    inversion; the change in mean error towards the inversion, 0.83-0.92x over three
-    seeds, depends on the CPU's arithmetic)."""
+    them. An untrained translator already moves A's intensities towards B's: it maps
+    A's per-channel percentiles onto B's. Training must move them further: the 1-D
+    Wasserstein distance of A's translation to B's pixels, over the untrained
+    translator's, was 0.81 / 0.43 / 0.84 (seeds 0 / 1 / 2) after 600 steps at the
+    default learning rate (2026-12-05). The translation's structure is still A's
+    after those steps (correlation -0.997 with the inversion): no inversion is learnt."""
     cam = data.camera()[::2, ::2].astype(np.float32) / 255  # 256 x 256
     a, b = cam[:, :128], 1 - cam[:, 128:]
-    m = ng.Translator(task="unpaired", features=8, depth=2, patch_size=32, batch_size=4, d_features=8)
+    options = dict(task="unpaired", features=8, depth=2, patch_size=32, batch_size=4, d_features=8)
+    untrained = ng.Translator(**options).fit(a, b, max_steps=1, seed=0)  # its generators still return their input
+    m = ng.Translator(**options)
     assert m.config.lr == 2e-4
     m.fit(a, b, max_steps=600, seed=0)
-    out = m.predict(a)
-    before, after = wasserstein_distance(a.ravel(), b.ravel()), wasserstein_distance(out.ravel(), b.ravel())
-    assert after < 0.85 * before, (before, after)
+    start, after = (wasserstein_distance(t.predict(a).ravel(), b.ravel()) for t in (untrained, m))
+    assert start < 0.9 * wasserstein_distance(a.ravel(), b.ravel())  # the normalisation's share
+    assert after < 0.9 * start, (start, after)
 
 
 def test_adversarial_weight_defaults_to_cyclegans_ratio():
