@@ -15,8 +15,12 @@ the test: its A rendering is translated and compared with its true B rendering b
   real-vs-real floor (the two halves of the true rendering).
 
 Baselines, fitted on the same training pixels: ``exposure.match_histograms`` per
-channel (each test image matched to the B training half) and Reinhard's transfer
-(Reinhard et al. 2001): each Lab channel's mean and standard deviation set to B's.
+channel (each test image matched to the B training half), Reinhard's transfer
+(Reinhard et al. 2001): each Lab channel's mean and standard deviation set to B's,
+and a percentile transfer: each RGB channel's 1st and 99.8th percentiles in A mapped
+linearly onto B's. The last is where the translator starts: it normalises A and B
+that way, and its generators start at the identity, so before training it returns
+exactly this transfer.
 
     python bench/stain_transfer.py            # 300 s of training, ~7 min on 2 CPU cores
     python bench/stain_transfer.py --quick    # 60 s of training, fewer classifier steps
@@ -61,6 +65,14 @@ def reinhard(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     mu, sd = lab.mean((0, 1)), lab.std((0, 1))
     out = (lab - mu) / np.maximum(sd, 1e-6) * ref.std((0, 1)) + ref.mean((0, 1))
     return np.clip(color.lab2rgb(out), 0, 1)
+
+
+def percentile_transfer(image: np.ndarray, a_ref: np.ndarray, b_ref: np.ndarray) -> np.ndarray:
+    """Each channel's 1st and 99.8th percentiles in ``a_ref`` mapped linearly onto ``b_ref``'s:
+    the Translator's normalisations of A and B, composed (its untrained output)."""
+    lo_a, hi_a = np.percentile(a_ref.reshape(-1, 3), [1.0, 99.8], axis=0)
+    lo_b, hi_b = np.percentile(b_ref.reshape(-1, 3), [1.0, 99.8], axis=0)
+    return (image - lo_a) / (hi_a - lo_a) * (hi_b - lo_b) + lo_b
 
 
 def scores(pred: np.ndarray, truth: np.ndarray) -> dict:
@@ -115,6 +127,7 @@ def main(argv=None):
     results["input (A)"] = scores(test_a, test_b)
     images["match_histograms"] = exposure.match_histograms(test_a, b_ref, channel_axis=-1)
     images["Reinhard (Lab)"] = reinhard(test_a, b_ref)
+    images["percentile transfer"] = np.clip(percentile_transfer(test_a, a_train, b_train), 0, 1)
     classical_s = time.perf_counter() - t
 
     options = {**MODEL, **json.loads(args.options)}
@@ -138,7 +151,7 @@ def main(argv=None):
     ours, change = model.predict(test_a8, return_uncertainty=True)
     predict_s = time.perf_counter() - t
     images["ours (unpaired)"] = np.clip(ours, 0, 1)
-    for name in ("match_histograms", "Reinhard (Lab)", "ours (unpaired)"):
+    for name in ("match_histograms", "Reinhard (Lab)", "percentile transfer", "ours (unpaired)"):
         results[name] = scores(images[name], test_b)
 
     print(f"classifier tests ({c2st['seeds']} seeds, {c2st['steps']} steps, 32 px crops) ...")
@@ -163,6 +176,11 @@ def main(argv=None):
         results[n]["psnr"] for n in ("match_histograms", "Reinhard (Lab)")
     )
     print(f"\ntarget (beat both baselines on delta E and PSNR): delta E {ok_de}, PSNR {ok_psnr}")
+    start, end = results["percentile transfer"], results["ours (unpaired)"]
+    print(
+        f"training against its start (the percentile transfer): PSNR {end['psnr'] - start['psnr']:+.2f} dB, "
+        f"delta E {end['delta_e'] - start['delta_e']:+.2f}"
+    )
     print(f"change map: mean {change.mean():.4f}, 99th percentile {np.percentile(change, 99):.4f} (input units)")
 
     # the picture: rows = test strip as A, truth B, baselines, ours, the change map
