@@ -42,6 +42,7 @@ from skimage.io import imsave
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 import napari_gan as ng
+from napari_gan.core.tasks.translate.paired import joint_norm
 
 OUT = Path(__file__).resolve().parent / "out"
 IMAGE = Path(__file__).resolve().parent.parent / "docs" / "images" / "stain_transfer.png"
@@ -69,10 +70,14 @@ def reinhard(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def percentile_transfer(image: np.ndarray, a_ref: np.ndarray, b_ref: np.ndarray) -> np.ndarray:
     """Each channel's 1st and 99.8th percentiles in ``a_ref`` mapped linearly onto ``b_ref``'s:
-    the Translator's normalisations of A and B, composed (its untrained output)."""
-    lo_a, hi_a = np.percentile(a_ref.reshape(-1, 3), [1.0, 99.8], axis=0)
-    lo_b, hi_b = np.percentile(b_ref.reshape(-1, 3), [1.0, 99.8], axis=0)
-    return (image - lo_a) / (hi_a - lo_a) * (hi_b - lo_b) + lo_b
+    the Translator's own normalisations of A and B, composed (its untrained output)."""
+
+    def pixels(x):  # (..., 3) RGB -> one (3, 1, N) frame
+        return np.asarray(x, np.float32).reshape(-1, 3).T[:, None, :]
+
+    norm_a, norm_b = joint_norm([pixels(a_ref)], "A"), joint_norm([pixels(b_ref)], "B")
+    moved = norm_b.invert(norm_a.apply(np.moveaxis(np.asarray(image, np.float32), -1, 0)[None]))[0]
+    return np.moveaxis(moved, 0, -1)
 
 
 def scores(pred: np.ndarray, truth: np.ndarray) -> dict:
