@@ -24,7 +24,8 @@ exactly this transfer.
 
     python bench/stain_transfer.py            # 300 s of training, ~7 min on 2 CPU cores
     python bench/stain_transfer.py --quick    # 60 s of training, fewer classifier steps
-    python bench/stain_transfer.py --trace 20 # also the test scores every 20 s of training
+    python bench/stain_transfer.py --trace 20 # also the test scores every 20 s of training (and without
+                                              # the generators' moving averages)
     python bench/stain_transfer.py --split checkerboard  # A and B from alternate 64 px tiles
 """
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,17 @@ def percentile_transfer(image: np.ndarray, a_ref: np.ndarray, b_ref: np.ndarray)
     norm_a, norm_b = joint_norm([pixels(a_ref)], "A"), joint_norm([pixels(b_ref)], "B")
     moved = norm_b.invert(norm_a.apply(np.moveaxis(np.asarray(image, np.float32), -1, 0)[None]))[0]
     return np.moveaxis(moved, 0, -1)
+
+
+@contextmanager
+def generators_alone(model):
+    """Predict with the generators' current weights instead of their moving averages
+    (what ``predict`` uses): the averages leave the model while inside."""
+    averages = {k: model.net.pop(k) for k in ("g_ema", "f_ema") if k in model.net}
+    try:
+        yield
+    finally:
+        model.net.update(averages)
 
 
 def scores(pred: np.ndarray, truth: np.ndarray) -> dict:
@@ -147,9 +160,14 @@ def main(argv=None):
         if args.trace and rec.elapsed >= mark:
             mark += args.trace
             now = scores(np.clip(model.predict(test_a8), 0, 1), test_b)
+            with generators_alone(model):
+                raw = scores(np.clip(model.predict(test_a8), 0, 1), test_b)
             model.net.train()  # predict left the networks in eval mode (they have no batch norm)
-            trace.append({"elapsed": rec.elapsed, "step": rec.step, **now})
-            print(f"  {rec.elapsed:5.0f} s, step {rec.step}: PSNR {now['psnr']:.2f} dB, delta E {now['delta_e']:.2f}")
+            trace.append({"elapsed": rec.elapsed, "step": rec.step, **now, "generators_alone": raw})
+            print(
+                f"  {rec.elapsed:5.0f} s, step {rec.step}: PSNR {now['psnr']:.2f} dB, delta E {now['delta_e']:.2f} "
+                f"(generators alone, without their moving averages: {raw['psnr']:.2f} dB, {raw['delta_e']:.2f})"
+            )
     train_s = time.perf_counter() - t
     steps = model.steps_trained
     t = time.perf_counter()

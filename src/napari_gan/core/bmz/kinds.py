@@ -296,7 +296,7 @@ def _scale_linear(gains: list[float], offsets: list[float]) -> dict:
 
 
 def _translator(model, test_image, axes) -> Plan:
-    cfg, task, g = model.config, model.config.task, model.net["g"]
+    cfg, task, g = model.config, model.config.task, model._spec.generator(model)
     cin, cout = model.channels, model.out_channels
     tile = max(g.multiple, min(cfg.tile_size, 1024) // g.multiple * g.multiple)
     margin = min(cfg.tile_overlap, tile // 4) // 2

@@ -130,7 +130,7 @@ class TranslatorBlocks(BlockPredictor):
         if "Z" in axes:
             raise InputError(f"axes {axes!r}: the Translator works on 2D frames; use S or T for the leading axis")
         spec.check_channels(model, src.shape[1])
-        self.g = model.net["g"].to(self.device).eval()
+        self.g = spec.generator(model).to(self.device).eval()
         # paired uses the training normalisation and colorize the dtype's range; the
         # others fit each frame's range, as predict does, here on the whole frame
         self.norms = None

@@ -362,6 +362,8 @@ STATE: dict[str, dict[str, Callable[[Any], Check]]] = {
         "target_norm": _fixed(optional(NORMS)),
         # colorize: mean a/100, b/100 per lightness bin (translate.colorize.L_BINS = 64)
         "chroma": _fixed(optional(items(items(number(-1.3, 1.3), length=2), length=64))),
+        # unpaired: the generators' moving averages are saved (absent before 2026-12-05)
+        "averaged": _fixed(boolean),
     },
 }
 

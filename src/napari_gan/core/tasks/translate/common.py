@@ -99,6 +99,11 @@ class Task:
             nets["d"] = PatchGAN(PatchGANConfig(in_channels=cin + cout, features=cfg.d_features))
         return nets
 
+    def generator(self, model) -> torch.nn.Module:
+        """The network predictions are made with (block prediction and bioimage.io
+        packages included): ``g``."""
+        return model.net["g"]
+
     def net_channels(self, model) -> tuple[int, int]:
         """(generator input channels, output channels)."""
         return model.channels, model.channels

@@ -75,6 +75,9 @@ class Translator(TranslatorPrediction, TrainableModel):
         #: classical colourization the residual is learned on (None: checkpoints saved
         #: before 2026-12-03, whose residual is learned on no colour)
         self.chroma: np.ndarray | None = None
+        #: unpaired: the networks include moving averages of the generators, which
+        #: ``predict`` uses (False: a checkpoint saved before 2026-12-05, until trained on)
+        self.averaged: bool = self.config.task == "unpaired"
 
     @property
     def task(self) -> str:
@@ -244,6 +247,7 @@ class Translator(TranslatorPrediction, TrainableModel):
             "source_norm": None if self.source_norm is None else self.source_norm.to_state(),
             "target_norm": None if self.target_norm is None else self.target_norm.to_state(),
             "chroma": None if self.chroma is None else self.chroma.tolist(),
+            "averaged": self.averaged,
         }
 
     def _restore(self, state, tensors):
@@ -258,6 +262,7 @@ class Translator(TranslatorPrediction, TrainableModel):
         if self.task in ("paired", "unpaired") and (self.source_norm is None or self.target_norm is None):
             raise ValueError(f"a {self.task} Translator checkpoint needs its source and target normalisation")
         self.chroma = checked_chroma(state["chroma"]) if state.get("chroma") is not None else None
+        self.averaged = self.task == "unpaired" and bool(state.get("averaged", False))
         self.net = self._build()
         self.net.load_state_dict(tensors)
         self.net.eval()

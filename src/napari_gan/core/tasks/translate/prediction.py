@@ -246,12 +246,16 @@ class TranslatorPrediction:
         _, cout = spec.net_channels(self)
         fmt = torch.channels_last
 
+        def forward(t):  # the classical estimate plus ``g``'s residual
+            t = t.contiguous(memory_format=fmt)
+            return spec.base(self, t) + g(t)
+
         def fn(batch):
             with torch.inference_mode():
                 t = torch.from_numpy(batch).to(dev)
                 if not tta:
-                    return self._forward(t.contiguous(memory_format=fmt)).float().contiguous().cpu().numpy()
-                stack = dihedral_stack(lambda ti: self._forward(ti.contiguous(memory_format=fmt)), t, 4)
+                    return forward(t).float().contiguous().cpu().numpy()
+                stack = dihedral_stack(forward, t, 4)
                 return torch.cat([stack.mean(0), stack.std(0)], 1).float().contiguous().cpu().numpy()
 
         maps = predict_frame_tiled(

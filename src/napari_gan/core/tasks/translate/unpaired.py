@@ -15,7 +15,11 @@ looks like B alone). Choices made for short CPU runs:
   teach the difference;
 - the project's spectrally normalised PatchGANs with a hinge loss (as the other GAN
   tasks) instead of CycleGAN's least-squares loss and image pool;
-- one Adam for both generators and one for both discriminators (as CycleGAN).
+- one Adam for both generators and one for both discriminators (as CycleGAN);
+- ``predict`` uses moving averages of the generators' weights (``g_ema``, ``f_ema``,
+  decay :data:`EMA_DECAY`), as ImageGAN does: the generators' own output swings by a
+  few dB from one hundred steps to the next, their average does not (Yazici et al.,
+  "The unusual effectiveness of averaging in GAN training", ICLR 2019).
 
 A colour change can be undone, invented or removed structure cannot: the per-pixel
 cycle error ``|a - F(G(a))|`` (smoothed) is the map ``predict`` returns with
@@ -30,6 +34,8 @@ different make-up (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -38,6 +44,7 @@ from scipy import ndimage
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...training import frozen
+from .._gan_losses import _ema_update
 from .common import Sampler, Task, TrainingData, predict_frame_tiled, read_frames, residual_unet
 from .paired import joint_norm
 
@@ -48,6 +55,16 @@ UNPAIRED_ADVERSARIAL_WEIGHT = 0.1
 DIRECTIONS = ("a2b", "b2a")
 #: Gaussian sigma (pixels) of the smoothing of the change map
 CHANGE_SIGMA = 2.0
+#: decay of the generators' moving averages (half-life about 70 steps)
+EMA_DECAY = 0.99
+
+
+def averaged(net: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``net`` to hold the moving average of its weights (no gradients)."""
+    avg = copy.deepcopy(net)
+    for p in avg.parameters():
+        p.requires_grad_(False)
+    return avg
 
 
 def _hinge_d(d, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -84,19 +101,37 @@ class UnpairedTask(Task):
     # -- networks -------------------------------------------------------------------
     def networks(self, model):
         """``g``: A -> B, ``f``: B -> A (residual U-Nets); ``d``: B's discriminator,
-        ``d_a``: A's (unconditional PatchGANs: there is no input to pair them with)."""
+        ``d_a``: A's (unconditional PatchGANs: there is no input to pair them with);
+        ``g_ema``, ``f_ema``: the generators' moving averages, which ``predict`` uses
+        (absent from models saved before 2026-12-05, ``model.averaged`` False)."""
         cfg, c = model.config, model.channels
-        return {
+        nets = {
             "g": residual_unet(c, c, cfg),
             "f": residual_unet(c, c, cfg),
             "d": PatchGAN(PatchGANConfig(in_channels=c, features=cfg.d_features)),
             "d_a": PatchGAN(PatchGANConfig(in_channels=c, features=cfg.d_features)),
         }
+        if model.averaged:
+            nets.update(g_ema=averaged(nets["g"]), f_ema=averaged(nets["f"]))
+        return nets
+
+    def generator(self, model) -> torch.nn.Module:
+        return self.generators(model)[0]
+
+    def generators(self, model, direction: str = "a2b") -> tuple[torch.nn.Module, torch.nn.Module]:
+        """(there, back): the networks that translate in ``direction`` and back, as
+        ``predict`` uses them (the moving averages where the model has them)."""
+        g, f = ("g_ema", "f_ema") if "g_ema" in model.net else ("g", "f")
+        return (model.net[g], model.net[f]) if direction == "a2b" else (model.net[f], model.net[g])
 
     # -- training -------------------------------------------------------------------
     def training(self, model, data, patch, rng, gen, device, lr):
         cfg, nets = model.config, model.net
         g, f, d_b, d_a = nets["g"], nets["f"], nets["d"], nets["d_a"]
+        if "g_ema" not in nets:  # a model saved before the averages: they start from its generators
+            nets.update({"g_ema": averaged(g), "f_ema": averaged(f)})
+            model.averaged = True
+        g_ema, f_ema = nets["g_ema"], nets["f_ema"]
         opt_g = torch.optim.Adam([*g.parameters(), *f.parameters()], lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam([*d_b.parameters(), *d_a.parameters()], lr=lr, betas=(0.5, 0.999))
         # two samplers, one random stream: A and B crops are drawn independently
@@ -121,6 +156,8 @@ class UnpairedTask(Task):
                 opt_g.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_g.step()
+            _ema_update(g_ema, g, EMA_DECAY)
+            _ema_update(f_ema, f, EMA_DECAY)
             d_loss = _hinge_d(d_b, real_b, fake_b) + _hinge_d(d_a, real_a, fake_a)
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
@@ -146,7 +183,7 @@ class UnpairedTask(Task):
         frame's own intensity units (else None)."""
         a2b = direction == "a2b"
         norm_in, norm_out = (model.source_norm, model.target_norm) if a2b else (model.target_norm, model.source_norm)
-        there, back = (model.net["g"], model.net["f"]) if a2b else (model.net["f"], model.net["g"])
+        there, back = self.generators(model, direction)
         there.to(dev).eval()
         back.to(dev).eval()
         x = norm_in.apply(frame.astype(np.float32, copy=False)[None])
