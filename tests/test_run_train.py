@@ -240,6 +240,7 @@ def test_torchrun_two_processes_train_replicas_that_stay_identical(tmp_path):
         "ImageGAN-samples",
         "ImageGAN-texture",
         "Translator",
+        "Translator-unpaired",
     ],
 )
 def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
@@ -258,11 +259,14 @@ def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
     assert ng.load_model(cfg.output / "model.ngan").config == model.config
 
 
-@pytest.mark.parametrize("kind", ["ImageGAN-samples", "ImageGAN-adaptive", "ImageGAN-pyramid", "Segmenter"])
+@pytest.mark.parametrize(
+    "kind", ["ImageGAN-samples", "ImageGAN-adaptive", "ImageGAN-pyramid", "Translator-unpaired", "Segmenter"]
+)
 def test_torchrun_keeps_other_kinds_replicas_identical(kind, tmp_path):
     """A GAN's two optimizers (four for samples made coarse to fine), its
-    discriminators, its moving averages (EMA) and its adaptive augmentation's counts
-    stay in step across processes, as a U-Net's weights do."""
+    discriminators, its moving averages (EMA; unpaired translation's of both
+    generators) and its adaptive augmentation's counts stay in step across
+    processes, as a U-Net's weights do."""
     from test_resume import RUNS
 
     from napari_gan.core.run.export import bind_fit, export_run
