@@ -4,6 +4,7 @@ of the generator, and texture mode's multi-scale patch-statistics loss."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -183,6 +184,14 @@ def patch_statistics(source: torch.Tensor, shape, flip: bool) -> _PatchStatistic
 
 def _hinge_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def averaged(net: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``net`` to hold the moving average of its weights (no gradients)."""
+    avg = copy.deepcopy(net)
+    for p in avg.parameters():
+        p.requires_grad_(False)
+    return avg
 
 
 @torch.no_grad()

@@ -4,7 +4,6 @@ the detail networks, and their pass at generation."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ from ..models.pyramid import (
     pyramid_levels,
 )
 from ..training import frozen
-from ._gan_losses import _ema_update, _hinge_d, patch_statistics
+from ._gan_losses import _ema_update, _hinge_d, averaged, patch_statistics
 
 #: real images per detail network and step
 _BATCH = 8
@@ -101,11 +100,8 @@ class Pyramid:
         """The detail networks (coarse to fine), their moving average and their
         discriminators, to sit in the ImageGAN's ``net`` beside the coarse pair."""
         details = torch.nn.ModuleList(DetailNet(self.detail) for _ in range(self.levels))
-        ema = copy.deepcopy(details)
-        for p in ema.parameters():
-            p.requires_grad_(False)
         critics = torch.nn.ModuleList(detail_discriminator(self.detail) for _ in range(self.levels))
-        return {"details": details, "details_ema": ema, "detail_discriminators": critics}
+        return {"details": details, "details_ema": averaged(details), "detail_discriminators": critics}
 
 
 def detail_noise(n: int, shape, gen: torch.Generator, device) -> torch.Tensor:

@@ -4,7 +4,6 @@ Its options are :class:`ImageGANConfig` (``_gan_config.py``)."""
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Sequence
 
@@ -24,7 +23,7 @@ from ..models.dcgan import (
 from ..training import channels_last, check_budget, frozen, resolve_device, seed_everything, training_loop
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, diff_augment, patch_statistics
+from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, averaged, diff_augment, patch_statistics
 from ._gan_pyramid import DetailTraining, Pyramid
 from ._gan_sampling import GANSampling
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of
@@ -303,10 +302,7 @@ class ImageGAN(GANSampling, TrainableModel):
             g, d = Generator(net_config), Discriminator(net_config)
         else:
             g, d = TextureGenerator(net_config), PatchDiscriminator(net_config)
-        g_ema = copy.deepcopy(g)
-        for p in g_ema.parameters():
-            p.requires_grad_(False)
-        nets = {"generator": g, "generator_ema": g_ema, "discriminator": d}
+        nets = {"generator": g, "generator_ema": averaged(g), "discriminator": d}
         if pyramid is not None:
             nets.update(pyramid.build())
         # channels-last, here where every network is built (trained or loaded), so

@@ -34,8 +34,6 @@ different make-up (docs/benchmarks.md).
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -44,7 +42,7 @@ from scipy import ndimage
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...training import frozen
-from .._gan_losses import _ema_update
+from .._gan_losses import _ema_update, averaged
 from .common import Sampler, Task, TrainingData, predict_frame_tiled, read_frames, residual_unet
 from .paired import joint_norm
 
@@ -57,14 +55,6 @@ DIRECTIONS = ("a2b", "b2a")
 CHANGE_SIGMA = 2.0
 #: decay of the generators' moving averages (half-life about 70 steps)
 EMA_DECAY = 0.99
-
-
-def averaged(net: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``net`` to hold the moving average of its weights (no gradients)."""
-    avg = copy.deepcopy(net)
-    for p in avg.parameters():
-        p.requires_grad_(False)
-    return avg
 
 
 def _hinge_d(d, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
