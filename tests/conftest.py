@@ -1,4 +1,6 @@
-"""Shared test setup: two torch threads and small seeded images."""
+"""Shared test setup: torch threads to match the cores, small seeded images."""
+
+import os
 
 import pytest
 import torch
@@ -6,7 +8,8 @@ import torch
 from napari_gan._sample_data import NoisyPair, make_noisy
 
 # CI machines have two cores; more threads than that only contend with Qt and Xvfb.
-torch.set_num_threads(2)
+# pytest-xdist's workers (the README's command runs two) take one core each.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(autouse=True)
