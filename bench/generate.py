@@ -26,6 +26,7 @@ bench/out/generate_faces.png (real | ours at each mark).
     python bench/generate.py --seconds 300 --marks 60
     python bench/generate.py --seconds 300 --marks 60 --seed 1   # another training run
     python bench/generate.py --quick          # smoke run (~2 min)
+    python bench/generate.py --steps 4000 --marks 800,2000   # a budget in steps, whatever the machine's speed
     python bench/generate.py --faces-options '{"augment": true}'   # an ImageGAN option
 
 The texture benchmark is bench/textures.py, which imports this file's baselines.
@@ -117,6 +118,21 @@ def train_with_marks(gan, images, seconds: float, marks, generate, seed: int = 0
     return out, rate
 
 
+def train_with_step_marks(gan, images, steps: int, marks, generate, seed: int = 0):
+    """As :func:`train_with_marks` with a budget of ``steps`` (the schedule spans
+    them, no time limit) and ``marks`` in steps: the same point of training on any
+    machine. Returns [(mark, steps, output), ...] and steps/s."""
+    marks = sorted(int(m) for m in marks if m < steps)
+    out = []
+    start = time.perf_counter()
+    for record in gan.fit_iter(images, max_steps=steps, seed=seed):
+        if marks and record.step >= marks[0]:
+            out.append((marks.pop(0), record.step, generate()))
+    rate = gan.steps_trained / max(time.perf_counter() - start, 1e-9)
+    out.append((steps, gan.steps_trained, generate()))
+    return out, rate
+
+
 def train_with_snapshot(gan, images, seconds: float, snapshot_at: float, generate):
     """One mark: (output at the mark, steps there, output at the end, steps, steps/s)."""
     runs, rate = train_with_marks(gan, images, seconds, [snapshot_at], generate)
@@ -145,7 +161,8 @@ def measure(images, faces, opts: dict, c2st_opts: dict, mem_patches: int) -> dic
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=1200.0, help="training time (default 1200)")
-    ap.add_argument("--marks", default="60,300", help="also evaluate the same run at these times (s)")
+    ap.add_argument("--marks", default="60,300", help="also evaluate the run at these times (s; steps with --steps)")
+    ap.add_argument("--steps", type=int, default=None, help="train for this many steps instead of --seconds")
     ap.add_argument("--quick", action="store_true", help="20 s of training, fewer descriptors: checks the script")
     ap.add_argument("--faces-options", default="{}", help="ImageGAN options as JSON, e.g. '{\"augment\": true}'")
     ap.add_argument("--seed", type=int, default=0, help="training seed (the spread between runs)")
@@ -158,7 +175,8 @@ def main():
     opts = {"n_descriptors": 2048 if args.quick else 8192, "n_projections": 128 if args.quick else 512, "min_size": 12}
     c2st_opts = {"crop": 16, "steps": 100 if args.quick else 300, "seeds": 2 if args.quick else 3}
     mem_patches = 300 if args.quick else 1000
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.seconds:g} s", flush=True)
+    budget = f"{args.steps} steps" if args.steps else f"{args.seconds:g} s"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {budget}", flush=True)
 
     floor_swd = metrics.sliced_wasserstein_floor(faces, **opts)
     opts["levels"] = len(floor_swd["levels"])
@@ -170,12 +188,17 @@ def main():
         augment_p.append(gan.augment_probability)
         return gan.generate(100, seed=SEED_EVAL)
 
-    runs, rate = train_with_marks(gan, faces, args.seconds, marks, sample, seed=args.seed)
+    if args.steps:
+        runs, rate = train_with_step_marks(gan, faces, args.steps, marks, sample, seed=args.seed)
+    else:
+        runs, rate = train_with_marks(gan, faces, args.seconds, marks, sample, seed=args.seed)
+
+    def label(mark, steps, p):
+        where = f"{steps} steps" if args.steps else f"{mark:g} s ({steps} steps)"
+        return f"ours {where}" + (f", augment p {p:.2f}" if p is not None else "")
+
     rng = np.random.default_rng(0)
-    rows = {
-        f"ours {m:g} s ({steps} steps" + (f", augment p {p:.2f})" if p is not None else ")"): imgs
-        for (m, steps, imgs), p in zip(runs, augment_p)
-    }
+    rows = {label(m, steps, p): imgs for (m, steps, imgs), p in zip(runs, augment_p)}
     rows["baseline: phase randomised"] = np.stack([phase_randomised(f, rng) for f in faces])
     rows["baseline: shuffled 5 px blocks"] = shuffled_blocks(faces, 5, rng)
     results = {"rows": {}}
@@ -188,7 +211,8 @@ def main():
         steps_per_s=rate,
         diversity_real=metrics.diversity(faces),
         conditions={
-            "seconds": args.seconds,
+            "seconds": None if args.steps else args.seconds,
+            "steps": args.steps,
             "marks": marks,
             "quick": args.quick,
             "options": args.faces_options,
