@@ -101,35 +101,24 @@ def face_grid(stack: np.ndarray, columns: int = 8, zoom: int = 3) -> np.ndarray:
     return np.kron(out, np.ones((zoom, zoom)))
 
 
-def train_with_marks(gan, images, seconds: float, marks, generate, seed: int = 0):
+def train_with_marks(gan, images, seconds: float, marks, generate, seed: int = 0, steps: int | None = None):
     """Train for ``seconds`` (the budget a user would set: the learning-rate schedule
     spans it); call ``generate()`` once the run passes each of ``marks`` seconds and
     at the end. Generating pauses the run and counts against its clock (under a
-    second for 100 faces). Returns [(mark, steps, output), ...], the last at the end,
-    and steps/s."""
-    marks = sorted(m for m in marks if m < seconds)
+    second for 100 faces). With ``steps``, the budget is that many steps instead (the
+    schedule spans them, no time limit) and ``marks`` are steps: the same point of
+    training on any machine. Returns [(mark, steps, output), ...], the last at the
+    end, and steps/s."""
+    end = steps or seconds
+    budget = {"max_steps": steps} if steps else {"max_steps": 10_000_000, "time_limit": seconds}
+    marks = sorted(m for m in marks if m < end)
     out = []
     start = time.perf_counter()
-    for record in gan.fit_iter(images, max_steps=10_000_000, time_limit=seconds, seed=seed):
-        if marks and record.elapsed >= marks[0]:
+    for record in gan.fit_iter(images, seed=seed, **budget):
+        if marks and (record.step if steps else record.elapsed) >= marks[0]:
             out.append((marks.pop(0), record.step, generate()))
     rate = gan.steps_trained / max(time.perf_counter() - start, 1e-9)
-    out.append((seconds, gan.steps_trained, generate()))
-    return out, rate
-
-
-def train_with_step_marks(gan, images, steps: int, marks, generate, seed: int = 0):
-    """As :func:`train_with_marks` with a budget of ``steps`` (the schedule spans
-    them, no time limit) and ``marks`` in steps: the same point of training on any
-    machine. Returns [(mark, steps, output), ...] and steps/s."""
-    marks = sorted(int(m) for m in marks if m < steps)
-    out = []
-    start = time.perf_counter()
-    for record in gan.fit_iter(images, max_steps=steps, seed=seed):
-        if marks and record.step >= marks[0]:
-            out.append((marks.pop(0), record.step, generate()))
-    rate = gan.steps_trained / max(time.perf_counter() - start, 1e-9)
-    out.append((steps, gan.steps_trained, generate()))
+    out.append((end, gan.steps_trained, generate()))
     return out, rate
 
 
@@ -188,10 +177,7 @@ def main():
         augment_p.append(gan.augment_probability)
         return gan.generate(100, seed=SEED_EVAL)
 
-    if args.steps:
-        runs, rate = train_with_step_marks(gan, faces, args.steps, marks, sample, seed=args.seed)
-    else:
-        runs, rate = train_with_marks(gan, faces, args.seconds, marks, sample, seed=args.seed)
+    runs, rate = train_with_marks(gan, faces, args.seconds, marks, sample, seed=args.seed, steps=args.steps)
 
     def label(mark, steps, p):
         where = f"{steps} steps" if args.steps else f"{mark:g} s ({steps} steps)"
