@@ -174,3 +174,12 @@ def test_open_sample_in_viewer(make_napari_viewer, key):
         assert layer.data.shape == shape and layer.data.dtype == dtype
         assert layer.metadata["source"].startswith("skimage.data.")
     assert viewer.layers[0].metadata["noise"] is not None
+
+
+def test_generate_samples():
+    from napari_gan import _sample_data as sd
+
+    ((brick, meta, kind),) = sd.brick_texture()
+    assert brick.shape == (512, 512) and kind == "image" and "generate" not in meta["name"]
+    ((faces, meta, kind),) = sd.faces_stack()
+    assert faces.shape == (100, 25, 25) and faces.dtype == np.float32
