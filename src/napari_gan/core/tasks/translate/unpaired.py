@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy import ndimage
 
 from ...errors import InputError
 from ...models.patchgan import PatchGAN, PatchGANConfig
 from ...training import frozen
-from .._gan_losses import _ema_update, averaged
+from .._gan_losses import _ema_update, _hinge_d, averaged
 from .common import Sampler, Task, TrainingData, predict_frame_tiled, read_frames, residual_unet
 from .paired import joint_norm
 
@@ -55,10 +54,6 @@ DIRECTIONS = ("a2b", "b2a")
 CHANGE_SIGMA = 2.0
 #: decay of the generators' moving averages (half-life about 70 steps)
 EMA_DECAY = 0.99
-
-
-def _hinge_d(d, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    return F.relu(1 - d(real)).mean() + F.relu(1 + d(fake.detach())).mean()
 
 
 class UnpairedTask(Task):
@@ -148,7 +143,7 @@ class UnpairedTask(Task):
                 opt_g.step()
             _ema_update(g_ema, g, EMA_DECAY)
             _ema_update(f_ema, f, EMA_DECAY)
-            d_loss = _hinge_d(d_b, real_b, fake_b) + _hinge_d(d_a, real_a, fake_a)
+            d_loss = _hinge_d(d_b(real_b), d_b(fake_b.detach())) + _hinge_d(d_a(real_a), d_a(fake_a.detach()))
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
