@@ -140,10 +140,15 @@ def test_inpaint_ignores_what_is_under_the_hole(cam, fill):
     hole[40:80, 30:60] = True
     results = [
         inp.predict(np.where(hole, under, cam).astype(np.float32), mask=hole, fill=fill)
-        for under in (0.0, cam, 5.0 * cam.max())
+        for under in (0.0, cam, 5.0 * cam.max(), np.nan)  # NaN: missing values, what a hole often is
     ]
     for other in results[1:]:
         np.testing.assert_allclose(other, results[0], rtol=0, atol=1e-5)
+    gappy = np.where(hole, np.nan, cam).astype(np.float32)
+    with pytest.raises(ng.InputError, match="NaN.*needs no training"):  # training has no mask: say what works
+        ng.Translator(task="inpaint", **TINY).fit(gappy, max_steps=1)
+    with pytest.raises(ng.InputError, match="NaN"):  # outside the mask, NaN is still refused
+        inp.predict(gappy, mask=np.roll(hole, 50, axis=1), fill=fill)
 
 
 def test_pyramid_fill_keeps_known_and_fills_smoothly():

@@ -66,6 +66,17 @@ class InpaintTask(Task):
     name = "inpaint"
     takes_mask = True
 
+    def training_data(self, images, target, axes, target_axes):
+        try:
+            return super().training_data(images, target, axes, target_axes)
+        except InputError as err:  # missing values are what a hole often is: say how to fill them
+            if "NaN or infinite" not in str(err):
+                raise
+            raise InputError(
+                f"{err}. To fill missing pixels, the texture fill needs no training at all: "
+                "Translator(task='inpaint').predict(image, mask=~np.isfinite(image))"
+            ) from None
+
     def batch(self, model, crops, rng, gen):
         y = crops[0]
         bs, p = y.shape[0], y.shape[-1]
