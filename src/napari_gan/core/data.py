@@ -100,10 +100,11 @@ def lazy_or_array(image):
     return as_array(image, name="image"), False
 
 
-def check_finite(arr: np.ndarray, *, name: str = "image") -> None:
+def check_finite(arr: np.ndarray, *, name: str = "image", hint: str = "") -> None:
+    """Refuse NaN or infinite values; ``hint`` ends the message (what else the user can do)."""
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise InputError(f"{name} contains {bad} NaN or infinite values; replace them first")
+        raise InputError(f"{name} contains {bad} NaN or infinite values; replace them first{hint}")
 
 
 @dataclass(frozen=True)

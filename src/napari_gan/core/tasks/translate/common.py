@@ -56,6 +56,8 @@ class Task:
     takes_mask: ClassVar[bool] = False
     #: whether ``predict`` takes ``region=`` (translate only there; see :meth:`unchanged`)
     takes_region: ClassVar[bool] = False
+    #: ends the message refusing training images with NaN or infinite values
+    nonfinite_hint: ClassVar[str] = ""
 
     # -- training -------------------------------------------------------------------
     def check_target(self, target) -> None:
@@ -64,7 +66,7 @@ class Task:
 
     def training_data(self, images, target, axes, target_axes) -> TrainingData:
         self.check_target(target)
-        frames, axes = read_frames(images, axes, name=self.images_name)
+        frames, axes = read_frames(images, axes, name=self.images_name, hint=self.nonfinite_hint)
         # each image on its own scale, as at prediction: the model never depends
         # on one image's brightness
         outputs = [ChannelNorm.fit(f[None], name="images").apply(f[None])[0] for f in frames]
@@ -180,7 +182,7 @@ def residual_unet(cin: int, cout: int, config) -> UNet:
 # ----------------------------------------------------------------------------- data
 
 
-def read_frames(images, axes: str | None, *, name: str, prep=None) -> tuple[list[np.ndarray], str]:
+def read_frames(images, axes: str | None, *, name: str, prep=None, hint: str = "") -> tuple[list[np.ndarray], str]:
     """A single image, a stack, or a list of images (sizes may differ) -> list of
     float32 (C, Y, X) frames and the axes of the (first) input."""
     items = list(images) if isinstance(images, (list, tuple)) else [images]
@@ -190,7 +192,7 @@ def read_frames(images, axes: str | None, *, name: str, prep=None) -> tuple[list
     for i, item in enumerate(items):
         label = name if len(items) == 1 else f"{name}[{i}]"
         arr = as_array(item, name=label)
-        check_finite(arr, name=label)
+        check_finite(arr, name=label, hint=hint)
         ax = check_axes(axes, arr.shape) if axes is not None else default_axes(arr.shape)
         if "Z" in ax:
             raise InputError(

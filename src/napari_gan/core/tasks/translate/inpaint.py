@@ -65,17 +65,11 @@ def known_norm(frame: np.ndarray, hole: np.ndarray) -> ChannelNorm:
 class InpaintTask(Task):
     name = "inpaint"
     takes_mask = True
-
-    def training_data(self, images, target, axes, target_axes):
-        try:
-            return super().training_data(images, target, axes, target_axes)
-        except InputError as err:  # missing values are what a hole often is: say how to fill them
-            if "NaN or infinite" not in str(err):
-                raise
-            raise InputError(
-                f"{err}. To fill missing pixels, the texture fill needs no training at all: "
-                "Translator(task='inpaint').predict(image, mask=~np.isfinite(image))"
-            ) from None
+    # missing values are what a hole often is: say how to fill them
+    nonfinite_hint = (
+        ". To fill missing pixels, the texture fill needs no training at all: "
+        "Translator(task='inpaint').predict(image, mask=~np.isfinite(image))"
+    )
 
     def batch(self, model, crops, rng, gen):
         y = crops[0]
