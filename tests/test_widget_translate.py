@@ -130,6 +130,30 @@ def test_removing_an_object_with_the_texture_fill_needs_no_training(widget, qtbo
     assert "no model yet" in errors[-1]
 
 
+def test_inpaint_with_no_mask_fills_the_missing_pixels(widget, qtbot, errors):
+    """An image with NaN gaps (a failed tile, a dead detector row): no mask needed, the
+    texture fill takes the gaps as the hole; with no gaps, a message asks for a mask."""
+    viewer, w = widget
+    img = data.brick()[::4, ::4].astype(np.float32)
+    gappy = img.copy()
+    gappy[40:52, 30:70] = np.nan
+    image = viewer.add_image(gappy, name="gappy")
+    w.task_picker.value = "inpaint"
+    assert w.mask_picker.value is None and w.predict_button.enabled
+    predict(qtbot, w, image, errors)
+    out = viewer.layers["gappy [generated: inpainting]"].data
+    assert np.isfinite(out).all()
+    known = np.isfinite(gappy)
+    np.testing.assert_array_equal(out[known], gappy[known])
+    np.testing.assert_array_equal(out, ng.Translator(task="inpaint").predict(gappy, mask=~known))
+    assert img.min() <= out[~known].min() and out[~known].max() <= img.max()
+    whole = viewer.add_image(img, name="whole")
+    w.predict(whole)
+    wait_idle(qtbot, w)
+    assert errors and "choose a mask" in errors[-1] and "has none" in errors[-1]
+    assert "whole [generated: inpainting]" not in viewer.layers
+
+
 def test_colorize_from_rgb_onto_gray(widget, qtbot, errors):
     viewer, w = widget
     rgb = viewer.add_image(data.astronaut()[::8, ::8], name="astro", rgb=True)

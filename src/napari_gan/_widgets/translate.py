@@ -62,6 +62,24 @@ def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
     raise ng.InputError("the mask must be a Labels or Shapes layer")
 
 
+#: inpainting with no mask chosen: the hole is the image's missing (NaN or infinite) pixels
+MISSING = object()
+
+
+def missing_pixels(data, axes: str) -> np.ndarray:
+    """The non-finite pixels of ``data`` (any channel) as a mask without channels; an
+    error that asks for a mask when there are none."""
+    missing = ~np.isfinite(np.asarray(data))
+    if "C" in axes:
+        missing = missing.any(axis=axes.index("C"))
+    if not missing.any():
+        raise ng.InputError(
+            "choose a mask (Labels or Shapes layer) marking the region to fill; "
+            "with no mask, inpainting fills the image's missing (NaN) pixels, and this image has none"
+        )
+    return missing
+
+
 def _shown_like_source(task: str, rgb: bool) -> bool:
     """Whether a result is displayed with its source layer's contrast limits: restored
     images are in the source's units; so are RGB translations between two stains of
@@ -164,7 +182,8 @@ class TranslateWidget(TaskWidget):
             options={
                 "choices": lambda *_: self._layers_of((napari.layers.Labels, napari.layers.Shapes)),
                 "nullable": True,
-                "tooltip": "inpaint: the region to fill, painted in a Labels layer or drawn as shapes. "
+                "tooltip": "inpaint: the region to fill, painted in a Labels layer or drawn as shapes "
+                "(none: fill the image's missing, NaN, pixels). "
                 "colorize, unpaired (optional): translate only these objects or this region and keep "
                 "the rest of the image as it is",
             },
@@ -176,7 +195,7 @@ class TranslateWidget(TaskWidget):
             label="Fill (inpaint)",
             tooltip="texture: continue the surrounding texture into the hole from the image's own patches, "
             "blended so that no seam or blocks show "
-            "(grass stays grass; what you want to remove an object; needs no training: Apply works at once). "
+            "(grass stays grass; what you want to remove an object; needs no training: Predict works at once). "
             "smooth: the spline fill plus the trained "
             "network: the best estimate on average (highest PSNR), which looks smeared on textured images",
         )
@@ -327,9 +346,10 @@ class TranslateWidget(TaskWidget):
             region = mask_array(self.mask_picker.value, layer, want)
         if model.task == "inpaint":
             mask_layer = self.mask_picker.value
-            if mask_layer is None:
-                raise ng.InputError("choose a mask (Labels or Shapes layer) marking the region to fill")
-            mask = mask_array(mask_layer, layer, want)
+            if mask_layer is not None:
+                mask = mask_array(mask_layer, layer, want)
+            else:  # no mask: fill the image's missing pixels, found in the worker
+                mask = MISSING
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
         uncertainty = bool(self.uncertainty.value)
@@ -344,7 +364,12 @@ class TranslateWidget(TaskWidget):
             options["region"] = region
         return (
             lambda progress: model.predict(
-                data, mask=mask, axes=axes, return_uncertainty=uncertainty, progress=progress, **options
+                data,
+                mask=missing_pixels(data, axes) if mask is MISSING else mask,
+                axes=axes,
+                return_uncertainty=uncertainty,
+                progress=progress,
+                **options,
             ),
             lambda result: self._add_result(result, placement, model, uncertainty, label),
             f"{label} of {layer.name!r}",

@@ -67,7 +67,8 @@ class InpaintTask(Task):
     takes_mask = True
     # missing values are what a hole often is: say how to fill them
     nonfinite_hint = (
-        ". To fill missing pixels, the texture fill needs no training at all: "
+        ". To fill missing pixels, the texture fill needs no training at all: in the Image-to-image "
+        "widget, choose inpaint, the texture fill and no mask, and press Predict; in Python, "
         "Translator(task='inpaint').predict(image, mask=~np.isfinite(image))"
     )
 
