@@ -62,10 +62,6 @@ def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
     raise ng.InputError("the mask must be a Labels or Shapes layer")
 
 
-#: inpainting with no mask chosen: the hole is the image's missing (NaN or infinite) pixels
-MISSING = object()
-
-
 def missing_pixels(data, axes: str) -> np.ndarray:
     """The non-finite pixels of ``data`` (any channel) as a mask without channels; an
     error that asks for a mask when there are none."""
@@ -345,11 +341,8 @@ class TranslateWidget(TaskWidget):
         if model.task in ("colorize", "unpaired") and self.mask_picker.value is not None:
             region = mask_array(self.mask_picker.value, layer, want)
         if model.task == "inpaint":
-            mask_layer = self.mask_picker.value
-            if mask_layer is not None:
-                mask = mask_array(mask_layer, layer, want)
-            else:  # no mask: fill the image's missing pixels, found in the worker
-                mask = MISSING
+            if self.mask_picker.value is not None:  # else the image's missing pixels, found in the worker
+                mask = mask_array(self.mask_picker.value, layer, want)
         elif model.task == "colorize" and layer.rgb:
             raise ng.InputError(f"layer {layer.name!r} is RGB; colorize applies to a grayscale layer")
         uncertainty = bool(self.uncertainty.value)
@@ -365,7 +358,7 @@ class TranslateWidget(TaskWidget):
         return (
             lambda progress: model.predict(
                 data,
-                mask=missing_pixels(data, axes) if mask is MISSING else mask,
+                mask=missing_pixels(data, axes) if model.task == "inpaint" and mask is None else mask,
                 axes=axes,
                 return_uncertainty=uncertainty,
                 progress=progress,
