@@ -11,8 +11,9 @@ start of zeros plus noise of standard deviation 1.5.
 
 It is used two ways: as the training-free baseline that texture generators are
 measured against (``bench/textures.py``), and through :func:`polish`, the last step of
-a texture GAN's refinement, which gives an image the source's histogram and, in a few
-steps at full resolution, its 7 x 7 patch statistics without moving its layout.
+a texture GAN's refinement, which gives an image the source's distribution of fine
+detail and, in a few steps at full resolution, its 7 x 7 patch statistics without
+moving its layout.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage as ndi
 from skimage.exposure import match_histograms
 
 from .errors import InputError
@@ -42,6 +44,10 @@ POLISH_STEPS = 10
 #: :func:`polish` works on images larger than this (pixels per side) in overlapping
 #: tiles of this size, so its memory is that of one tile
 POLISH_TILE = 1024
+#: :func:`polish` matches the histogram of the detail finer than a Gaussian of this
+#: standard deviation (pixels) and leaves coarser structure to the image: the
+#: refinement's layout comes from 4x coarser pixels (``_gan_texture.REFINE_LEVELS``)
+DETAIL_SIGMA = 8.0
 
 
 def patch_swd(
@@ -198,26 +204,28 @@ def polish(
     progress: Callable[[float], object] | None = None,
     tile: int | None = None,
 ) -> np.ndarray:
-    """``image`` with ``source``'s histogram and fine patch statistics, its layout kept.
+    """``image`` with ``source``'s fine detail and patch statistics, its layout kept.
 
     Patch synthesis (:mod:`napari_gan.core.patchsynth`) matches each output patch to
     its nearest source patch, and the nearest neighbours of an upsampled, smoother
     estimate are the source's flatter patches: its textures come out with less
     contrast than the source, which a fresh classifier picks up at once
-    (docs/benchmarks.md, "Textures"). This maps every channel's
-    histogram onto the source's (``skimage.exposure.match_histograms``), then runs
-    ``steps`` steps of patch-distribution matching at full resolution only, with the
-    image as the start (source patches subsampled to the image's count each step).
-    An image larger than ``tile`` per side is matched tile by tile, each tile against
-    the finished pixels of the tiles before it (:func:`_polish_tiles`), so its memory
-    is that of one tile.
+    (docs/benchmarks.md, "Textures"). This splits every channel into a coarse part (a
+    Gaussian of :data:`DETAIL_SIGMA` pixels) and the detail above it, maps the
+    detail's histogram onto that of the source's detail
+    (``skimage.exposure.match_histograms``; :func:`match_detail`), then runs ``steps``
+    steps of patch-distribution matching at full resolution only, with the image as
+    the start (source patches subsampled to the image's count each step). An image
+    larger than ``tile`` per side is matched tile by tile, each tile against the
+    finished pixels of the tiles before it (:func:`_polish_tiles`), so its memory is
+    that of one tile.
 
     Parameters
     ----------
     source : ndarray, (C, Y, X) float, scaled to about [-1, 1]
     image : ndarray, (C, y, x) float, on the same scale
     steps : int
-        Adam steps (0: the histogram only).
+        Adam steps (0: the detail's histogram only).
     seed : int
     progress : callable, optional
         Called with the fraction done (0-1) after every step.
@@ -237,7 +245,7 @@ def polish(
     tile = POLISH_TILE if tile is None else tile
     if not isinstance(tile, int) or isinstance(tile, bool) or tile < 8 * PATCH:
         raise InputError(f"tile must be an integer of at least {8 * PATCH} pixels, got {tile!r}")
-    out = match_histograms(img, src, channel_axis=0).astype(np.float32)
+    out = match_detail(img, src)
     if steps and min(img.shape[1:]) >= PATCH and min(src.shape[1:]) >= PATCH:
         if max(img.shape[1:]) <= tile:
             out = _match_tile(src, out, steps, seed, progress)
@@ -245,6 +253,20 @@ def polish(
             out = _polish_tiles(src, out, steps, seed, progress, tile)
     low, high = src.min(axis=(1, 2))[:, None, None], src.max(axis=(1, 2))[:, None, None]
     return np.clip(out, low, high).astype(np.float32)
+
+
+def match_detail(image: np.ndarray, source: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """``image`` (C, y, x) with the histogram of its detail per channel (the image less
+    a Gaussian of ``sigma`` pixels) mapped onto that of ``source``'s (C, Y, X) detail;
+    the coarse part is kept. Matching the whole histogram instead would also force the
+    source's shares of dark and bright areas onto an image whose layout holds other
+    shares, stretching a smooth background into dark or bright blotches where it has
+    less of the source's dark or bright structure (docs/benchmarks.md, "The polish
+    matches detail, not the whole histogram")."""
+    smooth = lambda a: ndi.gaussian_filter(a, (0, sigma, sigma), mode="reflect")  # noqa: E731
+    coarse_image, coarse_source = smooth(image), smooth(source)
+    detail = match_histograms(image - coarse_image, source - coarse_source, channel_axis=0)
+    return (coarse_image + detail).astype(np.float32)
 
 
 def _match_tile(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, frozen=None) -> np.ndarray:
