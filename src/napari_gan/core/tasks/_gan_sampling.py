@@ -205,7 +205,7 @@ class GANSampling:
             Texture mode: give the generator's layout the example's own detail, by
             patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`) started
             from the generator's output at a quarter of the size, then the example's
-            histogram and fine patch statistics (:func:`napari_gan.core.patchdist.polish`).
+            fine detail and patch statistics (:func:`napari_gan.core.patchdist.polish`).
             Sharp stones, blades and joints where the generator alone gives blurred
             blobs; the detail is made of pieces of the example, so at the scale of a
             patch it copies (docs/benchmarks.md, "Textures"). About 10 s per

@@ -89,7 +89,7 @@ _SYNTHESIS_SHARE = 0.55
 def refine(example: np.ndarray, layout: np.ndarray, seed: int, progress=None) -> np.ndarray:
     """The generator's ``layout`` (C, Y, X, in [-1, 1] or about) given the ``example``'s
     detail: patch synthesis from the layout at 1 / 2**(REFINE_LEVELS - 1) of the size,
-    then the example's histogram and fine patch statistics
+    then the example's fine detail and patch statistics
     (:func:`napari_gan.core.patchdist.polish`). Deterministic for a seed. ``progress``:
     called with the fraction done (0-1) as it goes."""
     share = _SYNTHESIS_SHARE
