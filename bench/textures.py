@@ -139,7 +139,7 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         rows[f"generator alone, {args.snapshot:.0f} s"] = list(snap[1])
     rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
     polish = texture_module.polish
-    texture_module.polish = lambda source, image, seed=0: image  # the refinement without its last step
+    texture_module.polish = lambda source, image, **kw: image  # the refinement without its last step
     try:
         rows[f"ours, refined without the polish, {args.seconds:.0f} s"] = list(
             gan.generate(N, seed=SEED_EVAL, size=(side, side))
