@@ -32,7 +32,7 @@ import argparse
 import json
 
 import numpy as np
-from generate import OUT, SEED_EVAL
+from generate import OUT, SEED_EVAL, to_uint8
 from skimage import data
 from skimage.exposure import match_histograms
 from skimage.io import imsave
@@ -71,15 +71,11 @@ def polished(gan, n: int, size: tuple[int, int], sigmas: list[float]) -> dict[st
     return out
 
 
-def to_u8(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return (np.clip((a - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-
-
 def row_picture(first: np.ndarray, images: list[np.ndarray], lo: float, hi: float, side: int) -> np.ndarray:
     tiles = []
     for a in [first, *images]:
         tile = np.full((side, side), 255, np.uint8)
-        crop = to_u8(a, lo, hi)[:side, :side]
+        crop = to_uint8(a, lo, hi)[:side, :side]
         tile[: crop.shape[0], : crop.shape[1]] = crop
         tiles.append(np.pad(tile, ((0, 6), (0, 6)), constant_values=255))
     return np.concatenate(tiles, axis=1)
