@@ -36,6 +36,37 @@ def test_texture_any_size_seamless_tiles(texture_gan, monkeypatch, tmp_path):
     np.testing.assert_array_equal(loaded.generate(1, seed=2, size=64), gan.generate(1, seed=2, size=64))
 
 
+def test_generated_texture_edges_are_made_like_its_middle(texture_gan, monkeypatch):
+    """No output pixel's convolutions reach past the noise field into zero padding:
+    a texture equals the middle of the texture of a wider field around its field.
+    (With the one-cell margin of training crops, the outermost pixels came out
+    brighter or darker than the rest and of another colour.)"""
+    gan, cfg = texture_gan, texture_gan.net_config
+    gan._refresh_statistics("cpu")
+    g = gan.net["generator_ema"].eval()
+    size, k, s = (40, 48), 2, cfg.stride  # k: cells more on each side of the wider field
+
+    def middle_and_wide():
+        cells = gan_texture.field_cells(size, cfg)
+        gen = torch.Generator().manual_seed(0)
+        field = torch.randn(1, cfg.noise_channels, *cells, generator=gen)
+        wide = torch.randn(1, cfg.noise_channels, cells[0] + 2 * k, cells[1] + 2 * k, generator=gen)
+        wide[..., k:-k, k:-k] = field
+        with torch.no_grad():
+            out = gan_texture.texture_pass(g, field, size, cfg, gan.channels, "cpu")
+            wide_size = (size[0] + 2 * k * s, size[1] + 2 * k * s)
+            big = gan_texture.texture_pass(g, wide, wide_size, cfg, gan.channels, "cpu")
+        return out, big[..., k * s : k * s + size[0], k * s : k * s + size[1]]
+
+    out, middle = middle_and_wide()
+    assert out.shape == (1, 1, *size)
+    np.testing.assert_allclose(out, middle, atol=1e-5)
+    monkeypatch.setattr(gan_texture, "generation_margin", lambda config: gan_texture._MARGIN)
+    out, middle = middle_and_wide()
+    edge = np.abs(out - middle)
+    assert edge[..., :s, :].max() > 1e-3  # the margin of training crops: padding reaches the edge
+
+
 def test_texture_fine_noise_is_used_seeded_and_tiles_without_seams(texture_gan, monkeypatch, tmp_path):
     gan = ng.load_model(texture_gan.save(tmp_path / "fine.ngan"))  # a copy: the fixture stays as trained
     cfg = gan.net_config

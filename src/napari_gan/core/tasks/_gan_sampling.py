@@ -15,7 +15,7 @@ from ..data import check_memory
 from ..errors import InputError
 from ._gan_losses import standing_statistics
 from ._gan_pyramid import add_detail
-from ._gan_texture import _MARGIN, example_layout, refine_bytes, texture_pass
+from ._gan_texture import _MARGIN, example_layout, field_cells, refine_bytes, texture_pass
 from ._gan_texture import refine as refine_texture
 
 # batches of latents (and their seed) from which the averaged generator's batch-norm
@@ -86,8 +86,7 @@ class GANSampling:
         size = tuple(int(v) for v in size)
         if min(size) < 1:
             raise InputError(f"size must be (Y, X) with positive sizes, got {size!r}")
-        s = self.net_config.stride
-        return size, tuple(-(-v // s) + 2 * _MARGIN for v in size)
+        return size, field_cells(size, self.net_config)
 
     def _training_noise(self, n: int, dev, gen: torch.Generator | None = None) -> torch.Tensor:
         """Latents as training draws them: z (samples), or a noise field of a training

@@ -13,8 +13,8 @@ from ..patchdist import PATCH, match_patches, polish
 from ..patchsynth import synthesize
 
 #: noise cells added on each side of a training crop's noise field (and cropped away from
-#: the output), so the discriminator never sees the generator's zero-padded border,
-#: which a large generated texture does not have either
+#: the output), so the discriminator never sees the generator's outermost pixels, whose
+#: convolutions reach past the field into zero padding
 _MARGIN = 1
 #: largest noise field (cells per side) generated in one pass; larger ones go in tiles
 _TILE_CELLS = 96
@@ -45,9 +45,25 @@ def exemplar_of(xn: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(xn[:, a : a + _EXEMPLAR_MAX, b : b + _EXEMPLAR_MAX], dtype=np.float32)
 
 
+def generation_margin(config) -> int:
+    """Noise cells added on each side of a generated texture's field and cropped away:
+    the generator's receptive field (``config.noise_halo``), so that every output
+    pixel is made as the middle of a large texture is, with no zero padding in its
+    reach. A margin of one cell, as in training, left the outermost pixels brighter
+    or darker than the rest and of another colour (``bench/texture_margin.py``)."""
+    return int(config.noise_halo)
+
+
+def field_cells(size: tuple[int, int], config) -> tuple[int, int]:
+    """(h, w) noise cells of the field that gives a texture of ``size`` (Y, X)."""
+    s, m = config.stride, generation_margin(config)
+    return tuple(-(-int(v) // s) + 2 * m for v in size)
+
+
 def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels: int, dev) -> np.ndarray:
-    """One noise field (1, L, h, w) -> (1, C, *size) through the texture generator
-    ``g`` of ``config`` (a TextureGANConfig); fields larger than ``_TILE_CELLS`` go in
+    """One noise field (1, L, h, w) of :func:`field_cells` -> (1, C, *size) through the
+    texture generator ``g`` of ``config`` (a TextureGANConfig), its margin of
+    :func:`generation_margin` cells cropped; fields larger than ``_TILE_CELLS`` go in
     overlapping tiles, each widened by the generator's receptive field, so the
     result equals one pass (no seams)."""
     s, halo = config.stride, config.noise_halo + 1
@@ -62,7 +78,7 @@ def texture_pass(g, noise: torch.Tensor, size: tuple[int, int], config, channels
             ty, tx = min(t, h - y0), min(t, w - x0)
             oy, ox = (y0 - a) * s, (x0 - c) * s
             out[..., y0 * s : (y0 + ty) * s, x0 * s : (x0 + tx) * s] = tile[..., oy : oy + ty * s, ox : ox + tx * s]
-    m = _MARGIN * s
+    m = generation_margin(config) * s
     return out[..., m : m + size[0], m : m + size[1]]
 
 
