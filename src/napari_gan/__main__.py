@@ -97,8 +97,9 @@ def _add_generate_parser(sub) -> None:
         "--detail",
         choices=("patches", "layout", "generator"),
         default="patches",
-        help="texture models: the generator's layout with the training image's patches (default), a layout "
-        "made from the training image alone (regular patterns), or the generator alone (nothing copied)",
+        help="texture models: the generator's layout, rearranged to match the training image's patches and "
+        "filled in with them (default), the same with a layout made from the training image alone, or the "
+        "generator alone (nothing copied)",
     )
     generate.add_argument("--overwrite", action="store_true", help="replace an existing output")
 

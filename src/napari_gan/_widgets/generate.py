@@ -37,7 +37,8 @@ PREVIEW_GAP = 0.05
 DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
 #: said when texture training with previews ends. The preview is not refined: a refined
 #: 256 x 256 took 7 s from a 256 px example and 27 s from a 1024 px one on 2 CPU cores
-#: (2026-12-05), longer than training between two previews
+#: (2026-12-05), and about 4x that since its layout is reorganised
+#: (2026-12-06, ``bench/texture_layout.py``), longer than training between two previews
 TEXTURE_PREVIEW_NOTE = (
     "The preview shows the generator's layout only; Generate adds the training image's own detail "
     "(Texture detail), so the result is sharper than the preview"
@@ -139,10 +140,12 @@ class GenerateWidget(DockWidget):
             choices=tuple(DETAIL),
             value="example's patches",
             label="Texture detail",
-            tooltip="example's patches: the generator's layout, filled in with sharp detail from the training "
-            "image's own patches and its contrast (about 10 s per 256 x 256; small pieces of the image are copied). "
-            "example's layout and patches: the same detail on a layout made from the training image alone, for "
-            "regular patterns (bricks, tiles, grids) whose rows the generator breaks (about 30 s per 256 x 256). "
+            tooltip="example's patches: the generator's layout, rearranged at a quarter of the size to match the "
+            "training image's patches (straight rows on bricks, tiles and grids), then filled in with sharp detail "
+            "from the image's own patches and its contrast (about 40 s per 256 x 256; textures over 1024 px keep "
+            "the generator's layout; small pieces of the image are copied). "
+            "example's layout and patches: the same with the layout made from the training image alone, without "
+            "the generator. "
             "generator only: what the network alone makes (nothing copied, blurrier). The training "
             "preview shows the generator only.",
         )

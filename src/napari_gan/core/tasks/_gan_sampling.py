@@ -15,7 +15,7 @@ from ..data import check_memory
 from ..errors import InputError
 from ._gan_losses import standing_statistics
 from ._gan_pyramid import add_detail
-from ._gan_texture import _MARGIN, example_layout, field_cells, refine_bytes, texture_pass
+from ._gan_texture import _MARGIN, field_cells, refine_bytes, texture_pass
 from ._gan_texture import refine as refine_texture
 
 # batches of latents (and their seed) from which the averaged generator's batch-norm
@@ -147,9 +147,13 @@ class GANSampling:
             zi = z[i : i + step]
             within = None
             if progress is not None and example is not None:
+                said = [-1]  # the layout's matching reports every step: pass on each hundredth once
 
-                def within(fraction, i=i):
-                    progress(i * unit + min(unit - 1, int(fraction * unit)), n * unit)
+                def within(fraction, i=i, said=said):
+                    done = i * unit + min(unit - 1, int(fraction * unit))
+                    if done != said[0]:
+                        said[0] = done
+                        progress(done, n * unit)
 
             if self.mode == "samples":
                 yi = y[i : i + step].to(dev) if y is not None else None
@@ -161,7 +165,7 @@ class GANSampling:
             else:
                 s = int(seed) * 7919 + i
                 if refine == "example":  # the layout from the example, not from the generator
-                    out = refine_texture(example, example_layout(example, size, s), seed=s, progress=within)[None]
+                    out = refine_texture(example, None, seed=s, progress=within, size=size)[None]
                 else:
                     out = texture_pass(g, zi, size, self.net_config, self.channels, dev)
                     if example is not None:
@@ -201,21 +205,24 @@ class GANSampling:
             Texture mode: the output's (Y, X), any size (default: the training
             image's). Samples mode generates the training images' size.
         refine : bool, optional
-            Texture mode: give the generator's layout the example's own detail, by
-            patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`) started
-            from the generator's output at a quarter of the size, then the example's
-            fine detail and patch statistics (:func:`napari_gan.core.patchdist.polish`).
-            Sharp stones, blades and joints where the generator alone gives blurred
-            blobs; the detail is made of pieces of the example, so at the scale of a
-            patch it copies (docs/benchmarks.md, "Textures"). About 10 s per
-            256 x 256 image on 2 CPU cores (``bench/textures.py`` prints it), and in
-            proportion to the pixel count for larger ones, which are refined in tiles
-            (about 2 GB of memory whatever the size; ``bench/texture_large.py``). None (default): True
-            when the model holds its example (:attr:`can_refine`). ``"example"``: the
-            same refinement of a layout made from the example alone by patch-distribution
-            matching at a quarter of the size (:func:`._gan_texture.example_layout`), not
-            by the generator: for regular patterns (bricks, tiles, grids), whose courses
-            the generator's layout breaks; about 30 s per 256 x 256.
+            Texture mode: give the generator's layout the example's structure and
+            detail (:func:`._gan_texture.refine`): the layout is reorganised by
+            patch-distribution matching of the example at a quarter of the size,
+            started from the generator's (:func:`._gan_texture.example_layout`;
+            straight courses where the generator breaks a brick wall's; outputs over
+            :data:`._gan_texture.LAYOUT_MAX` pixels per side keep the generator's
+            layout), then patch synthesis (:func:`napari_gan.core.patchsynth.synthesize`)
+            from it at a quarter of the size and the example's fine detail and patch
+            statistics (:func:`napari_gan.core.patchdist.polish`). Sharp stones,
+            blades and joints where the generator alone gives blurred blobs; the
+            detail is made of pieces of the example, so at the scale of a patch it
+            copies (docs/benchmarks.md, "Textures"). About 40 s per 256 x 256 image
+            on 2 CPU cores, 10 s with the generator's layout kept
+            (``bench/texture_layout.py`` prints both); larger ones are refined in
+            tiles (about 2 GB of memory whatever the size;
+            ``bench/texture_large.py``). None (default): True when the model holds
+            its example (:attr:`can_refine`). ``"example"``: the same, with the
+            matching started from noise, not from the generator's layout, at any size.
         progress : callable, optional
             Called with (done, total) after every image; while a texture is refined,
             also as the refinement goes, in hundredths of an image (``total`` is

@@ -5,11 +5,13 @@ generator's layout the example's detail."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from skimage.transform import resize
 
-from ..patchdist import PATCH, match_patches, polish
+from ..patchdist import COARSE, PATCH, match_patches, polish
 from ..patchsynth import synthesize
 
 #: noise cells added on each side of a training crop's noise field (and cropped away from
@@ -100,38 +102,79 @@ def refine_bytes(size: tuple[int, int], channels: int) -> float:
 #: share of the refinement's time spent in patch synthesis (the rest: the polish), for
 #: progress: 73 s and 58 s for a 1024 px texture on 2 CPU cores (2026-12-04)
 _SYNTHESIS_SHARE = 0.55
+#: outputs up to this many pixels per side get a layout reorganised by patch-distribution
+#: matching (:func:`example_layout`); larger ones keep the generator's, since the
+#: matching's time grows with the layout's pixel count (``bench/texture_layout.py``)
+LAYOUT_MAX = 1024
+#: share of a refined texture's time spent making its layout, for progress
+_LAYOUT_SHARE = 0.7
 
 
-def refine(example: np.ndarray, layout: np.ndarray, seed: int, progress=None) -> np.ndarray:
-    """The generator's ``layout`` (C, Y, X, in [-1, 1] or about) given the ``example``'s
-    detail: patch synthesis from the layout at 1 / 2**(REFINE_LEVELS - 1) of the size,
-    then the example's fine detail and patch statistics
-    (:func:`napari_gan.core.patchdist.polish`). Deterministic for a seed. ``progress``:
-    called with the fraction done (0-1) as it goes."""
-    share = _SYNTHESIS_SHARE
-    synth_progress = polish_progress = None
+def reorganises(size: tuple[int, int]) -> bool:
+    """Whether the default refinement of a texture of ``size`` reorganises the
+    generator's layout (:func:`example_layout`) or keeps it as it is."""
+    return max(size) <= LAYOUT_MAX
+
+
+def refine(
+    example: np.ndarray, layout: np.ndarray | None, seed: int, progress=None, *, size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A texture with the ``example``'s structure and detail (C, Y, X).
+
+    1. The layout: the generator's ``layout`` (C, Y, X, in [-1, 1] or about),
+       reorganised by patch-distribution matching at 1 / ``LAYOUT_SCALE`` of the size
+       where :func:`reorganises` says so (:func:`example_layout`); ``layout`` None:
+       made from the example alone, of ``size``.
+    2. Patch synthesis from the layout at 1 / 2**(REFINE_LEVELS - 1) of the size.
+    3. The example's fine detail and patch statistics
+       (:func:`napari_gan.core.patchdist.polish`).
+
+    Deterministic for a seed. ``progress``: called with the fraction done (0-1) as it
+    goes."""
+    size = tuple(layout.shape[1:]) if layout is not None else tuple(size)
+    remake = layout is None or reorganises(size)
+    first = _LAYOUT_SHARE if remake else 0.0
+    share = first + (1 - first) * _SYNTHESIS_SHARE
+    layout_progress = synth_progress = polish_progress = None
     if progress is not None:
 
+        def layout_progress(fraction):
+            progress(first * fraction)
+
         def synth_progress(done, total):
-            progress(share * done / total)
+            progress(first + (share - first) * done / total)
 
         def polish_progress(fraction):
             progress(share + (1 - share) * fraction)
 
+    if remake:
+        layout = example_layout(example, size, seed, start=layout, progress=layout_progress)
     start = np.clip(layout, -1, 1)
-    out = synthesize(example, layout.shape[1:], start=start, levels=REFINE_LEVELS, seed=seed, progress=synth_progress)
+    out = synthesize(example, size, start=start, levels=REFINE_LEVELS, seed=seed, progress=synth_progress)
     return polish(example, out, seed=seed, progress=polish_progress)
 
 
-def example_layout(example: np.ndarray, size: tuple[int, int], seed: int) -> np.ndarray:
-    """A layout of ``size`` (C, Y, X) made from the ``example`` alone, without the
-    generator: patch-distribution matching (GPDM, :func:`napari_gan.core.patchdist.match_patches`
-    with its authors' settings, from noise) of the example at 1 / ``LAYOUT_SCALE`` of its
-    size into 1 / ``LAYOUT_SCALE`` of ``size``, resized up. On regular patterns (a
-    brick wall seen face on) it keeps straight courses where the generator's layout
-    breaks them (docs/benchmarks.md, "Textures"). Deterministic for a seed."""
+def example_layout(
+    example: np.ndarray, size: tuple[int, int], seed: int, *, start: np.ndarray | None = None, progress=None
+) -> np.ndarray:
+    """A layout of ``size`` (C, Y, X): patch-distribution matching (GPDM,
+    :func:`napari_gan.core.patchdist.match_patches` with its authors' settings) of the
+    example at 1 / ``LAYOUT_SCALE`` of its size into 1 / ``LAYOUT_SCALE`` of ``size``,
+    resized up. From noise where ``start`` is None; else from ``start`` (the
+    generator's layout, C x any size), taken at the pyramid level where the small
+    example is ``COARSE`` pixels high, so the matching arranges the example's
+    structure from there on: the generator learns no structure wider than its
+    discriminator judges (40 px patches) and breaks the courses of a brick wall,
+    where the matching, which sees the whole image at its coarsest level, keeps them
+    straight
+    (docs/benchmarks.md, "Textures"). Deterministic for a seed."""
     c, sy, sx = example.shape
     small = resize(example, (c, max(PATCH, sy // LAYOUT_SCALE), max(PATCH, sx // LAYOUT_SCALE)), anti_aliasing=True)
+    small = small.astype(np.float32)
     shape = (max(PATCH, size[0] // LAYOUT_SCALE), max(PATCH, size[1] // LAYOUT_SCALE))
-    layout = match_patches(small.astype(np.float32), shape, seed=seed)
+    first = None
+    if start is not None:
+        start = resize(np.clip(start, -1, 1), (c, *shape), anti_aliasing=True).astype(np.float32)
+        first = min(shape[0], max(COARSE, math.ceil(shape[0] * COARSE / min(small.shape[1:]))))
+    layout = match_patches(small, shape, start=start, start_height=first, seed=seed, progress=progress)
     return resize(layout, (c, *size), order=1).astype(np.float32)
