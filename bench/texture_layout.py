@@ -29,10 +29,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from generate import OUT, panel_row
+from skimage.io import imsave
 from textures import texture
 
 import napari_gan as ng
@@ -43,17 +45,24 @@ SEED = 4321  # generation seed, never used in training
 ROWS = ("generator's layout", "reorganised (default)", "example's layout")
 
 
+@contextmanager
+def layout_max(limit: int):
+    """``_gan_texture.LAYOUT_MAX`` set to ``limit`` (0: every size keeps the generator's layout)."""
+    keep = texture_module.LAYOUT_MAX
+    texture_module.LAYOUT_MAX = limit
+    try:
+        yield
+    finally:
+        texture_module.LAYOUT_MAX = keep
+
+
 def rows_of(gan, n: int, size: tuple[int, int]) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
     """``n`` refined textures of ``gan`` per row, and the seconds per image."""
     out, seconds = {}, {}
-    keep = texture_module.LAYOUT_MAX
     for row in ROWS:
-        texture_module.LAYOUT_MAX = 0 if row == ROWS[0] else keep
         t0 = time.perf_counter()
-        try:
+        with layout_max(0 if row == ROWS[0] else texture_module.LAYOUT_MAX):
             out[row] = list(gan.generate(n, seed=SEED, size=size, refine="example" if row == ROWS[2] else True))
-        finally:
-            texture_module.LAYOUT_MAX = keep
         seconds[row] = (time.perf_counter() - t0) / n
     return out, seconds
 
@@ -61,16 +70,12 @@ def rows_of(gan, n: int, size: tuple[int, int]) -> tuple[dict[str, list[np.ndarr
 def timing(gan, sizes: list[int]) -> dict[int, dict[str, float]]:
     """Seconds for one refined texture of each size, with the generator's layout and reorganised."""
     out = {}
-    keep = texture_module.LAYOUT_MAX
     for side in sizes:
         out[side] = {}
-        for row, limit in ((ROWS[0], 0), (ROWS[1], max(keep, side))):
-            texture_module.LAYOUT_MAX = limit
+        for row, limit in ((ROWS[0], 0), (ROWS[1], max(texture_module.LAYOUT_MAX, side))):
             t0 = time.perf_counter()
-            try:
+            with layout_max(limit):
                 gan.generate(1, seed=SEED, size=(side, side))
-            finally:
-                texture_module.LAYOUT_MAX = keep
             out[side][row] = time.perf_counter() - t0
         print(f"{side} px: " + ", ".join(f"{k} {v:.1f} s" for k, v in out[side].items()), flush=True)
     return out
@@ -119,8 +124,6 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     width = max(p.shape[1] for p in pictures)
     grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
-    from skimage.io import imsave
-
     imsave(OUT / "texture_layout.png", grid, check_contrast=False)
     results["timing_s"] = {str(k): v for k, v in times.items()}
     results["conditions"] = vars(args) | {"layout_max": texture_module.LAYOUT_MAX, "seed": SEED}

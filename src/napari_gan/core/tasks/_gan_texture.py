@@ -166,8 +166,8 @@ def example_layout(
     structure from there on: the generator learns no structure wider than its
     discriminator judges (40 px patches) and breaks the courses of a brick wall,
     where the matching, which sees the whole image at its coarsest level, keeps them
-    straight
-    (docs/benchmarks.md, "Textures"). Deterministic for a seed."""
+    straight (docs/benchmarks.md, "The generator's layout, reorganised").
+    Deterministic for a seed."""
     c, sy, sx = example.shape
     small = resize(example, (c, max(PATCH, sy // LAYOUT_SCALE), max(PATCH, sx // LAYOUT_SCALE)), anti_aliasing=True)
     small = small.astype(np.float32)
