@@ -1,15 +1,19 @@
 """What the last step of the texture refinement (``core/patchdist.polish``) should match:
-the whole histogram of the example, or only the histogram of its fine detail.
+the whole histogram of the example, or only the histogram of its fine detail, and how
+far that match may stretch the detail's values.
 
-The same generator and the same two refined layouts per texture, polished three
-ways, so the comparison is paired (no training noise between the rows):
+The same generator and the same refined textures before their polish (``--n`` per
+texture), polished each way, so the comparison is paired (no training or layout
+noise between the rows):
 
 * without the polish;
 * the whole histogram: ``skimage.exposure.match_histograms`` of the image onto the
   example, then 10 steps of patch-distribution matching (the polish until 2026-12-06);
 * the detail: the same with only the histogram of the detail above a Gaussian of
-  sigma pixels matched (``patchdist.match_detail``, the default; ``--sigmas``: the
-  scales to compare, default ``patchdist.DETAIL_SIGMA``).
+  sigma pixels matched (``patchdist.match_detail``; ``--sigmas``: the scales to
+  compare, default ``patchdist.DETAIL_SIGMA``), exactly or with its stretch limited
+  (``--stretches``: ``match_detail``'s ``gain``, ``exact`` for none; default: exact
+  and ``patchdist.DETAIL_GAIN``).
 
 Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
 bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
@@ -20,23 +24,26 @@ than the example does, matching the whole histogram stretches the background int
 blotches.
 
 Writes bench/out/texture_polish.json and bench/out/texture_polish.png (per row:
-reference or example | without the polish | whole histogram | detail, per sigma).
+reference or example | each variant, in the order above).
 
     python bench/texture_polish.py                      # 4 textures x 120 s + 2 examples x 60 s, ~30 min on 2 CPU cores
-    python bench/texture_polish.py --only grass --seconds 20 --examples ""   # smoke run
+    python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
+    python bench/texture_polish.py --models bench/out/texture_models --n 4 --stretches exact,2,1.5,1.25   # ~30 min
+    python bench/texture_polish.py --only grass --seconds 20 --examples "" --n 1   # smoke run
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 from generate import OUT, SEED_EVAL, to_uint8
 from skimage import data
 from skimage.exposure import match_histograms
 from skimage.io import imsave
-from textures import texture
+from textures import model_units, texture
 
 import napari_gan as ng
 from napari_gan.core import metrics, patchdist
@@ -49,26 +56,50 @@ EXAMPLES = {
 }
 
 
-def variants(sigmas: list[float]) -> list[str]:
-    return [*FIXED, *(f"detail, sigma {s:g}" for s in sigmas)]
+def gain_name(gain: float | None) -> str:
+    return "exact" if gain is None else f"{gain:g}"
 
 
-def polished(gan, n: int, size: tuple[int, int], sigmas: list[float]) -> dict[str, list[np.ndarray]]:
-    """``n`` refined textures of ``gan`` (seed SEED_EVAL) under each variant."""
-    out = {}
-    polish, detail = texture_module.polish, patchdist.match_detail
-    for variant, sigma in zip(variants(sigmas), [None, None, *sigmas]):
-        if variant == "without the polish":
-            texture_module.polish = lambda source, image, seed=0, progress=None: image
-        elif variant == "whole histogram":
-            patchdist.match_detail = lambda image, source: match_histograms(image, source, channel_axis=0)
-        else:
-            patchdist.match_detail = lambda image, source, sigma=sigma: detail(image, source, sigma)
-        try:
-            out[variant] = list(gan.generate(n, seed=SEED_EVAL, size=size))
-        finally:
-            texture_module.polish, patchdist.match_detail = polish, detail
+def variants(sigmas: list[float], gains: list[float | None]) -> dict[str, dict]:
+    """Each variant's name and the ``match_detail`` the polish uses under it (None:
+    no polish at all)."""
+    out = {FIXED[0]: None, FIXED[1]: {"whole": True}}
+    for sigma in sigmas:
+        for gain in gains:
+            out[f"detail, sigma {sigma:g}, stretch {gain_name(gain)}"] = {"sigma": sigma, "gain": gain}
     return out
+
+
+def unpolished(gan, n: int, size: tuple[int, int]) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(example, refined texture before its polish, seed) for ``n`` textures of ``gan``
+    (seed SEED_EVAL): the polish variants then start from the same images."""
+    captured = []
+
+    def capture(source, image, seed=0, progress=None):
+        captured.append((source, image, seed))
+        return image
+
+    keep = texture_module.polish
+    texture_module.polish = capture
+    try:
+        gan.generate(n, seed=SEED_EVAL, size=size)
+    finally:
+        texture_module.polish = keep
+    return captured
+
+
+def polished(start: list[tuple[np.ndarray, np.ndarray, int]], how: dict | None, gan) -> list[np.ndarray]:
+    """The textures of :func:`unpolished` polished ``how``, in the image's units."""
+    detail = patchdist.match_detail
+    if how is not None and how.get("whole"):
+        patchdist.match_detail = lambda image, source: match_histograms(image, source, channel_axis=0)
+    elif how is not None:
+        patchdist.match_detail = lambda image, source: detail(image, source, how["sigma"], how["gain"])
+    try:
+        images = [image if how is None else patchdist.polish(src, image, seed=seed) for src, image, seed in start]
+    finally:
+        patchdist.match_detail = detail
+    return [model_units(gan, a) for a in images]
 
 
 def row_picture(first: np.ndarray, images: list[np.ndarray], lo: float, hi: float, side: int) -> np.ndarray:
@@ -85,48 +116,62 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
     ap.add_argument("--seconds", type=float, default=120.0, help="training time per texture")
+    ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
+    ap.add_argument("--n", type=int, default=2, help="textures per variant")
     ap.add_argument("--examples", default=",".join(EXAMPLES), help="comma list of small examples, shown only")
     ap.add_argument("--example-seconds", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=0, help="training seed")
     ap.add_argument(
         "--sigmas", default=f"{patchdist.DETAIL_SIGMA:g}", help="comma list of detail scales (pixels) to compare"
     )
+    ap.add_argument(
+        "--stretches",
+        default=f"exact,{gain_name(patchdist.DETAIL_GAIN)}",
+        help="comma list of the detail's stretch limits to compare (patchdist.match_detail's gain; exact: none)",
+    )
     args = ap.parse_args()
     sigmas = [float(s) for s in args.sigmas.split(",") if s]
-    names = variants(sigmas)
+    gains = [None if g == "exact" else float(g) for g in args.stretches.split(",") if g]
+    ways = variants(sigmas, gains)
     results, pictures = {}, []
     side = 256
     for name in [s for s in args.only.split(",") if s]:
         image = texture(name)
         train, held = image[:side, : 2 * side], image[side : 2 * side, : 2 * side]
         reference = [held[:, :side], held[:, side:]]
-        gan = ng.ImageGAN(mode="texture").fit(train, time_limit=args.seconds, seed=args.seed)
-        rows = polished(gan, 2, (side, side), sigmas)
+        if args.models:
+            gan = ng.load_model(Path(args.models) / f"{name}.ngan")
+        else:
+            gan = ng.ImageGAN(mode="texture").fit(train, time_limit=args.seconds, seed=args.seed)
+        start = unpolished(gan, args.n, (side, side))
         results[name] = {"steps": gan.steps_trained}
-        for variant, images in rows.items():
+        shown = []
+        for variant, how in ways.items():
+            images = polished(start, how, gan)
             c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
             results[name][variant] = {"c2st": c2st.accuracy, "c2st_seeds": list(c2st.per_seed)}
             print(f"{name}: {variant}: classifier test {c2st.accuracy:.3f}", flush=True)
+            shown.append(images[0])
         lo, hi = np.percentile(train, [0.5, 99.5])
-        pictures.append(row_picture(reference[0], [rows[v][0] for v in names], lo, hi, side))
+        pictures.append(row_picture(reference[0], shown, lo, hi, side))
     for name in [s for s in args.examples.split(",") if s]:
         example = np.asarray(EXAMPLES[name](), np.float32)
         gan = ng.ImageGAN(mode="texture").fit(example, time_limit=args.example_seconds, seed=args.seed)
-        rows = polished(gan, 1, (side, side), sigmas)
+        start = unpolished(gan, 1, (side, side))
         results[name] = {"steps": gan.steps_trained, "shown only": True}
         lo, hi = np.percentile(example, [0.5, 99.5])
-        pictures.append(row_picture(example, [rows[v][0] for v in names], lo, hi, side))
+        pictures.append(row_picture(example, [polished(start, how, gan)[0] for how in ways.values()], lo, hi, side))
     print()
-    print(f"| texture | steps | {' | '.join(names)} |")
-    print("|---|---|" + "---|" * len(names))
+    print(f"| texture | steps | {' | '.join(ways)} |")
+    print("|---|---|" + "---|" * len(ways))
     for name, r in results.items():
         if not r.get("shown only"):
-            print(f"| {name} | {r['steps']} | " + " | ".join(f"{r[v]['c2st']:.3f}" for v in names) + " |")
+            print(f"| {name} | {r['steps']} | " + " | ".join(f"{r[v]['c2st']:.3f}" for v in ways) + " |")
     OUT.mkdir(parents=True, exist_ok=True)
     width = max(p.shape[1] for p in pictures)
     grid = np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=255) for p in pictures])
     imsave(OUT / "texture_polish.png", grid, check_contrast=False)
-    results["conditions"] = vars(args) | {"detail_sigma": patchdist.DETAIL_SIGMA}
+    results["conditions"] = vars(args) | {"detail_sigma": patchdist.DETAIL_SIGMA, "detail_gain": patchdist.DETAIL_GAIN}
     (OUT / "texture_polish.json").write_text(json.dumps(results, indent=1))
 
 

@@ -87,6 +87,12 @@ def texture(name: str) -> np.ndarray:
     return getattr(data, name)().astype(np.float32)
 
 
+def model_units(gan, image: np.ndarray) -> np.ndarray:
+    """A gray texture inside the refinement (1, Y, X, the model's [-1, 1]) in the
+    image's units, as ``gan.generate`` returns it."""
+    return (np.clip(image[0], -1, 1) + 1) / 2 * (gan.high - gan.low) + gan.low
+
+
 def score(images, reference, train, opts, quick: bool, depth: int = 3) -> dict:
     c2st = metrics.classifier_test(
         list(images), reference, steps=100 if quick else 300, seeds=2 if quick else 3, depth=depth
@@ -117,11 +123,20 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     rows["phase noise"] = [phase_randomised(r, rng) for r in real]
     rows["shuffled 32 px blocks"] = list(shuffled_blocks(np.stack(real), 32, rng))
 
-    refine_seconds = []
+    refine_seconds, unpolished = [], []
+    polish = texture_module.polish
+
+    def keep_unpolished(source, image, **kw):  # the refinement, its last step's input kept
+        unpolished.append(image)
+        return polish(source, image, **kw)
 
     def generate():
         t0 = time.perf_counter()
-        refined = gan.generate(N, seed=SEED_EVAL, size=(side, side))
+        texture_module.polish = keep_unpolished
+        try:
+            refined = gan.generate(N, seed=SEED_EVAL, size=(side, side))
+        finally:
+            texture_module.polish = polish
         refine_seconds.append(time.perf_counter() - t0)
         return refined, gan.generate(N, seed=SEED_EVAL, size=(side, side), refine=False)
 
@@ -138,14 +153,8 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         rows[f"ours, refined, {args.snapshot:.0f} s"] = list(snap[0])
         rows[f"generator alone, {args.snapshot:.0f} s"] = list(snap[1])
     rows[f"ours, refined, {args.seconds:.0f} s"] = list(end[0])
-    polish = texture_module.polish
-    texture_module.polish = lambda source, image, **kw: image  # the refinement without its last step
-    try:
-        rows[f"ours, refined without the polish, {args.seconds:.0f} s"] = list(
-            gan.generate(N, seed=SEED_EVAL, size=(side, side))
-        )
-    finally:
-        texture_module.polish = polish
+    # the refinement without its last step: the same textures, before their polish
+    rows[f"ours, refined without the polish, {args.seconds:.0f} s"] = [model_units(gan, a) for a in unpolished[-N:]]
     rows[f"generator alone, {args.seconds:.0f} s"] = list(end[1])
     t0 = time.perf_counter()
     rows["example's layout, refined"] = list(gan.generate(N, seed=SEED_EVAL, size=(side, side), refine="example"))

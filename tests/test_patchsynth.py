@@ -159,6 +159,38 @@ def test_polish_keeps_the_layouts_share_of_dark_areas():
     assert out[dark].mean() < 0  # the dark areas stay dark
 
 
+def test_polish_does_not_stretch_faint_grain_into_flecks():
+    """An image with half the source's share of bright lines (a brick layout with
+    fewer joints than its example) and fainter grain on the faces between them: exact
+    matching of the detail's histogram maps the brightest tenth of the faces' grain
+    onto line values, light flecks on a dark face; the polish's limited stretch keeps
+    the faces dark and even, still gives them more of the source's grain than they
+    had, and keeps the lines bright."""
+    from napari_gan.core.patchdist import match_detail
+
+    def lines(every, grain, size, seed):
+        rng = np.random.default_rng(seed)
+        image = -0.4 + rng.normal(0, grain, (size, size))
+        line = np.zeros((size, size), bool)
+        line[:, ::every] = line[:, 1::every] = True
+        image[line] = 0.6
+        return image[None].astype(np.float32), line
+
+    src, _ = lines(8, 0.04, 128, 0)
+    image, line = lines(16, 0.01, 96, 1)
+    from scipy import ndimage as ndi
+
+    faces = ~ndi.binary_dilation(line, iterations=3)
+    fleck = lambda a: (a[0][faces] > 0.1).mean()  # noqa: E731  halfway between a face and a line
+    assert fleck(match_detail(image, src, gain=None)) > 0.05  # what exact matching does here
+    out = polish(src, image, seed=0)
+    assert fleck(out) < 0.01
+    assert out[0][faces].std() > 1.5 * image[0][faces].std()  # the grain is raised
+    assert out[0][line].mean() > 0.3
+    with pytest.raises(ng.InputError, match="gain"):
+        match_detail(image, src, gain=0.5)
+
+
 def test_patch_distance_to_a_smaller_source_set_is_the_repeated_sets_distance():
     """Against a source with fewer patches than the image (the polish of a large
     image), the source's sorted projections are repeated from one sort of the source

@@ -49,6 +49,13 @@ POLISH_TILE = 1024
 #: refinement's layout comes from 4x coarser pixels (``_gan_texture.REFINE_LEVELS``);
 #: 4 and 8 scored alike (``bench/texture_polish.py --sigmas 4,8``)
 DETAIL_SIGMA = 8.0
+#: :func:`match_detail` stretches the detail's values by at most this factor times the
+#: ratio of the source's and the image's interquartile ranges: where the image has
+#: fewer pixels of some value than the source (fewer joints of a brick wall than the
+#: example, so fewer pixels between a brick's face and its mortar), exact histogram
+#: matching stretches that narrow range of the face's faint grain into light flecks
+#: (docs/benchmarks.md, "The polish's stretch, limited"); None: exact matching
+DETAIL_GAIN: float | None = 1.5
 
 
 def patch_swd(
@@ -256,21 +263,61 @@ def polish(
     return np.clip(out, low, high).astype(np.float32)
 
 
-def match_detail(image: np.ndarray, source: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+def match_detail(
+    image: np.ndarray, source: np.ndarray, sigma: float = DETAIL_SIGMA, gain: float | None = DETAIL_GAIN
+) -> np.ndarray:
     """``image`` (C, y, x) with the histogram of its detail per channel (the image less
     a Gaussian of ``sigma`` pixels) mapped onto that of ``source``'s (C, Y, X) detail;
     the coarse part is kept. Matching the whole histogram instead would also force the
     source's shares of dark and bright areas onto an image whose layout holds other
     shares, stretching a smooth background into dark or bright blotches where it has
     less of the source's dark or bright structure (docs/benchmarks.md, "The polish
-    matches detail, not the whole histogram"). One channel at a time: besides the
-    result, its memory is a few copies of one channel."""
+    matches detail, not the whole histogram"). ``gain``: the most the mapping may
+    stretch any range of values, as a multiple of the overall stretch (the ratio of
+    the interquartile ranges; :func:`limited_match`); None: exact histogram matching.
+    One channel at a time: besides the result, its memory is a few copies of one
+    channel."""
     out = np.empty(image.shape, np.float32)
     for c in range(image.shape[0]):
         coarse = ndi.gaussian_filter(image[c].astype(np.float32), sigma, mode="reflect")
         source_detail = source[c] - ndi.gaussian_filter(source[c].astype(np.float32), sigma, mode="reflect")
-        out[c] = coarse + match_histograms(image[c] - coarse, source_detail)
+        if gain is None:
+            out[c] = coarse + match_histograms(image[c] - coarse, source_detail)
+        else:
+            out[c] = coarse + limited_match(image[c] - coarse, source_detail, gain)
     return out
+
+
+def limited_match(values: np.ndarray, reference: np.ndarray, gain: float, knots: int = 1024) -> np.ndarray:
+    """``values`` mapped monotonically onto ``reference``'s distribution, with the
+    mapping's slope at most ``gain`` times the ratio of their interquartile ranges.
+
+    The map is piecewise linear between ``knots`` quantiles of both and keeps the
+    median's. Where exact histogram matching would stretch a range of ``values`` by
+    more than the cap (``values`` has a crowd of pixels where ``reference`` has a
+    spread: faint grain that would become flecks), that range is stretched by the cap
+    only, and the rise it is denied goes to the ranges stretched less than the cap,
+    in proportion to their room below it: on either side of the median, mostly the
+    gaps between the image's modes (a face and its mortar). So the darkest and
+    brightest values still land where exact matching puts them, unless the whole
+    side lacks the room. ``gain`` >= 1."""
+    if not gain >= 1:
+        raise InputError(f"gain must be at least 1, got {gain!r}")
+    q = np.linspace(0.0, 1.0, knots)
+    xv = np.quantile(values, q)
+    rv = np.quantile(reference, q)
+    lo, hi, mid = knots // 4, 3 * knots // 4, knots // 2
+    cap = gain * (rv[hi] - rv[lo]) / max(float(xv[hi] - xv[lo]), 1e-12)
+    dx, exact = np.diff(xv), np.diff(rv)
+    rise = np.minimum(exact, cap * dx)
+    for side in (slice(0, mid), slice(mid, None)):  # below and above the median
+        room = cap * dx[side] - rise[side]
+        denied = float(exact[side].sum() - rise[side].sum())
+        if denied > 0 and room.sum() > 0:
+            rise[side] += room * min(1.0, denied / float(room.sum()))
+    mapped = np.concatenate([[0.0], np.cumsum(rise)])
+    mapped += rv[mid] - mapped[mid]
+    return np.interp(values, xv, mapped).astype(np.float32)
 
 
 def _match_tile(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, frozen=None) -> np.ndarray:
