@@ -220,8 +220,9 @@ def polish(
     contrast than the source, which a fresh classifier picks up at once
     (docs/benchmarks.md, "Textures"). This splits every channel into a coarse part (a
     Gaussian of :data:`DETAIL_SIGMA` pixels) and the detail above it, maps the
-    detail's histogram onto that of the source's detail
-    (``skimage.exposure.match_histograms``; :func:`match_detail`), then runs ``steps``
+    detail's histogram onto that of the source's detail, stretching no range of its
+    values by more than :data:`DETAIL_GAIN` times the overall stretch
+    (:func:`match_detail`, :func:`limited_match`), then runs ``steps``
     steps of patch-distribution matching at full resolution only, with the image as
     the start (source patches subsampled to the image's count each step). An image
     larger than ``tile`` per side is matched tile by tile, each tile against the
