@@ -33,7 +33,7 @@ example's layout, refined | GPDM | patch mosaic | phase | shuffle).
 
     python bench/textures.py                    # 5 textures x 300 s training, ~85 min on 2 CPU cores
     python bench/textures.py --save-models bench/out/texture_models   # the same, keeping the generators
-    python bench/textures.py --models bench/out/texture_models        # score saved generators, ~35 min
+    python bench/textures.py --models bench/out/texture_models        # score saved generators, ~70 min
     python bench/textures.py --only grass --quick   # smoke run, ~2 min
 """
 
@@ -140,13 +140,25 @@ def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
         refine_seconds.append(time.perf_counter() - t0)
         return refined, gan.generate(N, seed=SEED_EVAL, size=(side, side), refine=False)
 
+    def weights():
+        return {k: v.detach().clone() for k, v in gan.net.state_dict().items()}
+
     if args.models:  # generators trained and saved by an earlier run (--save-models)
         gan = ng.load_model(Path(args.models) / f"{name}.ngan")
         end, steps, rate = generate(), gan.steps_trained, float("nan")
         snap = snap_steps = None
     else:
         gan = ng.ImageGAN(mode="texture")
-        snap, snap_steps, end, steps, rate = train_with_snapshot(gan, train, args.seconds, args.snapshot, generate)
+        # at the mark, only the weights are kept: refining there would take the run's clock
+        # (a refined texture takes about 40 s); its textures are made after the run
+        marks = train_with_snapshot(gan, train, args.seconds, args.snapshot, weights)
+        snap, snap_steps, end_weights, steps, rate = marks
+        gan.net.load_state_dict(snap)
+        gan._statistics_fresh = False  # the averaged generator's batch-norm statistics, for these weights
+        snap = generate()
+        gan.net.load_state_dict(end_weights)
+        gan._statistics_fresh = False
+        end = generate()
         if args.save_models:
             Path(args.save_models).mkdir(parents=True, exist_ok=True)
             gan.save(Path(args.save_models) / f"{name}.ngan")
