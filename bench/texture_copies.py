@@ -33,7 +33,7 @@ import time
 import numpy as np
 from generate import OUT, SEED_EVAL, panel_row
 from skimage.io import imsave
-from textures import TEXTURES, texture
+from textures import TEXTURES, halves, texture
 
 import napari_gan as ng
 from napari_gan.core import metrics
@@ -77,8 +77,7 @@ def main():
     ap.add_argument("--model", help="a texture model saved from this texture's top half, instead of training")
     args = ap.parse_args()
     image = texture(args.only)
-    train, held = image[:SIDE, : 2 * SIDE], image[SIDE : 2 * SIDE, : 2 * SIDE]
-    reference = [held[:, :SIDE], held[:, SIDE:]]
+    train, reference = halves(image, SIDE)
     if args.model:
         gan = ng.load_model(args.model)
     else:

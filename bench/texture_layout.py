@@ -30,14 +30,12 @@ import argparse
 import json
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from generate import OUT, panel_row
 from skimage.io import imsave
-from textures import texture
+from textures import halves, texture, texture_generator
 
-import napari_gan as ng
 from napari_gan.core import metrics
 from napari_gan.core.tasks import _gan_texture as texture_module
 
@@ -93,12 +91,8 @@ def main():
     results, pictures, gans = {}, [], []
     for name in [s for s in args.only.split(",") if s]:
         image = texture(name)
-        train, held = image[:side, : 2 * side], image[side : 2 * side, : 2 * side]
-        reference = [held[:, :side], held[:, side:]]
-        if args.models:
-            gan = ng.load_model(Path(args.models) / f"{name}.ngan")
-        else:
-            gan = ng.ImageGAN(mode="texture").fit(train, time_limit=args.seconds, seed=0)
+        train, reference = halves(image, side)
+        gan = texture_generator(name, train, args.models, args.seconds, seed=0)
         gans.append(gan)
         rows, seconds = rows_of(gan, args.n, (side, side))
         results[name] = {"steps": gan.steps_trained}

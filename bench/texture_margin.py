@@ -37,7 +37,7 @@ import numpy as np
 from generate import OUT, SEED_EVAL, to_uint8
 from skimage import data
 from skimage.io import imsave
-from textures import texture
+from textures import halves, texture
 
 import napari_gan as ng
 from napari_gan.core import metrics
@@ -93,8 +93,7 @@ def main():
     for name in [s for s in args.only.split(",") if s]:
         image = load(name)
         rgb = image.ndim == 3
-        train, held = image[:SIDE, : 2 * SIDE], image[SIDE : 2 * SIDE, : 2 * SIDE]
-        reference = [held[:, :SIDE], held[:, SIDE:]]
+        train, reference = halves(image, SIDE)
         gan = ng.ImageGAN(mode="texture").fit(train, time_limit=args.seconds, seed=args.seed)
         r = results[name] = {"steps": gan.steps_trained, "noise_halo": gan.net_config.noise_halo}
         corners = []

@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 from generate import OUT, SEED_EVAL, to_uint8
 from skimage import data
 from skimage.exposure import match_histograms
 from skimage.io import imsave
-from textures import model_units, texture
+from textures import halves, model_units, texture, texture_generator
 
 import napari_gan as ng
 from napari_gan.core import metrics, patchdist
@@ -137,12 +136,8 @@ def main():
     side = 256
     for name in [s for s in args.only.split(",") if s]:
         image = texture(name)
-        train, held = image[:side, : 2 * side], image[side : 2 * side, : 2 * side]
-        reference = [held[:, :side], held[:, side:]]
-        if args.models:
-            gan = ng.load_model(Path(args.models) / f"{name}.ngan")
-        else:
-            gan = ng.ImageGAN(mode="texture").fit(train, time_limit=args.seconds, seed=args.seed)
+        train, reference = halves(image, side)
+        gan = texture_generator(name, train, args.models, args.seconds, seed=args.seed)
         start = unpolished(gan, args.n, (side, side))
         results[name] = {"steps": gan.steps_trained}
         shown = []

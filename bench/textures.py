@@ -87,6 +87,21 @@ def texture(name: str) -> np.ndarray:
     return getattr(data, name)().astype(np.float32)
 
 
+def halves(image: np.ndarray, side: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The benchmark's split of a texture: its top ``side`` rows (two ``side`` squares
+    wide) train, its next two ``side`` squares are the held-out reference."""
+    held = image[side : 2 * side, : 2 * side]
+    return image[:side, : 2 * side], [held[:, :side], held[:, side:]]
+
+
+def texture_generator(name: str, train: np.ndarray, models: str | None, seconds: float, seed: int = 0):
+    """``models``/<name>.ngan (saved by ``--save-models``) if ``models`` is given, else
+    a texture ImageGAN trained on ``train`` for ``seconds``."""
+    if models:
+        return ng.load_model(Path(models) / f"{name}.ngan")
+    return ng.ImageGAN(mode="texture").fit(train, time_limit=seconds, seed=seed)
+
+
 def model_units(gan, image: np.ndarray) -> np.ndarray:
     """A gray texture inside the refinement (1, Y, X, the model's [-1, 1]) in the
     image's units, as ``gan.generate`` returns it."""
@@ -112,8 +127,7 @@ def score(images, reference, train, opts, quick: bool, depth: int = 3) -> dict:
 def measure(name: str, args, opts: dict) -> tuple[dict, np.ndarray]:
     image = texture(name)
     side = 128 if args.quick else 256
-    train, held = image[:side, : 2 * side], image[side : 2 * side, : 2 * side]
-    reference = [held[:, :side], held[:, side:]]
+    train, reference = halves(image, side)
     real = [train[:, :side], train[:, side:]]
     lo, hi = np.percentile(train, [0.5, 99.5])
     norm = lambda a: np.clip((a - lo) / (hi - lo) * 2 - 1, -1, 1)[None]  # noqa: E731

@@ -166,6 +166,8 @@ def test_polish_does_not_stretch_faint_grain_into_flecks():
     onto line values, light flecks on a dark face; the polish's limited stretch keeps
     the faces dark and even, still gives them more of the source's grain than they
     had, and keeps the lines bright."""
+    from scipy import ndimage as ndi
+
     from napari_gan.core.patchdist import match_detail
 
     def lines(every, grain, size, seed):
@@ -178,8 +180,6 @@ def test_polish_does_not_stretch_faint_grain_into_flecks():
 
     src, _ = lines(8, 0.04, 128, 0)
     image, line = lines(16, 0.01, 96, 1)
-    from scipy import ndimage as ndi
-
     faces = ~ndi.binary_dilation(line, iterations=3)
     fleck = lambda a: (a[0][faces] > 0.1).mean()  # noqa: E731  halfway between a face and a line
     assert fleck(match_detail(image, src, gain=None)) > 0.05  # what exact matching does here
