@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage as ndi
 
 import napari_gan as ng
 from napari_gan.core.patchdist import match_patches, patch_swd, polish, pyramid_heights
@@ -290,3 +291,25 @@ def test_tiled_polish_matches_untiled_statistics():
     assert abs(fine(tiled) - fine(whole)) < 0.05 * fine(whole) and fine(tiled) > 1.5 * fine(flat)
     with pytest.raises(ng.InputError, match="tile"):
         polish(src, flat, tile=8)
+
+
+def test_a_soft_start_still_gets_the_examples_crisp_patches():
+    """A layout softer than the example (a generator's, or one made at a coarser
+    scale) finds its nearest patches in the example's soft regions. With
+    ``start_detail`` (the default) its detail is given the example's histogram at the
+    coarsest level first, so the output holds the example's strong structure; without,
+    it is made of the flat half only (test_synthesis_follows_the_start_layout: a flat
+layout is still followed)."""
+    rng = np.random.default_rng(0)
+    src = np.full((1, 64, 128), 0.5, np.float32)
+    src[0, :, :64] += rng.normal(0, 0.02, (64, 64))  # flat, faint grain
+    blobs = ndi.gaussian_filter(rng.normal(0, 1, (64, 64)), 2)
+    src[0, :, 64:] += 0.2 * blobs / blobs.std()  # strong structure
+    soft = 0.5 + 0.06 * ndi.gaussian_filter(rng.normal(0, 1, (16, 16)), 1)
+    start = soft[None].astype(np.float32)
+    plain = synthesize(src, (64, 64), start=start, levels=3, seed=0, start_detail=False)[0]
+    sharp = synthesize(src, (64, 64), start=start, levels=3, seed=0)[0]
+    assert (np.abs(plain - 0.5) > 0.1).mean() < 0.005
+    assert (np.abs(sharp - 0.5) > 0.1).mean() > 0.02
+    assert sharp.std() > 2 * plain.std()
+    np.testing.assert_array_equal(synthesize(src, (64, 64), start=start, levels=3, seed=0)[0], sharp)

@@ -120,6 +120,7 @@ def _fill_region(
     heal: bool = True,
     blend: bool = True,
     avoid: np.ndarray | None = None,
+    prepare=None,
     progress=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fill ``hole`` in ``x`` (C, Y, X). ``start``: an initial guess of the hole's
@@ -127,8 +128,10 @@ def _fill_region(
     of the two starts of :func:`_coarsest`. ``heal``: remove the mismatch at the
     border, by :func:`~napari_gan.core.poisson.blend_copies` with ``blend`` (and where
     the hole is too large for it), else by :func:`_heal`. ``avoid``: (Y, X) bool,
-    pixels not to copy from. ``progress``: called with (levels done, levels) after
-    every level."""
+    pixels not to copy from. ``prepare``: called with the coarsest level's image
+    (C, y, x, the start in its hole) and hole (y, x) before the search; returns the
+    image to fill from. ``progress``: called with (levels done, levels) after every
+    level."""
     levels = levels or _with_sources(hole, _levels_for(hole, hole.shape, p), p)
     img = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     imgs, holes = _pyramid(img, torch.from_numpy(hole), levels)
@@ -141,6 +144,8 @@ def _fill_region(
         for _ in range(levels - 1):
             first = F.avg_pool2d(first[None], 2, ceil_mode=True)[0]
         imgs[-1] = torch.where(holes[-1][None], first, imgs[-1])
+    if prepare is not None:
+        imgs[-1] = prepare(imgs[-1], holes[-1])
     level = _coarsest(imgs[-1], holes[-1], min(p, *imgs[-1].shape[1:]), avoids[-1], iterations, gen, start is None)
     if progress is not None:
         progress(1, levels)

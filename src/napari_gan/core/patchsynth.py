@@ -22,6 +22,8 @@ import itertools
 
 import numpy as np
 import torch
+from scipy import ndimage as ndi
+from scipy.stats import rankdata
 from skimage.transform import resize
 
 from .errors import InputError
@@ -30,6 +32,9 @@ from .tiling import spans
 
 #: outputs larger than this (pixels per side) are synthesised in tiles of this size
 TILE = 512
+#: ``start_detail``: the start's detail above a Gaussian of this many pixels of the
+#: coarsest level is matched to the example's there
+START_SIGMA = 2.0
 
 
 def synthesize(
@@ -43,6 +48,7 @@ def synthesize(
     seed: int = 0,
     progress=None,
     tile: int | None = None,
+    start_detail: bool = True,
 ) -> np.ndarray:
     """A new ``size`` image made of the patches of ``source``.
 
@@ -65,6 +71,13 @@ def synthesize(
     tile : int, optional
         Outputs larger than this (default :data:`TILE`) per side are made in tiles
         of about this size (see the module's text).
+    start_detail : bool
+        With ``start``: at the coarsest level, give the start's fine detail the
+        example's histogram there before the search. A layout made by a generator
+        or at a coarser scale is softer than the example (about half its contrast
+        at that level), so its nearest patches are the example's soft ones and the
+        crisp ones (blades, stones' edges) are rarely copied (docs/benchmarks.md,
+        "The layout's detail, matched before the search"). False: the start as it is.
 
     Returns
     -------
@@ -94,9 +107,10 @@ def synthesize(
     if max(h, w) <= tile:
         levels = _levels(src, (hh, ww), (h, w), levels, patch)
         blank = np.zeros((c, hh, ww), np.float32)
-        out = _synthesize_region(src, blank, None, guess, levels, patch, iterations, gen, progress)
+        out = _synthesize_region(src, blank, None, guess, levels, patch, iterations, gen, progress, start_detail)
         return np.ascontiguousarray(out[:, m : m + h, m : m + w])
-    return _tiled(src, (hh, ww), guess, levels, patch, iterations, gen, progress, int(tile))[:, m : m + h, m : m + w]
+    out = _tiled(src, (hh, ww), guess, levels, patch, iterations, gen, progress, int(tile), start_detail)
+    return out[:, m : m + h, m : m + w]
 
 
 def _levels(src, region: tuple[int, int], inner: tuple[int, int], levels, patch: int) -> int:
@@ -115,11 +129,48 @@ def _levels(src, region: tuple[int, int], inner: tuple[int, int], levels, patch:
     return levels
 
 
-def _synthesize_region(src, region, known, guess, levels, patch, iterations, gen, progress) -> np.ndarray:
+def _ranked(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``values`` given ``reference``'s distribution exactly (histogram matching by
+    rank). Equal values share their mean rank, so a flat area of the start keeps one
+    value (the reference's quantile at the middle of its share), not its top one."""
+    q = (rankdata(values, method="average") - 0.5) / values.size
+    return np.quantile(reference, q).astype(np.float32)
+
+
+def _start_matcher(src: np.ndarray, rh: int, levels: int):
+    """For :func:`_fill_region`'s ``prepare``: at the coarsest of ``levels`` levels of
+    a canvas holding the example ``src`` at its left and a region of ``rh`` rows
+    beside it, the detail of the region's hole pixels (above a Gaussian of
+    :data:`START_SIGMA` pixels) given the histogram of the example's detail there
+    exactly (:func:`_ranked`); the region's known pixels (tiles already made) are
+    kept. A limited stretch (as :func:`~napari_gan.core.patchdist.match_detail`
+    has) scored the same (``bench/texture_start.py``): the values only choose which
+    of the example's patches are copied."""
+    f = 2 ** (levels - 1)
+    sy, sx = src.shape[1:]
+
+    def prepare(img: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        out = img.numpy().copy()
+        region = out[:, : -(-rh // f), sx // f :]  # a view: written in place
+        where = hole.numpy()[: region.shape[1], sx // f :]
+        for c, (plane, example) in enumerate(zip(region, out[:, : sy // f, : sx // f], strict=True)):
+            coarse = ndi.gaussian_filter(plane, START_SIGMA, mode="reflect")
+            reference = example - ndi.gaussian_filter(example, START_SIGMA, mode="reflect")
+            detail = (plane - coarse)[where]
+            region[c][where] = coarse[where] + _ranked(detail, reference)
+        return torch.from_numpy(out)
+
+    return prepare
+
+
+def _synthesize_region(
+    src, region, known, guess, levels, patch, iterations, gen, progress, start_detail=True
+) -> np.ndarray:
     """Fill ``region`` (C, y, x) from the example's patches, on a canvas that holds
     the example at its left. ``known``: (y, x) bool, pixels of the region to keep
     and continue (never copied from); None: all unknown. ``guess``: (C, y, x), the
-    layout to start from at the coarsest level."""
+    layout to start from at the coarsest level; with ``start_detail``, its detail
+    there matched to the example's (:func:`_start_matcher`)."""
     c, sy, sx = src.shape
     rh, rw = region.shape[1:]
     canvas = np.zeros((c, max(sy, rh), sx + rw), np.float32)
@@ -136,12 +187,23 @@ def _synthesize_region(src, region, known, guess, levels, patch, iterations, gen
             canvas[:, rh:, sx:] = src.mean(axis=(1, 2))[:, None, None]
             hole[rh:, sx:] = False
             avoid[rh:, sx:] = True
-    start = None
+    start = prepare = None
     if guess is not None:
         start = np.broadcast_to(src.mean(axis=(1, 2))[:, None, None], canvas.shape).copy()
         start[:, :rh, sx:] = guess
+        prepare = _start_matcher(src, rh, levels) if start_detail else None
     filled, _ = _fill_region(
-        canvas, hole, patch, iterations, gen, levels=levels, start=start, heal=False, avoid=avoid, progress=progress
+        canvas,
+        hole,
+        patch,
+        iterations,
+        gen,
+        levels=levels,
+        start=start,
+        heal=False,
+        avoid=avoid,
+        prepare=prepare,
+        progress=progress,
     )
     return filled[:, :rh, sx:]
 
@@ -166,7 +228,7 @@ def _cut(cost: np.ndarray) -> np.ndarray:
     return path
 
 
-def _tiled(src, shape, guess, levels, patch, iterations, gen, progress, tile) -> np.ndarray:
+def _tiled(src, shape, guess, levels, patch, iterations, gen, progress, tile, start_detail=True) -> np.ndarray:
     """The ``shape`` (Y, X) canvas made tile by tile, in rows, as in image quilting.
     Each tile is filled as a hole together with a ``band`` of the tiles before it
     (above and left), with a band of their pixels beyond that known: the fill
@@ -192,7 +254,9 @@ def _tiled(src, shape, guess, levels, patch, iterations, gen, progress, tile) ->
         known = done[a:b, left:right] & ~redo
         tick = None if progress is None else (lambda d, t, k=k: progress(k * t + d, n * t))
         part = guess[:, a:b, left:right] if guess is not None else None
-        filled = _synthesize_region(src, out[:, a:b, left:right], known, part, levels, patch, iterations, gen, tick)
+        filled = _synthesize_region(
+            src, out[:, a:b, left:right], known, part, levels, patch, iterations, gen, tick, start_detail
+        )
         filled = filled[:, by - a : y1 - a, bx - left : x1 - left]
         old = out[:, by:y1, bx:x1]
         cost = ((filled - old) ** 2).sum(0)

@@ -1,0 +1,135 @@
+"""Whether the refinement's patch synthesis gives its start (the reorganised layout)
+the example's detail before the search (``patchsynth.synthesize(start_detail=True)``,
+the default since 2026-12-06), and how exactly.
+
+The layout is softer than the example: at the synthesis's coarsest level (a quarter
+of the size) its detail above a 2 px Gaussian has about half the example's RMS. So
+the nearest patches are the example's soft ones, and its crisp ones are rarely
+copied. The same generators, the same layouts (made once per seed) and the same
+seeds for every row, so the comparison is paired:
+
+* the start as it is (``start_detail=False``; the default until 2026-12-06);
+* its detail given the example's histogram at the coarsest level exactly (the default);
+* the same with the stretch limited to 1.5x the overall one
+  (``patchdist.limited_match``, as the polish does).
+
+Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
+bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
+300 steps, 0.5 = indistinguishable; ``copied``: ``metrics.memorisation_distance`` of
+16 px patches to the training half).
+
+Writes bench/out/texture_start.json and bench/out/texture_start.png (per texture:
+reference | each row, in the order above).
+
+    python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
+    python bench/texture_start.py --models bench/out/texture_models --n 4   # ~25 min on 2 CPU cores
+    python bench/texture_start.py --only grass --seconds 20 --n 1           # smoke run, trains its own
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from generate import OUT, panel_row
+from skimage.io import imsave
+from textures import halves, texture, texture_generator
+
+from napari_gan.core import metrics, patchdist, patchsynth
+from napari_gan.core.tasks import _gan_texture as texture_module
+
+SEED = 4321  # generation seed, never used in training
+ROWS = {"start as it is": None, "detail matched (default)": "exact", "detail matched, stretch 1.5": 1.5}
+
+
+@contextmanager
+def start_rule(rule):
+    """The refinement's synthesis with its start left as it is (``rule`` None),
+    matched exactly (``"exact"``) or with its stretch limited to ``rule``."""
+    synthesize, ranked = texture_module.synthesize, patchsynth._ranked
+    if rule is None:
+        texture_module.synthesize = functools.partial(synthesize, start_detail=False)
+    elif rule != "exact":
+        patchsynth._ranked = lambda values, reference: patchdist.limited_match(values, reference, rule)
+    try:
+        yield
+    finally:
+        texture_module.synthesize, patchsynth._ranked = synthesize, ranked
+
+
+@contextmanager
+def layouts_once():
+    """``_gan_texture.example_layout`` computed once per (example, size, seed): every
+    row starts from the same layouts, and they cost their time once."""
+    made, keep = {}, texture_module.example_layout
+
+    def cached(example, size, seed, *, start=None, progress=None):
+        key = (example.tobytes(), tuple(size), seed, None if start is None else start.tobytes())
+        if key not in made:
+            made[key] = keep(example, size, seed, start=start, progress=progress)
+        return made[key]
+
+    texture_module.example_layout = cached
+    try:
+        yield
+    finally:
+        texture_module.example_layout = keep
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
+    ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
+    ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
+    ap.add_argument("--n", type=int, default=4, help="images per row")
+    args = ap.parse_args()
+    side = 256
+    results, pictures = {}, []
+    for name in [s for s in args.only.split(",") if s]:
+        train, reference = halves(texture(name), side)
+        gan = texture_generator(name, train, args.models, args.seconds, seed=0)
+        results[name] = {"steps": gan.steps_trained}
+        shown = []
+        with layouts_once():
+            for row, rule in ROWS.items():
+                t0 = time.perf_counter()
+                with start_rule(rule):
+                    images = list(gan.generate(args.n, seed=SEED, size=(side, side)))
+                seconds = (time.perf_counter() - t0) / args.n
+                c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
+                mem = metrics.memorisation_distance(images, train, n_patches=1000)
+                results[name][row] = {
+                    "c2st": c2st.accuracy,
+                    "c2st_seeds": list(c2st.per_seed),
+                    "copied": mem["copied_fraction"],
+                    "s_per_image": seconds,
+                }
+                r = results[name][row]
+                print(
+                    f"{name}: {row}: classifier test {c2st.accuracy:.3f} {[round(v, 3) for v in c2st.per_seed]}, "
+                    f"copied {r['copied']:.3f} ({seconds:.1f} s per image)",
+                    flush=True,
+                )
+                shown.append(images[0])
+        lo, hi = np.percentile(train, [0.5, 99.5])
+        pictures.append(panel_row([reference[0], *shown], lo, hi))
+    print()
+    print("| texture | " + " | ".join(ROWS) + " |")
+    print("|---|" + "---|" * len(ROWS))
+    for name, r in results.items():
+        cells = [f"{r[w]['c2st']:.3f} ({r[w]['copied']:.0%} copied)" for w in ROWS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    OUT.mkdir(parents=True, exist_ok=True)
+    width = max(p.shape[1] for p in pictures)
+    grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
+    imsave(OUT / "texture_start.png", grid, check_contrast=False)
+    results["conditions"] = vars(args) | {"seed": SEED, "start_sigma": patchsynth.START_SIGMA}
+    (OUT / "texture_start.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
