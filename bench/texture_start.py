@@ -3,7 +3,8 @@ the example's detail before the search (``patchsynth.synthesize(start_detail=Tru
 the default since 2026-12-06), and how exactly.
 
 The layout is softer than the example: at the synthesis's coarsest level (a quarter
-of the size) its detail above a 2 px Gaussian has about half the example's RMS. So
+of the size) its detail above a 2 px Gaussian has less RMS than the example's there
+(printed per texture as "the layouts' detail at the coarsest level"). So
 the nearest patches are the example's soft ones, and its crisp ones are rarely
 copied. The same generators, the same layouts (made once per seed) and the same
 seeds for every row, so the comparison is paired:
@@ -36,6 +37,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from generate import OUT, panel_row
+from scipy import ndimage as ndi
 from skimage.io import imsave
 from textures import halves, texture, texture_generator
 
@@ -61,16 +63,28 @@ def start_rule(rule):
         texture_module.synthesize, patchsynth._ranked = synthesize, ranked
 
 
+def coarse_contrast(image: np.ndarray) -> float:
+    """RMS of ``image``'s (C, Y, X) detail above a Gaussian of ``patchsynth.START_SIGMA``
+    pixels at the synthesis's coarsest level (2x2 means, ``REFINE_LEVELS - 1`` times)."""
+    f = 2 ** (texture_module.REFINE_LEVELS - 1)
+    c, h, w = image.shape
+    small = image[:, : h - h % f, : w - w % f].reshape(c, h // f, f, w // f, f).mean(axis=(2, 4))
+    sigma = (0, patchsynth.START_SIGMA, patchsynth.START_SIGMA)
+    return float(np.sqrt(np.mean((small - ndi.gaussian_filter(small, sigma)) ** 2)))
+
+
 @contextmanager
-def layouts_once():
+def layouts_once(contrasts: list[float]):
     """``_gan_texture.example_layout`` computed once per (example, size, seed): every
-    row starts from the same layouts, and they cost their time once."""
+    row starts from the same layouts, and they cost their time once. Appends to
+    ``contrasts`` each new layout's :func:`coarse_contrast` over the example's."""
     made, keep = {}, texture_module.example_layout
 
     def cached(example, size, seed, *, start=None, progress=None):
         key = (example.tobytes(), tuple(size), seed, None if start is None else start.tobytes())
         if key not in made:
             made[key] = keep(example, size, seed, start=start, progress=progress)
+            contrasts.append(coarse_contrast(np.clip(made[key], -1, 1)) / coarse_contrast(example))
         return made[key]
 
     texture_module.example_layout = cached
@@ -93,8 +107,8 @@ def main():
         train, reference = halves(texture(name), side)
         gan = texture_generator(name, train, args.models, args.seconds, seed=0)
         results[name] = {"steps": gan.steps_trained}
-        shown = []
-        with layouts_once():
+        shown, contrasts = [], []
+        with layouts_once(contrasts):
             for row, rule in ROWS.items():
                 t0 = time.perf_counter()
                 with start_rule(rule):
@@ -115,6 +129,8 @@ def main():
                     flush=True,
                 )
                 shown.append(images[0])
+        results[name]["layout_contrast"] = ratio = float(np.mean(contrasts))
+        print(f"{name}: the layouts' detail at the coarsest level: {ratio:.2f} of the example's", flush=True)
         lo, hi = np.percentile(train, [0.5, 99.5])
         pictures.append(panel_row([reference[0], *shown], lo, hi))
     print()

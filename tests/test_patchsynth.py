@@ -299,7 +299,7 @@ def test_a_soft_start_still_gets_the_examples_crisp_patches():
     ``start_detail`` (the default) its detail is given the example's histogram at the
     coarsest level first, so the output holds the example's strong structure; without,
     it is made of the flat half only (test_synthesis_follows_the_start_layout: a flat
-layout is still followed)."""
+    layout is still followed)."""
     rng = np.random.default_rng(0)
     src = np.full((1, 64, 128), 0.5, np.float32)
     src[0, :, :64] += rng.normal(0, 0.02, (64, 64))  # flat, faint grain
