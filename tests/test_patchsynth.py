@@ -167,8 +167,6 @@ def test_polish_does_not_stretch_faint_grain_into_flecks():
     onto line values, light flecks on a dark face; the polish's limited stretch keeps
     the faces dark and even, still gives them more of the source's grain than they
     had, and keeps the lines bright."""
-    from scipy import ndimage as ndi
-
     from napari_gan.core.patchdist import match_detail
 
     def lines(every, grain, size, seed):

@@ -154,11 +154,10 @@ def _start_matcher(src: np.ndarray, rh: int, levels: int):
         out = img.numpy().copy()
         region = out[:, : -(-rh // f), sx // f :]  # a view: written in place
         where = hole.numpy()[: region.shape[1], sx // f :]
-        for c, (plane, example) in enumerate(zip(region, out[:, : sy // f, : sx // f], strict=True)):
+        for plane, example in zip(region, out[:, : sy // f, : sx // f], strict=True):  # views of ``out``
             coarse = ndi.gaussian_filter(plane, START_SIGMA, mode="reflect")
             reference = example - ndi.gaussian_filter(example, START_SIGMA, mode="reflect")
-            detail = (plane - coarse)[where]
-            region[c][where] = coarse[where] + _ranked(detail, reference)
+            plane[where] = coarse[where] + _ranked((plane - coarse)[where], reference)
         return torch.from_numpy(out)
 
     return prepare
