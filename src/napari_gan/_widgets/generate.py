@@ -37,8 +37,8 @@ PREVIEW_GAP = 0.05
 DETAIL = {"example's patches": True, "example's layout and patches": "example", "generator only": False}
 #: said when texture training with previews ends. The preview is not refined: a refined
 #: 256 x 256 took 7 s from a 256 px example and 27 s from a 1024 px one on 2 CPU cores
-#: (2026-12-05), and about 4x that since its layout is reorganised
-#: (2026-12-06, ``bench/texture_layout.py``), longer than training between two previews
+#: (2026-12-05), and about 3.5x that since its layout is reorganised (2026-12-07,
+#: ``bench/texture_layout_cost.py``), longer than training between two previews
 TEXTURE_PREVIEW_NOTE = (
     "The preview shows the generator's layout only; Generate adds the training image's own detail "
     "(Texture detail), so the result is sharper than the preview"

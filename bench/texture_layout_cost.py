@@ -1,0 +1,120 @@
+"""What the refinement's layout costs, and what a cheaper one gives.
+
+Making the layout (``_gan_texture.example_layout``: patch-distribution matching of the
+example at a quarter of the size, started from the generator's layout) takes most of
+a refined texture's time: with the authors' settings, 300 Adam steps at each of about
+eight pyramid levels, each step comparing with all the example's patches. Paired rows
+(the same generators and seeds; only the layout's matching differs, through
+``_gan_texture.LAYOUT_STEPS`` and ``LAYOUT_SUBSAMPLE``):
+
+* the authors' settings (the default until 2026-12-07): 300 steps per level, all the
+  example's patches;
+* subsampled (the default since 2026-12-07): each step compares with a random
+  subset of the example's patches of the layout's count
+  (``match_patches(subsample=True)``: an unbiased estimate, cheaper to sort);
+* fewer steps as well: 100 steps per level, subsampled (the matching starts from
+  the generator's layout, not from noise).
+
+The third scored alike here too but, in ``tests/test_core_texture.py``, leaves a
+barely trained generator's rows bent, so the default is the second.
+
+Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
+bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
+300 steps, 0.5 = indistinguishable; ``copied``: ``metrics.memorisation_distance`` of
+16 px patches to the training half), on ``--n`` images per row, with the seconds per
+refined image.
+
+Writes bench/out/texture_layout_cost.json and bench/out/texture_layout_cost.png (per
+texture: reference | each row, in the order above).
+
+    python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
+    python bench/texture_layout_cost.py --models bench/out/texture_models --n 3   # ~45 min on 2 CPU cores
+    python bench/texture_layout_cost.py --only grass --seconds 20 --n 1           # smoke run, trains its own
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from generate import OUT, panel_row
+from skimage.io import imsave
+from textures import halves, texture, texture_generator
+
+from napari_gan.core import metrics
+from napari_gan.core.tasks import _gan_texture as texture_module
+
+SEED = 4321  # generation seed, never used in training
+#: row -> (``LAYOUT_STEPS``, ``LAYOUT_SUBSAMPLE``)
+ROWS = {
+    "300 steps, all patches": (300, False),
+    "300 steps, subsampled (default)": (300, True),
+    "100 steps, subsampled": (100, True),
+}
+
+
+@contextmanager
+def layout_matching(steps: int, subsample: bool):
+    """The layout's matching from the generator's layout with ``steps`` per level and ``subsample``."""
+    keep = texture_module.LAYOUT_STEPS, texture_module.LAYOUT_SUBSAMPLE
+    texture_module.LAYOUT_STEPS, texture_module.LAYOUT_SUBSAMPLE = steps, subsample
+    try:
+        yield
+    finally:
+        texture_module.LAYOUT_STEPS, texture_module.LAYOUT_SUBSAMPLE = keep
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
+    ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
+    ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
+    ap.add_argument("--n", type=int, default=3, help="images per row")
+    args = ap.parse_args()
+    side = 256
+    results, pictures = {}, []
+    for name in [s for s in args.only.split(",") if s]:
+        train, reference = halves(texture(name), side)
+        gan = texture_generator(name, train, args.models, args.seconds, seed=0)
+        results[name] = {"steps": gan.steps_trained}
+        shown = []
+        for row, options in ROWS.items():
+            t0 = time.perf_counter()
+            with layout_matching(*options):
+                images = list(gan.generate(args.n, seed=SEED, size=(side, side)))
+            seconds = (time.perf_counter() - t0) / args.n
+            c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
+            mem = metrics.memorisation_distance(images, train, n_patches=1000)
+            results[name][row] = r = {
+                "c2st": c2st.accuracy,
+                "c2st_seeds": list(c2st.per_seed),
+                "copied": mem["copied_fraction"],
+                "s_per_image": seconds,
+            }
+            print(
+                f"{name}: {row}: classifier test {c2st.accuracy:.3f} {[round(v, 3) for v in c2st.per_seed]}, "
+                f"copied {r['copied']:.3f} ({seconds:.1f} s per image)",
+                flush=True,
+            )
+            shown.append(images[0])
+        lo, hi = np.percentile(train, [0.5, 99.5])
+        pictures.append(panel_row([reference[0], *shown], lo, hi))
+    print()
+    print("| texture | " + " | ".join(ROWS) + " |")
+    print("|---|" + "---|" * len(ROWS))
+    for name, r in results.items():
+        cells = [f"{r[w]['c2st']:.3f} ({r[w]['copied']:.0%} copied, {r[w]['s_per_image']:.1f} s)" for w in ROWS]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    OUT.mkdir(parents=True, exist_ok=True)
+    width = max(p.shape[1] for p in pictures)
+    grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
+    imsave(OUT / "texture_layout_cost.png", grid, check_contrast=False)
+    results["conditions"] = vars(args) | {"seed": SEED, "rows": ROWS}
+    (OUT / "texture_layout_cost.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
