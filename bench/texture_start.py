@@ -37,11 +37,11 @@ from contextlib import contextmanager
 
 import numpy as np
 from generate import OUT, panel_row
+from paired import print_row, print_table, save_grid, score_row
 from scipy import ndimage as ndi
-from skimage.io import imsave
 from textures import halves, texture, texture_generator
 
-from napari_gan.core import metrics, patchdist, patchsynth
+from napari_gan.core import patchdist, patchsynth
 from napari_gan.core.tasks import _gan_texture as texture_module
 
 SEED = 4321  # generation seed, never used in training
@@ -114,35 +114,16 @@ def main():
                 with start_rule(rule):
                     images = list(gan.generate(args.n, seed=SEED, size=(side, side)))
                 seconds = (time.perf_counter() - t0) / args.n
-                c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
-                mem = metrics.memorisation_distance(images, train, n_patches=1000)
-                results[name][row] = {
-                    "c2st": c2st.accuracy,
-                    "c2st_seeds": list(c2st.per_seed),
-                    "copied": mem["copied_fraction"],
-                    "s_per_image": seconds,
-                }
-                r = results[name][row]
-                print(
-                    f"{name}: {row}: classifier test {c2st.accuracy:.3f} {[round(v, 3) for v in c2st.per_seed]}, "
-                    f"copied {r['copied']:.3f} ({seconds:.1f} s per image)",
-                    flush=True,
-                )
+                results[name][row] = r = score_row(images, reference, train, seconds)
+                print_row(name, row, r)
                 shown.append(images[0])
         results[name]["layout_contrast"] = ratio = float(np.mean(contrasts))
         print(f"{name}: the layouts' detail at the coarsest level: {ratio:.2f} of the example's", flush=True)
         lo, hi = np.percentile(train, [0.5, 99.5])
         pictures.append(panel_row([reference[0], *shown], lo, hi))
-    print()
-    print("| texture | " + " | ".join(ROWS) + " |")
-    print("|---|" + "---|" * len(ROWS))
-    for name, r in results.items():
-        cells = [f"{r[w]['c2st']:.3f} ({r[w]['copied']:.0%} copied)" for w in ROWS]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print_table(results, ROWS, seconds=False)
     OUT.mkdir(parents=True, exist_ok=True)
-    width = max(p.shape[1] for p in pictures)
-    grid = np.concatenate([np.pad(p, ((0, 6), (0, width - p.shape[1])), constant_values=255) for p in pictures])
-    imsave(OUT / "texture_start.png", grid, check_contrast=False)
+    save_grid(pictures, OUT / "texture_start.png")
     results["conditions"] = vars(args) | {"seed": SEED, "start_sigma": patchsynth.START_SIGMA}
     (OUT / "texture_start.json").write_text(json.dumps(results, indent=1))
 
