@@ -4,10 +4,32 @@ scored as in bench/textures.py, a table and a picture grid."""
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 from skimage.io import imsave
+from textures import halves, texture, texture_generator
 
 from napari_gan.core import metrics
+
+SIDE = 256  # the generated textures' and the reference quadrants' side
+
+
+def arguments(doc: str, n: int) -> argparse.Namespace:
+    """--only, --models, --seconds and --n (default ``n``) from the command line."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
+    ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
+    ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
+    ap.add_argument("--n", type=int, default=n, help="images per row")
+    return ap.parse_args()
+
+
+def generators(args: argparse.Namespace):
+    """(name, training half, reference quadrants, generator) for each of ``--only``."""
+    for name in [s for s in args.only.split(",") if s]:
+        train, reference = halves(texture(name), SIDE)
+        yield name, train, reference, texture_generator(name, train, args.models, args.seconds, seed=0)
 
 
 def score_row(images: list[np.ndarray], reference, train, seconds: float) -> dict:

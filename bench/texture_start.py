@@ -29,7 +29,6 @@ reference | each row, in the order above).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import time
@@ -37,9 +36,8 @@ from contextlib import contextmanager
 
 import numpy as np
 from generate import OUT, panel_row
-from paired import print_row, print_table, save_grid, score_row
+from paired import SIDE, arguments, generators, print_row, print_table, save_grid, score_row
 from scipy import ndimage as ndi
-from textures import halves, texture, texture_generator
 
 from napari_gan.core import patchdist, patchsynth
 from napari_gan.core.tasks import _gan_texture as texture_module
@@ -95,24 +93,16 @@ def layouts_once(contrasts: list[float]):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
-    ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
-    ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
-    ap.add_argument("--n", type=int, default=4, help="images per row")
-    args = ap.parse_args()
-    side = 256
+    args = arguments(__doc__, n=4)
     results, pictures = {}, []
-    for name in [s for s in args.only.split(",") if s]:
-        train, reference = halves(texture(name), side)
-        gan = texture_generator(name, train, args.models, args.seconds, seed=0)
+    for name, train, reference, gan in generators(args):
         results[name] = {"steps": gan.steps_trained}
         shown, contrasts = [], []
         with layouts_once(contrasts):
             for row, rule in ROWS.items():
                 t0 = time.perf_counter()
                 with start_rule(rule):
-                    images = list(gan.generate(args.n, seed=SEED, size=(side, side)))
+                    images = list(gan.generate(args.n, seed=SEED, size=(SIDE, SIDE)))
                 seconds = (time.perf_counter() - t0) / args.n
                 results[name][row] = r = score_row(images, reference, train, seconds)
                 print_row(name, row, r)
