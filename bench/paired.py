@@ -53,16 +53,13 @@ def print_row(name: str, row: str, r: dict) -> None:
     )
 
 
-def print_table(results: dict, rows, seconds: bool = True) -> None:
-    """One line per texture, one cell per row: classifier test (copied[, seconds])."""
+def print_table(results: dict, rows) -> None:
+    """One line per texture, one cell per row: classifier test (copied, seconds per image)."""
     print()
     print("| texture | " + " | ".join(rows) + " |")
     print("|---|" + "---|" * len(rows))
     for name, r in results.items():
-        cells = []
-        for w in rows:
-            extra = f", {r[w]['s_per_image']:.1f} s" if seconds else ""
-            cells.append(f"{r[w]['c2st']:.3f} ({r[w]['copied']:.0%} copied{extra})")
+        cells = [f"{r[w]['c2st']:.3f} ({r[w]['copied']:.0%} copied, {r[w]['s_per_image']:.1f} s)" for w in rows]
         print(f"| {name} | " + " | ".join(cells) + " |")
 
 

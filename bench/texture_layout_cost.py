@@ -28,7 +28,7 @@ Writes bench/out/texture_layout_cost.json and bench/out/texture_layout_cost.png 
 texture: reference | each row, in the order above).
 
     python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
-    python bench/texture_layout_cost.py --models bench/out/texture_models --n 3   # ~45 min on 2 CPU cores
+    python bench/texture_layout_cost.py --models bench/out/texture_models --n 3   # ~20 min on 2 CPU cores
     python bench/texture_layout_cost.py --only grass --seconds 20 --n 1           # smoke run, trains its own
 """
 

@@ -111,7 +111,7 @@ def main():
         print(f"{name}: the layouts' detail at the coarsest level: {ratio:.2f} of the example's", flush=True)
         lo, hi = np.percentile(train, [0.5, 99.5])
         pictures.append(panel_row([reference[0], *shown], lo, hi))
-    print_table(results, ROWS, seconds=False)
+    print_table(results, ROWS)
     OUT.mkdir(parents=True, exist_ok=True)
     save_grid(pictures, OUT / "texture_start.png")
     results["conditions"] = vars(args) | {"seed": SEED, "start_sigma": patchsynth.START_SIGMA}
