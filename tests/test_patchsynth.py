@@ -90,6 +90,8 @@ def test_patch_distribution_matching_lowers_the_patch_distance():
     assert out.shape == (1, 32, 32) and out.dtype == np.float32
     assert -1 <= out.min() and out.max() <= 1
     np.testing.assert_array_equal(match_patches(src, (32, 32), steps=40, seed=0), out)
+    # another seed, another texture (the start's noise and the projections come from the seed)
+    assert np.abs(match_patches(src, (32, 32), steps=40, seed=1) - out).mean() > 0.1
     torch.manual_seed(0)
     d = torch.randn(64, 1, 7, 7)
     d = d / d.flatten(1).norm(dim=1)[:, None, None, None]

@@ -7,7 +7,8 @@ the sliced Wasserstein sense (64 random directions drawn anew each Adam step; th
 sorted projections of both patch sets compared with an L1 loss). The settings are the
 authors' defaults (their ``main.py``): pyramid factor 0.85 down to a coarsest height
 of 21 pixels, 300 Adam steps per level at learning rate 0.01, pixels in [-1, 1], a
-start of zeros plus noise of standard deviation 1.5.
+start of zeros plus noise of standard deviation 1.5 drawn at the output's full size
+and resized (antialiased) to the coarsest level, so the noise there is faint.
 
 It is used two ways: as the training-free baseline that texture generators are
 measured against (``bench/textures.py``), and through :func:`polish`, the last step of
@@ -180,8 +181,8 @@ def match_patches(
         steps = max(1, min(steps, int(seconds / (per_unit * sum(cost)))))
     if start is not None:
         x = _resize(torch.from_numpy(np.ascontiguousarray(start, dtype=np.float32))[None], levels[0])
-    else:
-        x = torch.randn(1, c, *levels[0], generator=gen) * NOISE
+    else:  # the authors' start: zeros plus noise at full resolution, resized to the coarsest level
+        x = _resize(torch.randn(1, c, h, w, generator=gen) * NOISE, levels[0])
     free = None
     if frozen is not None:
         if len(levels) != 1 or tuple(frozen.shape) != (h, w):
