@@ -15,9 +15,12 @@ from napari_gan.core import metrics
 SIDE = 256  # the generated textures' and the reference quadrants' side
 
 
-def arguments(doc: str, n: int) -> argparse.Namespace:
-    """--only, --models, --seconds and --n (default ``n``) from the command line."""
+def arguments(doc: str, n: int, more=None) -> argparse.Namespace:
+    """--only, --models, --seconds and --n (default ``n``) from the command line, and
+    the arguments ``more`` (a function of the parser) adds."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if more is not None:
+        more(ap)
     ap.add_argument("--only", default="brick,grass,gravel,histology", help="comma list of textures (bench/textures.py)")
     ap.add_argument("--models", metavar="DIR", help="load DIR/<texture>.ngan (bench/textures.py --save-models)")
     ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
