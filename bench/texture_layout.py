@@ -22,6 +22,7 @@ reference | generator's layout | reorganised | example's layout).
     python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
     python bench/texture_layout.py --models bench/out/texture_models --n 4 --sizes 256,512   # ~40 min, 2 CPU cores
     python bench/texture_layout.py --only grass --seconds 20 --n 1 --sizes 128   # smoke run, trains its own
+    python bench/texture_layout.py --models bench/out/texture_models --n 2 --sizes "" --rows example   # ~10 min
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from napari_gan.core.tasks import _gan_texture as texture_module
 
 SEED = 4321  # generation seed, never used in training
 ROWS = ("generator's layout", "reorganised (default)", "example's layout")
+KEYS = dict(zip(("generator", "reorganised", "example"), ROWS))  # --rows
 
 
 @contextmanager
@@ -54,10 +56,10 @@ def layout_max(limit: int):
         texture_module.LAYOUT_MAX = keep
 
 
-def rows_of(gan, n: int, size: tuple[int, int]) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
-    """``n`` refined textures of ``gan`` per row, and the seconds per image."""
+def rows_of(gan, n: int, size: tuple[int, int], rows=ROWS) -> tuple[dict[str, list[np.ndarray]], dict[str, float]]:
+    """``n`` refined textures of ``gan`` per row of ``rows``, and the seconds per image."""
     out, seconds = {}, {}
-    for row in ROWS:
+    for row in rows:
         t0 = time.perf_counter()
         with layout_max(0 if row == ROWS[0] else texture_module.LAYOUT_MAX):
             out[row] = list(gan.generate(n, seed=SEED, size=size, refine="example" if row == ROWS[2] else True))
@@ -86,7 +88,11 @@ def main():
     ap.add_argument("--seconds", type=float, default=300.0, help="training time per texture without --models")
     ap.add_argument("--n", type=int, default=6, help="images per row")
     ap.add_argument("--sizes", default="256,512,1024", help="comma list of sizes to time (first texture only)")
+    ap.add_argument("--rows", default=",".join(KEYS), help=f"comma list of rows to make: {', '.join(KEYS)}")
     args = ap.parse_args()
+    if not set(args.rows.split(",")) <= set(KEYS):
+        ap.error(f"--rows takes a comma list of {', '.join(KEYS)}, got {args.rows!r}")
+    chosen = [KEYS[k] for k in args.rows.split(",")]
     side = 256
     results, pictures, gans = {}, [], []
     for name in [s for s in args.only.split(",") if s]:
@@ -94,21 +100,21 @@ def main():
         train, reference = halves(image, side)
         gan = texture_generator(name, train, args.models, args.seconds, seed=0)
         gans.append(gan)
-        rows, seconds = rows_of(gan, args.n, (side, side))
+        rows, seconds = rows_of(gan, args.n, (side, side), chosen)
         results[name] = {"steps": gan.steps_trained}
         for row, images in rows.items():
             c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
             results[name][row] = {"c2st": c2st.accuracy, "c2st_seeds": list(c2st.per_seed), "s_per_image": seconds[row]}
             print(f"{name}: {row}: classifier test {c2st.accuracy:.3f} ({seconds[row]:.1f} s per image)", flush=True)
         lo, hi = np.percentile(train, [0.5, 99.5])
-        pictures.append(panel_row([reference[0], *(rows[r][0] for r in ROWS)], lo, hi))
+        pictures.append(panel_row([reference[0], *(rows[r][0] for r in chosen)], lo, hi))
     sizes = [int(s) for s in args.sizes.split(",") if s]
     times = timing(gans[0], sizes) if sizes and gans else {}
     print()
-    print(f"| texture | steps | {' | '.join(ROWS)} |")
-    print("|---|---|" + "---|" * len(ROWS))
+    print(f"| texture | steps | {' | '.join(chosen)} |")
+    print("|---|---|" + "---|" * len(chosen))
     for name, r in results.items():
-        print(f"| {name} | {r['steps']} | " + " | ".join(f"{r[row]['c2st']:.3f}" for row in ROWS) + " |")
+        print(f"| {name} | {r['steps']} | " + " | ".join(f"{r[row]['c2st']:.3f}" for row in chosen) + " |")
     if times:
         print()
         print(f"| size | {ROWS[0]}, s | {ROWS[1]}, s |")
