@@ -70,7 +70,8 @@ def more(ap) -> None:
 
 def main():
     args = arguments(__doc__, n=2, more=more)
-    results, pictures, rows = {}, [], None
+    rows = ("ours, refined (default)", "GPDM, equal time", f"GPDM, {args.authors_steps} steps per level")
+    results, pictures = {}, []
     for name, train, reference, gan in generators(args):
         t0 = time.perf_counter()
         ours = list(gan.generate(args.n, seed=SEED, size=(SIDE, SIDE)))
@@ -78,12 +79,7 @@ def main():
         budget = args.gpdm_seconds or args.seconds / N + ours_s
         equal, equal_s, equal_steps = gpdm(train, args.n, seconds=budget)
         full, full_s, full_steps = gpdm(train, args.n, steps=args.authors_steps)
-        named = {
-            "ours, refined (default)": (ours, ours_s, None),
-            "GPDM, equal time": (equal, equal_s, equal_steps),
-            f"GPDM, {args.authors_steps} steps per level": (full, full_s, full_steps),
-        }
-        rows = list(named)
+        named = dict(zip(rows, [(ours, ours_s, None), (equal, equal_s, equal_steps), (full, full_s, full_steps)]))
         results[name] = {"steps_trained": gan.steps_trained, "gpdm_budget_s": budget}
         print(f"{name}: GPDM's budget at equal time: {budget:.0f} s per image", flush=True)
         for row, (images, seconds, steps) in named.items():
