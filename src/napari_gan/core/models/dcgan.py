@@ -37,11 +37,6 @@ class DCGANConfig:
     so images are learnt at their own resolution. 0 (the setting of checkpoints
     saved before the option existed): ``size`` x ``size``, to which the images are
     resized.
-
-    ``flip_head``: the discriminator has a second output for horizontally flipped
-    images, so that learning from flipped images too does not teach the generator a
-    mirror-symmetric version of the data (:class:`Discriminator`). False (the
-    setting of checkpoints saved before it existed): one output.
     """
 
     size: int = 32
@@ -51,11 +46,8 @@ class DCGANConfig:
     n_classes: int = 0
     height: int = 0
     width: int = 0
-    flip_head: bool = False
 
     def __post_init__(self):
-        if not isinstance(self.flip_head, bool):
-            raise ValueError(f"flip_head must be True or False, got {self.flip_head!r}")
         if self.size not in (16, 32, 64):
             raise ValueError(f"size must be 16, 32 or 64, got {self.size!r}")
         check_positive_ints(self, ("channels", "latent", "features"))
@@ -136,19 +128,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, channels, size, size) [+ class] -> one realness score per image.
-
-    With ``config.flip_head``, ``flipped`` (B,) bool says which images were flipped
-    left-right (real ones and generated ones alike), and those are scored by a second
-    output layer on the same features: each output compares real with generated
-    images of one orientation, so the generator is pushed towards the data's own
-    distribution, asymmetries included, while the shared layers learn from twice the
-    images (data augmentation with one discriminator head per transform, Tran et al.
-    2021). Plain flipping of the training images makes the target the data and its
-    mirror image mixed: on the faces of ``lfw_subset``, whose mean face is brighter on
-    the left, patch SWD after 300 s came out 1.12-1.61x the real-vs-real floor with
-    plain flipping and 0.75-0.91x with the second output (three training seeds;
-    docs/benchmarks.md, "Faces, flipped images judged apart")."""
+    """images (B, channels, size, size) [+ class] -> one realness score per image."""
 
     def __init__(self, config: DCGANConfig):
         super().__init__()
@@ -165,16 +145,11 @@ class Discriminator(nn.Module):
         # each 4 x 4 stride-2 convolution (padding 1) halves an edge, rounding down
         hy, hx = (v // 2**n for v in config.image_shape)
         self.fc = spectral_norm(nn.Linear(w[-1] * hy * hx, 1))
-        self.fc_flipped = spectral_norm(nn.Linear(w[-1] * hy * hx, 1)) if config.flip_head else None
         self.embed = spectral_norm(nn.Embedding(config.n_classes, w[-1] * hy * hx)) if config.n_classes else None
 
-    def forward(
-        self, x: torch.Tensor, y: torch.Tensor | None = None, flipped: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.body(x).flatten(1)
         out = self.fc(h)[:, 0]
-        if self.fc_flipped is not None and flipped is not None:  # both heads run: every weight gets a gradient
-            out = torch.where(flipped, self.fc_flipped(h)[:, 0], out)
         if self.embed is not None:
             out = out + (self.embed(y) * h).sum(1)
         return out

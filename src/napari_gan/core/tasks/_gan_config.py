@@ -66,12 +66,7 @@ class ImageGANConfig:
         against 0.582 and 1.22x without (docs/benchmarks.md, "Adaptive augmentation").
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
-        handedness, e.g. text). Samples mode (since 2026-12-07): generated images
-        are flipped alike and the discriminator judges flipped images with an output
-        of their own (:class:`~napari_gan.core.models.dcgan.Discriminator`), so the
-        samples keep the data's asymmetries (light from one side) where plain
-        flipping taught a mirror-symmetric mix; the detail networks of samples made
-        coarse to fine, and texture mode, still flip plainly.
+        handedness, e.g. text).
     patch_loss : float
         Texture mode: weight of a patch-statistics loss added to the generator's
         adversarial loss: the sliced Wasserstein distance between the 5 x 5

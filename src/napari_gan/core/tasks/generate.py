@@ -168,9 +168,7 @@ class ImageGAN(GANSampling, TrainableModel):
             if not continuing:
                 n_classes = len(names or ())
                 self.pyramid = Pyramid.plan(shape, cfg.image_size, channels, n_classes)
-                options = dict(
-                    channels=channels, latent=cfg.latent, features=cfg.width, n_classes=n_classes, flip_head=cfg.flip
-                )
+                options = dict(channels=channels, latent=cfg.latent, features=cfg.width, n_classes=n_classes)
                 if self.pyramid is not None:  # the coarse scale, at most 16 pixels per side
                     cy, cx = self.pyramid.coarse_shape
                     self.net_config = DCGANConfig(size=16, height=cy, width=cx, **options)
@@ -237,21 +235,10 @@ class ImageGAN(GANSampling, TrainableModel):
                 xs = torch.randint(data.shape[-1] - c + 1, (bs,), generator=rng).tolist()
                 batch = torch.stack([data[:, a : a + c, b : b + c] for a, b in zip(ys, xs)])
                 yb = None
-            return *flipped(batch), yb
-
-        # with a flip head (samples mode since 2026-12-07), generated images are flipped
-        # too and each orientation is judged by its own output (models.dcgan.Discriminator)
-        heads = getattr(self.net_config, "flip_head", False)
-
-        def flipped(batch):
-            """-> (batch, which images were flipped; None without a flip head)."""
-            if not flip:
-                return batch, None
-            flips = (torch.rand(batch.shape[0], generator=rng) < 0.5).to(dev)
-            return torch.where(flips[:, None, None, None], batch.flip(-1), batch), (flips if heads else None)
-
-        def judge(batch, flips, yb):
-            return d(augment(batch), yb) if flips is None else d(augment(batch), yb, flips)
+            if flip:
+                flips = (torch.rand(bs, generator=rng) < 0.5).to(dev)
+                batch = torch.where(flips[:, None, None, None], batch.flip(-1), batch)
+            return batch, yb
 
         def fake_batch(yb):
             if cfg.mode == "samples":
@@ -260,18 +247,17 @@ class ImageGAN(GANSampling, TrainableModel):
             return g(self._training_noise(bs, dev))[..., m : m + cfg.crop_size, m : m + cfg.crop_size]
 
         def adversarial_step(t: int, decay: float) -> dict:
-            real, real_flips, yb = real_batch()
+            real, yb = real_batch()
             fake = fake_batch(yb)
-            seen, fake_flips = flipped(fake) if heads else (fake, None)
-            d_real = judge(real, real_flips, yb)
-            loss_d = _hinge_d(d_real, judge(seen.detach(), fake_flips, yb))
+            d_real = d(augment(real), yb)
+            loss_d = _hinge_d(d_real, d(augment(fake.detach()), yb))
             if ada is not None:
                 ada.observe(d_real, t, bs)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
             with frozen(d):  # gradients through the discriminator, not of its weights
-                loss_g = -judge(seen, fake_flips, yb).mean()
+                loss_g = -d(augment(fake), yb).mean()
                 record = {}
                 if patch_stats is not None:
                     loss_p = patch_stats(fake, rng)
