@@ -100,6 +100,21 @@ def test_patch_distribution_matching_lowers_the_patch_distance():
     assert matched < 0.5 * patch_swd(noise, torch.from_numpy(src)[None], d)
 
 
+def test_match_patches_seconds_lowers_the_steps_equally_per_level():
+    """A budget sets the steps of every level: none left gives one step per level, a
+    generous one the most asked for (``steps``); the progress calls count them."""
+    src = two_textures()[:, :40, :40]
+    levels = len(pyramid_heights(32))
+
+    def steps_run(**options):
+        calls = []
+        match_patches(src, (32, 32), seed=0, progress=calls.append, **options)
+        return len(calls) / levels
+
+    assert steps_run(seconds=0.0, steps=5) == 1
+    assert steps_run(seconds=1e6, steps=5) == 5
+
+
 def test_pyramid_heights_follow_the_authors_settings():
     heights = pyramid_heights(256)
     assert heights[-1] == 256 and heights[0] >= 21 and heights == sorted(heights)
