@@ -18,8 +18,10 @@ Each evaluation generates 100 faces (seed never used in training) and measures
   closer than 99 % of real ones;
 * diversity (mean pairwise distance; real faces alongside); steps/s.
 
-Baselines: noise with each face's amplitude spectrum (phase randomised) and faces
-cut into 5 px blocks put back at random. Writes bench/out/generate.json and
+Baselines: noise with each face's amplitude spectrum (phase randomised), faces
+cut into 5 px blocks put back at random, and the real faces mirrored left to right
+(what a generator that learns a mirror-symmetric version of the faces drifts towards;
+the mean face is brighter on the left). Writes bench/out/generate.json and
 bench/out/generate_faces.png (real | ours at each mark).
 
     python bench/generate.py                  # 1200 s of training plus evaluations, ~25 min on 2 CPU cores
@@ -187,6 +189,7 @@ def main():
     rows = {label(m, steps, p): imgs for (m, steps, imgs), p in zip(runs, augment_p)}
     rows["baseline: phase randomised"] = np.stack([phase_randomised(f, rng) for f in faces])
     rows["baseline: shuffled 5 px blocks"] = shuffled_blocks(faces, 5, rng)
+    rows["baseline: the real faces mirrored"] = faces[..., ::-1]
     results = {"rows": {}}
     for label, imgs in rows.items():
         results["rows"][label] = measure(list(imgs), list(faces), opts, c2st_opts, mem_patches)
