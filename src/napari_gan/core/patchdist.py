@@ -186,16 +186,22 @@ def match_patches(
         x = _resize(x, shape).detach().requires_grad_(True)
         opt = torch.optim.Adam([x], lr=LR)
         for t in range(steps):
-            opt.zero_grad()
-            with torch.enable_grad():  # also when called under no_grad (e.g. from a model's generate)
-                patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
-            if free is not None:  # Adam moves a pixel with no gradient not at all
-                x.grad.mul_(free)
-            opt.step()
+            _step(x, opt, ref, gen, subsample, free)
             if progress is not None:
                 progress((k + (t + 1) / steps) / len(levels))
         x = x.detach().clamp(-1, 1)
     return x[0].numpy()
+
+
+def _step(x: torch.Tensor, opt, ref: torch.Tensor, gen, subsample: bool, free: torch.Tensor | None = None) -> None:
+    """One Adam step of ``x`` towards ``ref``'s patch distribution, along fresh random
+    directions; ``free``: 1 where pixels may move, 0 where they keep their values."""
+    opt.zero_grad()
+    with torch.enable_grad():  # also when called under no_grad (e.g. from a model's generate)
+        patch_swd(x, ref, _directions(x.shape[1], PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
+    if free is not None:  # Adam moves a pixel with no gradient not at all
+        x.grad.mul_(free)
+    opt.step()
 
 
 def _steps_within(seconds: float, most: int, levels, refs, c: int, subsample: bool, gen) -> int:
@@ -210,13 +216,10 @@ def _steps_within(seconds: float, most: int, levels, refs, c: int, subsample: bo
     for shape, ref in zip(levels, refs):
         x = torch.zeros(1, c, *shape, requires_grad=True)
         opt = torch.optim.Adam([x], lr=LR)
-        for k in range(2):
-            t = time.perf_counter()
-            opt.zero_grad()
-            with torch.enable_grad():
-                patch_swd(x, ref, _directions(c, PATCH, PROJECTIONS, gen), gen, subsample=subsample).backward()
-            opt.step()
-            per_step += (time.perf_counter() - t) * k  # the second step only
+        _step(x, opt, ref, gen, subsample)  # warm-up, untimed
+        t = time.perf_counter()
+        _step(x, opt, ref, gen, subsample)
+        per_step += time.perf_counter() - t
     left = seconds - (time.perf_counter() - t0)
     return max(1, min(most, int(left / max(per_step, 1e-9))))
 
