@@ -94,6 +94,22 @@ def test_inpaint_keeps_known_pixels_and_refuses_bad_masks(cam):
         inp.predict(cam)
 
 
+def test_one_mask_fills_the_same_hole_in_every_frame_of_a_stack(cam):
+    """A hole drawn once (Y, X) on a stack (S, Y, X) is filled in every frame, each
+    from its own pixels; a mask of another shape names both shapes it accepts."""
+    inp = ng.Translator(task="inpaint", **TINY).fit(cam, max_steps=2, seed=0)
+    stack = np.stack([cam, cam[::-1]])
+    mask = np.zeros(cam.shape, bool)
+    mask[40:60, 50:90] = True
+    filled = inp.predict(stack, mask=mask, fill="texture", seed=0)
+    assert filled.shape == stack.shape
+    for frame, out in zip(stack, filled):
+        np.testing.assert_array_equal(out[~mask], frame[~mask])
+        assert not np.array_equal(out[mask], frame[mask])
+    with pytest.raises(ng.InputError, match=r"needs \(2, \d+, \d+\), or \(\d+, \d+\) for the same hole"):
+        inp.predict(stack, mask=mask[:10])
+
+
 def test_the_texture_fill_needs_no_training(cam):
     """Removing an object with the texture fill reads only the image's own patches: an
     untrained inpainting Translator gives the same fill as a trained one, in any

@@ -130,6 +130,24 @@ def test_removing_an_object_with_the_texture_fill_needs_no_training(widget, qtbo
     assert "no model yet" in errors[-1]
 
 
+def test_a_2d_labels_mask_over_a_stack_fills_every_frame(widget, qtbot, errors):
+    """A hole painted on a 2D Labels layer over a stack of frames is the same hole in
+    every frame, as a 2D Shapes layer is; each frame keeps its known pixels."""
+    viewer, w = widget
+    stack = np.stack([data.brick()[::4, ::4], data.gravel()[::4, ::4]])
+    image = viewer.add_image(stack, name="frames")
+    hole = np.zeros(stack.shape[1:], np.int32)
+    hole[50:70, 60:90] = 1
+    w.task_picker.value = "inpaint"
+    w.mask_picker.value = viewer.add_labels(hole, name="hole")
+    predict(qtbot, w, image, errors)
+    out = viewer.layers["frames [generated: inpainting]"].data
+    assert out.shape == stack.shape
+    for frame, filled in zip(stack, out):
+        np.testing.assert_array_equal(filled[hole == 0], frame[hole == 0])
+        assert not np.array_equal(filled[hole > 0], frame[hole > 0])
+
+
 def test_inpaint_with_no_mask_fills_the_missing_pixels(widget, qtbot, errors):
     """An image with NaN gaps (a failed tile, a dead detector row): no mask needed, the
     texture fill takes the gaps as the hole; with no gaps, a message asks for a mask."""

@@ -44,10 +44,12 @@ CHANGE_TEXT = (
 
 def mask_array(layer, image_layer, want: tuple[int, ...]) -> np.ndarray:
     """A Labels layer (nonzero = fill) or a Shapes layer (inside any shape = fill) as a
-    boolean mask of the image's shape without channels; 2D shapes over a stack mark
-    every frame."""
+    boolean mask of the image's shape without channels; 2D labels or shapes over a
+    stack mark every frame."""
     if isinstance(layer, napari.layers.Labels):
         data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+        if len(want) > 2 and data.shape == want[-2:]:
+            data = np.broadcast_to(data, want)
         if data.shape != want:
             raise ng.InputError(f"mask {layer.name!r} has shape {data.shape}; the image needs {want}")
         return data != 0

@@ -92,8 +92,14 @@ class InpaintTask(Task):
             raise InputError("inpainting needs mask=: a boolean array, True where the image should be filled")
         m = read_array(mask, name="mask")  # lazy masks read only if they fit; ragged lists refused
         want = tuple(s for s, a in zip(shape, axes) if a != "C")
+        spatial = tuple(s for s, a in zip(shape, axes) if a in "YX")
+        if m.shape == spatial and m.shape != want:  # one (Y, X) mask for every frame of a stack
+            m = np.broadcast_to(m, want)
         if m.shape != want:
-            raise InputError(f"mask has shape {m.shape} but the image (axes {axes!r}) needs {want}")
+            raise InputError(
+                f"mask has shape {m.shape} but the image (axes {axes!r}) needs {want}"
+                + (f", or {spatial} for the same hole in every frame" if spatial != want else "")
+            )
         if m.dtype.kind == "f":
             raise InputError("mask is floating point; give a boolean or integer mask (nonzero = fill)")
         m = m.astype(bool)

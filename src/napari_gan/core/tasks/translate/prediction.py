@@ -59,6 +59,7 @@ class TranslatorPrediction:
             ``unpaired``: an image of domain A (of B with ``direction="b2a"``).
         mask : bool array-like, the image's shape without C
             ``inpaint`` only: True where to fill. Other pixels are returned unchanged.
+            On a stack, a (Y, X) mask is the same hole in every frame.
             The image's values under the mask are never read and may be NaN.
         fill : {"texture", "smooth"}
             ``inpaint`` only. ``"texture"`` (default, for removing objects): the hole
