@@ -39,6 +39,7 @@ from napari_gan.core.tasks import _gan_texture as texture_module
 SEEDS = range(5)
 OPTS = {"n_descriptors": 8192, "n_projections": 512, "levels": 4}
 DEFAULT_SUBSAMPLE = texture_module.LAYOUT_SUBSAMPLE
+REAL = "real, 3 splits x 5 seeds"
 
 
 def swd_levels(a, b) -> np.ndarray:
@@ -53,7 +54,7 @@ def measure(name: str, models: Path, side: int = 256) -> dict:
     splits = [((tl, tr), (bl, br)), ((tl, bl), (tr, br)), ((tl, br), (tr, bl))]
     real = np.concatenate([swd_levels(a, b) for a, b in splits])
     gan = ng.load_model(models / f"{name}.ngan")
-    rows = {"real, 3 splits x 5 seeds": real}
+    rows = {REAL: real}
     variants = (
         ("ours, refined", True, True),
         ("ours, layout matched against all patches", True, False),
@@ -82,11 +83,11 @@ def main():
     print("|---|---|---|---|")
     for name in [s.strip() for s in args.only.split(",") if s.strip()]:
         rows = measure(name, args.models)
-        top = rows["real, 3 splits x 5 seeds"].max(0)
+        top = rows[REAL].max(0)
         results[name] = {k: v.tolist() for k, v in rows.items()}
         for label, v in rows.items():
             cells = " / ".join(f"{m:.0f} ({lo:.0f}-{hi:.0f})" for m, lo, hi in zip(v.mean(0), v.min(0), v.max(0)))
-            within = "" if label.startswith("real") else f"{int((v.mean(0) <= top).sum())} of {len(top)}"
+            within = "" if label == REAL else f"{int((v.mean(0) <= top).sum())} of {len(top)}"
             print(f"| {name} | {label} | {cells} | {within} |", flush=True)
     Path(args.json).write_text(json.dumps({"results": results, "swd": OPTS, "seeds": list(SEEDS)}, indent=1))
     print(f"\nwrote {args.json}")
