@@ -93,48 +93,6 @@ def test_adaptive_augmentation_follows_the_discriminator_and_is_kept(monkeypatch
         ng.ImageGAN(augment="sometimes")
 
 
-def test_lecam_penalises_outputs_past_the_other_sides_average():
-    """The LeCam penalty: its moving averages follow the discriminator's mean
-    outputs, and outputs past the other side's average cost their squared excess."""
-    lecam = gan_losses.LeCam()
-    d_real, d_fake = torch.full((4, 1), 2.0), torch.full((4, 1), -2.0)
-    penalty = lecam(d_real, d_fake)
-    np.testing.assert_allclose(lecam.averages.numpy(), [0.02, -0.02], rtol=1e-6)
-    assert float(penalty) == pytest.approx(2 * 2.02**2, rel=1e-6)
-    # outputs on the near side of the other average cost nothing
-    assert float(lecam(torch.full((4, 1), -1.0), torch.full((4, 1), 1.0))) == 0.0
-
-
-def test_lecam_changes_training_is_deterministic_and_is_kept(tmp_path):
-    """``lecam > 0`` regularises the discriminator: a different, still
-    deterministic run, whose averages are saved and continued on resume."""
-    options = dict(TINY, lecam=0.3)
-    whole = ng.ImageGAN(**options).fit(blobs_stack(), max_steps=6, seed=1)
-    again = ng.ImageGAN(**options).fit(blobs_stack(), max_steps=6, seed=1)
-    plain = ng.ImageGAN(**TINY).fit(blobs_stack(), max_steps=6, seed=1)
-    np.testing.assert_array_equal(whole.generate(3, seed=0), again.generate(3, seed=0))
-    assert not np.array_equal(whole.generate(3, seed=0), plain.generate(3, seed=0))
-    assert "lecam" in whole.net and "lecam" not in plain.net
-    averages = whole.net["lecam"].averages.clone()
-    assert torch.all(averages != 0)
-
-    first = ng.ImageGAN(**options)
-    it = first.fit_iter(blobs_stack(), max_steps=6, seed=1)
-    for _ in range(3):
-        next(it)
-    it.close()
-    resumed = ng.load_model(first.save_training_state(tmp_path / "run.state"))
-    resumed.fit(blobs_stack(), max_steps=6, seed=1, resume=True)
-    torch.testing.assert_close(resumed.net["lecam"].averages, averages)
-    np.testing.assert_allclose(resumed.generate(2, seed=0), whole.generate(2, seed=0), rtol=1e-4, atol=1e-5)
-    loaded = ng.load_model(whole.save(tmp_path / "gan.ngan"))
-    assert loaded.config.lecam == 0.3
-    torch.testing.assert_close(loaded.net["lecam"].averages, averages)
-    for bad in (-0.1, float("inf"), True, "0.3"):
-        with pytest.raises(ValueError, match="lecam must be a finite number"):
-            ng.ImageGAN(lecam=bad)
-
-
 def test_rgb_list_and_class_conditional():
     stack = blobs_stack(n=6, size=24, channels=3)
     gan = ng.ImageGAN(**TINY).fit(list(stack), classes=["a", "b"] * 3, max_steps=2)

@@ -74,10 +74,6 @@ RUNS = {
         lambda: ng.ImageGAN(features=8, latent=16, batch_size=4, augment="adaptive"),
         lambda: ((_blobs(),), {}),
     ),
-    "ImageGAN-lecam": (
-        lambda: ng.ImageGAN(features=8, latent=16, batch_size=4, lecam=0.3),
-        lambda: ((_blobs(),), {}),
-    ),
     "ImageGAN-pyramid": (  # samples over 32 px: coarse pair, detail networks, 4 optimizers
         lambda: ng.ImageGAN(features=8, latent=16, batch_size=4),
         lambda: ((np.stack([_image((40, 36), seed=s) for s in range(4)]),), {}),

@@ -260,8 +260,7 @@ def test_every_model_kind_exports_a_config_that_trains_headless(kind, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kind",
-    ["ImageGAN-samples", "ImageGAN-adaptive", "ImageGAN-lecam", "ImageGAN-pyramid", "Translator-unpaired", "Segmenter"],
+    "kind", ["ImageGAN-samples", "ImageGAN-adaptive", "ImageGAN-pyramid", "Translator-unpaired", "Segmenter"]
 )
 def test_torchrun_keeps_other_kinds_replicas_identical(kind, tmp_path):
     """A GAN's two optimizers (four for samples made coarse to fine), its

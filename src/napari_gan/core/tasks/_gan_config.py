@@ -67,11 +67,6 @@ class ImageGANConfig:
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
-    lecam : float
-        Weight of the LeCam regularisation of the discriminator (Tseng et al. 2021):
-        a penalty on its outputs straying past the moving average of its outputs on
-        the other kind of image, against a discriminator that learns a small data
-        set by heart over a long run. 0 (the default) turns it off.
     patch_loss : float
         Texture mode: weight of a patch-statistics loss added to the generator's
         adversarial loss: the sliced Wasserstein distance between the 5 x 5
@@ -94,7 +89,6 @@ class ImageGANConfig:
     augment: bool | str = False
     flip: bool = True
     patch_loss: float = 1.0
-    lecam: float = 0.0
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -110,10 +104,10 @@ class ImageGANConfig:
             raise ValueError(f"augment must be True, False or 'adaptive', got {self.augment!r}")
         if not 0 <= self.ema < 1:
             raise ValueError("ema must be in [0, 1)")
-        for name in ("patch_loss", "lecam"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value < math.inf):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        if isinstance(self.patch_loss, bool) or not (
+            isinstance(self.patch_loss, (int, float)) and 0 <= self.patch_loss < math.inf
+        ):
+            raise ValueError(f"patch_loss must be a finite number >= 0, got {self.patch_loss!r}")
 
     @property
     def width(self) -> int:

@@ -94,34 +94,6 @@ class AdaptiveAugment(torch.nn.Module):
         self.signs.zero_()
 
 
-class LeCam(torch.nn.Module):
-    """LeCam regularisation of the discriminator (Tseng et al., 2021, "Regularizing
-    generative adversarial networks under limited data"): moving averages of its
-    mean output on training and on generated images, and a penalty on outputs that
-    stray past the other side's average,
-    ``mean(relu(d_real - avg_fake)**2) + mean(relu(avg_real - d_fake)**2)``, which
-    keeps a discriminator that could learn a few hundred images by heart from
-    drifting to ever larger margins. The averages are buffers: saved with the model,
-    continued on resume, and under DistributedDataParallel fed the mean over all
-    ranks, so every rank keeps the same ones."""
-
-    DECAY = 0.99
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("averages", torch.zeros(2))  # real, fake
-
-    def forward(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            means = torch.stack([d_real.detach().mean(), d_fake.detach().mean()]).float()
-            if torch.distributed.is_available() and torch.distributed.is_initialized():
-                torch.distributed.all_reduce(means)
-                means /= torch.distributed.get_world_size()
-            self.averages.lerp_(means.to(self.averages), 1 - self.DECAY)
-        avg_real, avg_fake = self.averages.to(d_real.dtype)
-        return F.relu(d_real - avg_fake).square().mean() + F.relu(avg_real - d_fake).square().mean()
-
-
 # --------------------------------------------------------------------------- patch statistics
 
 

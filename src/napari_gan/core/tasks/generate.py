@@ -23,7 +23,7 @@ from ..models.dcgan import (
 from ..training import channels_last, check_budget, frozen, resolve_device, seed_everything, training_loop
 from ._gan_config import ImageGANConfig
 from ._gan_inputs import _class_indices, _prepare_samples, _prepare_texture
-from ._gan_losses import AdaptiveAugment, LeCam, _ema_update, _hinge_d, averaged, diff_augment, patch_statistics
+from ._gan_losses import AdaptiveAugment, _ema_update, _hinge_d, averaged, diff_augment, patch_statistics
 from ._gan_pyramid import DetailTraining, Pyramid
 from ._gan_sampling import GANSampling
 from ._gan_texture import _MARGIN, _Exemplar, exemplar_of
@@ -219,11 +219,6 @@ class ImageGAN(GANSampling, TrainableModel):
             augment = ada
         else:
             augment = diff_augment if self.augment is True else (lambda t: t)
-        lecam = None
-        if cfg.lecam > 0:  # kept with the networks, as the adaptive augmentation is
-            if "lecam" not in self.net:
-                self.net["lecam"] = LeCam().to(dev)
-            lecam = self.net["lecam"]
         flip = cfg.flip
         patch_stats = None
         if cfg.mode == "texture" and cfg.patch_loss > 0:
@@ -255,10 +250,7 @@ class ImageGAN(GANSampling, TrainableModel):
             real, yb = real_batch()
             fake = fake_batch(yb)
             d_real = d(augment(real), yb)
-            d_fake = d(augment(fake.detach()), yb)
-            loss_d = _hinge_d(d_real, d_fake)
-            if lecam is not None:
-                loss_d = loss_d + cfg.lecam * lecam(d_real, d_fake)
+            loss_d = _hinge_d(d_real, d(augment(fake.detach()), yb))
             if ada is not None:
                 ada.observe(d_real, t, bs)
             opt_d.zero_grad(set_to_none=True)
@@ -357,8 +349,6 @@ class ImageGAN(GANSampling, TrainableModel):
             self.net["exemplar"] = _Exemplar(state["exemplar_shape"])
         if state.get("adaptive_augment"):  # its probability, to continue from
             self.net["augment"] = AdaptiveAugment()
-        if self.config.lecam > 0:  # its moving averages, to continue from
-            self.net["lecam"] = LeCam()
         self.net.load_state_dict(tensors)
         self.net["generator_ema"].eval()
         self._statistics_fresh = False
