@@ -93,6 +93,16 @@ def test_adaptive_augmentation_follows_the_discriminator_and_is_kept(monkeypatch
         ng.ImageGAN(augment="sometimes")
 
 
+def test_samples_learn_with_the_patch_statistics_loss_by_default(samples_gan):
+    """Samples learnt by one DCGAN also minimise the patch-statistics loss (it holds
+    their contrast over a long run); ``patch_loss=0`` is the discriminator alone."""
+    assert samples_gan.config.patch_loss == 1.0
+    assert all(h["patch"] > 0 for h in samples_gan.history)
+    off = ng.ImageGAN(**TINY, patch_loss=0).fit(blobs_stack(), max_steps=3, seed=0)
+    assert all("patch" not in h for h in off.history)
+    assert not np.array_equal(off.generate(4, seed=3), samples_gan.generate(4, seed=3))
+
+
 def test_rgb_list_and_class_conditional():
     stack = blobs_stack(n=6, size=24, channels=3)
     gan = ng.ImageGAN(**TINY).fit(list(stack), classes=["a", "b"] * 3, max_steps=2)

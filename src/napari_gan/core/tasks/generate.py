@@ -122,8 +122,8 @@ class ImageGAN(GANSampling, TrainableModel):
         ------
         StepRecord
             Losses ``g`` (generator, the total it minimises) and ``d``
-            (discriminator, hinge); texture mode with ``patch_loss > 0`` also
-            ``patch`` (the patch-statistics term, before its weight).
+            (discriminator, hinge); with ``patch_loss > 0`` (texture mode, and
+            samples learnt by one DCGAN) also ``patch`` (the patch-statistics term, before its weight).
         """
         max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
@@ -223,6 +223,8 @@ class ImageGAN(GANSampling, TrainableModel):
         patch_stats = None
         if cfg.mode == "texture" and cfg.patch_loss > 0:
             patch_stats = patch_statistics(data, (cfg.crop_size, cfg.crop_size), flip)
+        elif cfg.patch_loss > 0 and levels is None:  # samples learnt by one DCGAN: it holds their contrast
+            patch_stats = patch_statistics(data, tuple(data.shape[-2:]), flip)
 
         def real_batch():
             if cfg.mode == "samples":
