@@ -80,8 +80,8 @@ class ImageGANConfig:
         images' contrast, which the discriminator alone lets drift away over a long
         run: on the faces of ``lfw_subset`` over a 27000-step budget, classifier
         test 0.482-0.484 at 2000 to 27000 steps (real vs real 0.482) and contrast
-        0.95-0.97 of the real faces', against 0.525 at 6500 and 0.591 at 27000 steps and
-        contrast 0.88 without, at about half the steps per second
+        0.95-0.97 of the real faces', against 0.525 at 6500 and 0.591 at 27000
+        steps and contrast 0.88 without, at about half the steps per second
         (docs/benchmarks.md, "The patch-statistics loss holds the contrast").
     """
 

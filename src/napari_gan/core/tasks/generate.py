@@ -123,7 +123,8 @@ class ImageGAN(GANSampling, TrainableModel):
         StepRecord
             Losses ``g`` (generator, the total it minimises) and ``d``
             (discriminator, hinge); with ``patch_loss > 0`` (texture mode, and
-            samples learnt by one DCGAN) also ``patch`` (the patch-statistics term, before its weight).
+            samples learnt by one DCGAN) also ``patch`` (the patch-statistics
+            term, before its weight).
         """
         max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
@@ -221,10 +222,9 @@ class ImageGAN(GANSampling, TrainableModel):
             augment = diff_augment if self.augment is True else (lambda t: t)
         flip = cfg.flip
         patch_stats = None
-        if cfg.mode == "texture" and cfg.patch_loss > 0:
-            patch_stats = patch_statistics(data, (cfg.crop_size, cfg.crop_size), flip)
-        elif cfg.patch_loss > 0 and levels is None:  # samples learnt by one DCGAN: it holds their contrast
-            patch_stats = patch_statistics(data, tuple(data.shape[-2:]), flip)
+        if cfg.patch_loss > 0 and levels is None:  # texture mode, and samples learnt by one DCGAN
+            shape = (cfg.crop_size, cfg.crop_size) if cfg.mode == "texture" else tuple(data.shape[-2:])
+            patch_stats = patch_statistics(data, shape, flip)
 
         def real_batch():
             if cfg.mode == "samples":
