@@ -3,6 +3,7 @@
     python bench/replace.py                  # 240 s of GAN training
     python bench/replace.py --seconds 60     # a quick check
     python bench/replace.py --crop 48        # crops over 32 px: the GAN is made coarse to fine
+    python bench/replace.py --gan-options '{"patch_loss": 0}' --tag no_patch_loss   # other ImageGAN options
 
 Synthetic objects of two kinds (``napari_gan.core.synthetic.two_kinds``: uniform
 and bright-rimmed, same sizes and brightness). A class-conditional ImageGAN learns
@@ -33,6 +34,7 @@ Judged by:
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -71,7 +73,8 @@ def main() -> None:
 
     crops, names = ng.object_crops(image, labels, size=args.crop, classes=classes)
     t0 = time.perf_counter()
-    gan = ng.ImageGAN(batch_size=32).fit(crops, classes=names, time_limit=args.seconds, max_steps=10**7, seed=0)
+    options = {"batch_size": 32, **json.loads(args.gan_options)}
+    gan = ng.ImageGAN(**options).fit(crops, classes=names, time_limit=args.seconds, max_steps=10**7, seed=0)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     new, new_labels = ng.replace_objects(image, labels, ids=uniform, generator=gan, classes="rim", seed=1)
@@ -160,19 +163,20 @@ def main() -> None:
     print(f"| fill from anywhere (other objects too) | {c2st_removed_any.accuracy:.3f} |")
     print(f"| real: the first image's background (floor) | {c2st_bg_floor.accuracy:.3f} |")
     OUT.mkdir(exist_ok=True)
-    replaced_png = OUT / ("replace.png" if args.crop == 32 else f"replace_{args.crop}.png")
+    tag = "".join(f"_{v}" for v in ([] if args.crop == 32 else [args.crop]) + ([args.tag] if args.tag else []))
+    replaced_png, removed_png = OUT / f"replace{tag}.png", OUT / f"remove{tag}.png"
     imsave(
         replaced_png,
         np.concatenate([_view(image, labels), _view(new, new_labels)], axis=1),
         check_contrast=False,
     )
     imsave(
-        OUT / "remove.png",
+        removed_png,
         np.concatenate([_view(a, np.zeros_like(labels)) for a in (image, removed_any, removed)], axis=1),
         check_contrast=False,
     )
     print(f"\nPNG: {replaced_png} (left: before, right: uniform objects replaced by generated rimmed ones)")
-    print(f"PNG: {OUT / 'remove.png'} (before; uniform objects removed copying from anywhere; from the background)")
+    print(f"PNG: {removed_png} (before; uniform objects removed copying from anywhere; from the background)")
 
 
 def _solidity(labels: np.ndarray, ids) -> float:
@@ -194,5 +198,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crop", type=int, default=32, help="object crop size (over 32: coarse to fine)")
+    parser.add_argument("--gan-options", default="{}", help="ImageGAN options as JSON (batch_size 32 unless given)")
+    parser.add_argument("--tag", default="", help="added to the PNGs' names")
     args = parser.parse_args()
     main()
