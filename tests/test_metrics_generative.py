@@ -90,6 +90,19 @@ def test_small_mask_falls_back_to_halves_and_too_small_raises(gravel):
         classifier_test(gravel, gravel, crop=16, steps=5, generated_mask=tiny)
 
 
+def test_crops_nearly_the_images_size_judge_whole_images():
+    """A crop one pixel short of small images (whole faces) leaves two start rows and
+    columns per image, fewer than the random offset of the test grid: the test still
+    scores held-out crops, and tells mirror-image stripes from upright ones."""
+    upright = np.stack([stripes(shape=(25, 25), seed=k) for k in range(40)])
+    mirrored = upright[..., ::-1]
+    result = classifier_test(mirrored, upright, crop=24, depth=5, steps=60, seeds=3, augment=False)
+    assert result.n_test >= 8 and len(result.per_seed) == 3
+    assert result.accuracy > 0.8
+    same = classifier_test(upright[::2], upright[1::2], crop=24, depth=5, steps=60, seeds=3, augment=False)
+    assert same.accuracy < result.accuracy
+
+
 def test_classifier_test_colour_and_lists(gravel):
     rgb = np.stack([gravel, gravel * 0.5, 255 - gravel], axis=-1)
     result = classifier_test([rgb[:128], rgb[128:]], rgb, crop=16, steps=5, seeds=1, channel_axis=-1)

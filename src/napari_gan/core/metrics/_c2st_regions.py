@@ -128,12 +128,12 @@ def _side(masks, test_maps, crop: int, rng: np.random.Generator) -> _Side:
     train_starts = [_crop_starts(m & ~t, crop) for m, t in zip(masks, test_maps)]
     test_starts = [_crop_starts(m & t, crop) for m, t in zip(masks, test_maps)]
     offset = (int(rng.integers(quarter)), int(rng.integers(quarter)))
-    return _Side(
-        train=_positions(train_starts, 1),
-        n_train=len(_positions(train_starts, half)),
-        n_test=len(_positions(test_starts, half)),
-        test=_positions(test_starts, quarter, offset),
-    )
+    n_test = len(_positions(test_starts, half))
+    test = _positions(test_starts, quarter, offset)
+    if len(test) < n_test:  # regions narrower than the random offset (a crop nearly the image's size)
+        test = _positions(test_starts, quarter)
+    n_train = len(_positions(train_starts, half))
+    return _Side(train=_positions(train_starts, 1), n_train=n_train, n_test=n_test, test=test)
 
 
 def _split(gen_masks, real_masks, crop: int, rng: np.random.Generator) -> tuple[str, _Side, _Side] | None:
