@@ -83,9 +83,10 @@ class ImageGANConfig:
         0.95-0.97 of the real faces', against 0.525 at 6500 and 0.591 at 27000
         steps and contrast 0.88 without, at about half the steps per second
         (docs/benchmarks.md, "The patch-statistics loss holds the contrast").
-        For class-conditional samples set 0: on object crops it lowered the
-        share of generated objects of the asked class in two of three pairs of
-        runs (79 % against 91 %; docs/benchmarks.md, "Object replacement").
+        For class-conditional samples set 0 (the Generate (GAN) dock does): on
+        object crops it lowered the share of generated objects of the asked
+        class in two of three pairs of runs (79 % against 91 %;
+        docs/benchmarks.md, "Object replacement").
     """
 
     mode: str = "samples"
