@@ -141,14 +141,11 @@ def train_with_snapshot(gan, images, seconds: float, snapshot_at: float, generat
 # --------------------------------------------------------------------------- faces
 
 
-def measure(images, faces, opts: dict, c2st_opts: dict, mem_patches: int, whole_opts: dict | None = None) -> dict:
-    """The columns of one row; with ``whole_opts``, also the whole-face classifier
-    test against the real faces and their mirror images."""
+def measure(images, faces, opts: dict, c2st_opts: dict, mem_patches: int, whole: tuple | None = None) -> dict:
+    """The columns of one row; with ``whole`` (options, reference images), also the
+    whole-face classifier test against that reference."""
     c2st = metrics.classifier_test(images, faces, **c2st_opts)
-    whole = {}
-    if whole_opts is not None:
-        both = list(faces) + [f[:, ::-1] for f in faces]
-        whole = {"c2st_whole": metrics.classifier_test(images, both, **whole_opts).accuracy}
+    whole = {} if whole is None else {"c2st_whole": metrics.classifier_test(images, whole[1], **whole[0]).accuracy}
     s = metrics.sliced_wasserstein(images, faces, **opts)
     mem = metrics.memorisation_distance(images, faces, patch=12, n_patches=mem_patches)
     return {
@@ -197,6 +194,7 @@ def main():
     floor_c2st = metrics.classifier_test(list(faces[0::2]), list(faces[1::2]), **c2st_opts)
     even, odd = ([f for im in faces[k::2] for f in (im, im[:, ::-1])] for k in (0, 1))
     floor_whole = metrics.classifier_test(even, odd, **whole_opts)
+    with_mirrors = (whole_opts, list(faces) + [f[:, ::-1] for f in faces])  # the whole-face test's reference
     gan = ng.ImageGAN(**json.loads(args.faces_options))
     augment_p = []  # adaptive augmentation's probability at each mark (None without it)
 
@@ -217,7 +215,7 @@ def main():
     rows["baseline: the real faces mirrored"] = faces[..., ::-1]
     results = {"rows": {}}
     for label, imgs in rows.items():
-        results["rows"][label] = measure(list(imgs), list(faces), opts, c2st_opts, mem_patches, whole_opts)
+        results["rows"][label] = measure(list(imgs), list(faces), opts, c2st_opts, mem_patches, with_mirrors)
         print(f"faces: {label}: classifier test {results['rows'][label]['c2st']:.3f}", flush=True)
     results.update(
         floor_c2st=floor_c2st.accuracy,

@@ -163,7 +163,8 @@ def main() -> None:
     print(f"| fill from anywhere (other objects too) | {c2st_removed_any.accuracy:.3f} |")
     print(f"| real: the first image's background (floor) | {c2st_bg_floor.accuracy:.3f} |")
     OUT.mkdir(exist_ok=True)
-    tag = "".join(f"_{v}" for v in ([] if args.crop == 32 else [args.crop]) + ([args.tag] if args.tag else []))
+    parts = ([str(args.crop)] if args.crop != 32 else []) + ([args.tag] if args.tag else [])
+    tag = "".join(f"_{part}" for part in parts)
     replaced_png, removed_png = OUT / f"replace{tag}.png", OUT / f"remove{tag}.png"
     imsave(
         replaced_png,
