@@ -4,6 +4,8 @@ tests/test_core_texture.py."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -96,11 +98,45 @@ def test_adaptive_augmentation_follows_the_discriminator_and_is_kept(monkeypatch
 def test_samples_learn_with_the_patch_statistics_loss_by_default(samples_gan):
     """Samples learnt by one DCGAN also minimise the patch-statistics loss (it holds
     their contrast over a long run); ``patch_loss=0`` is the discriminator alone."""
-    assert samples_gan.config.patch_loss == 1.0
+    assert samples_gan.config.patch_loss is None  # chosen by the data
     assert all(h["patch"] > 0 for h in samples_gan.history)
     off = ng.ImageGAN(**TINY, patch_loss=0).fit(blobs_stack(), max_steps=3, seed=0)
     assert all("patch" not in h for h in off.history)
     assert not np.array_equal(off.generate(4, seed=3), samples_gan.generate(4, seed=3))
+    on = ng.ImageGAN(**TINY, patch_loss=1).fit(blobs_stack(), max_steps=3, seed=0)
+    np.testing.assert_array_equal(on.generate(4, seed=3), samples_gan.generate(4, seed=3))  # the default is 1
+
+
+def test_class_conditional_samples_learn_without_the_patch_loss_unless_asked(tmp_path):
+    """With classes the default leaves the patch-statistics loss off (on object crops
+    it lowered the asked class's share); an explicit weight still turns it on, and a
+    saved and continued model keeps choosing the same way."""
+    stack, classes = blobs_stack(n=6), ["a", "b"] * 3
+    gan = ng.ImageGAN(**TINY).fit(stack, classes=classes, max_steps=2, seed=0)
+    assert gan.config.patch_loss is None and all("patch" not in h for h in gan.history)
+    gan.save(tmp_path / "c.ngan")
+    again = ng.load_model(tmp_path / "c.ngan").fit(stack, classes=classes, max_steps=2, seed=1)
+    assert again.config.patch_loss is None and all("patch" not in h for h in again.history)
+    asked = ng.ImageGAN(**TINY, patch_loss=0.5).fit(stack, classes=classes, max_steps=2, seed=0)
+    assert all(h["patch"] > 0 for h in asked.history)
+    with pytest.raises(ValueError, match="patch_loss must be None or"):
+        ng.ImageGAN(patch_loss=-1)
+
+
+def test_models_saved_with_the_old_default_continue_as_they_were_trained(tmp_path):
+    """Before 2026-12-07 every config stored ``patch_loss=1`` and samples mode ignored
+    it: such a model's history has no patch term, and loading it gives the data's
+    default back, so a class-conditional one continues without the loss. A model that
+    did learn with the loss keeps it."""
+    stack, classes = blobs_stack(n=6), ["a", "b"] * 3
+    old = ng.ImageGAN(**TINY, patch_loss=0).fit(stack, classes=classes, max_steps=2, seed=0)
+    old.config = dataclasses.replace(old.config, patch_loss=1.0)  # what the old default saved
+    old.save(tmp_path / "old.ngan")
+    loaded = ng.load_model(tmp_path / "old.ngan")
+    assert loaded.config.patch_loss is None
+    assert all("patch" not in h for h in loaded.fit(stack, classes=classes, max_steps=2, seed=1).history)
+    ng.ImageGAN(**TINY, patch_loss=1.0).fit(stack, classes=classes, max_steps=2, seed=0).save(tmp_path / "new.ngan")
+    assert ng.load_model(tmp_path / "new.ngan").config.patch_loss == 1.0
 
 
 def test_rgb_list_and_class_conditional():

@@ -285,7 +285,7 @@ def test_texture_training_with_patch_statistics_is_recorded_and_deterministic():
     np.testing.assert_array_equal(a.generate(1, seed=1), b.generate(1, seed=1))
     rgb = np.stack([stripes(), stripes(seed=1)[:, ::-1], stripes((96, 80), seed=2).T], -1)
     colour = ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2).fit(rgb, max_steps=2, seed=0)
-    assert colour.config.patch_loss == 1.0 and all(h["patch"] > 0 for h in colour.history)
+    assert colour.config.patch_loss is None and all(h["patch"] > 0 for h in colour.history)  # on by default
     assert colour.generate(1, seed=0, size=(40, 56)).shape == (1, 40, 56, 3)
     off = ng.ImageGAN(mode="texture", features=4, crop_size=32, batch_size=2, patch_loss=0).fit(stripes(), max_steps=3)
     assert all("patch" not in h for h in off.history)

@@ -219,7 +219,7 @@ def test_remove_and_replace_objects_of_a_labels_layer(widget, qtbot, errors):
     wait_idle(qtbot, w)
     assert errors == [] and w.model.channels == 2  # the image and the object's mask
     assert w.model.class_names == sorted({str(k) for k in kinds})
-    assert w.model.config.patch_loss == 0  # a conditional GAN: the discriminator alone
+    assert all("patch" not in h for h in w.model.history)  # a conditional GAN: the discriminator alone
     w.class_text.value = w.model.class_names[0]
     assert w.replace_objects(generated=True)
     qtbot.waitUntil(lambda: "objects [generated: objects replaced]" in viewer.layers, timeout=60_000)

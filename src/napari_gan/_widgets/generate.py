@@ -294,11 +294,8 @@ class GenerateWidget(DockWidget):
             model = current
             if model.mode != mode:
                 raise ng.InputError(f"the current model is a {model.mode} GAN; choose mode {model.mode!r} to continue")
-        else:
-            # class-conditional samples (objects among them) learn from the discriminator alone: the
-            # patch-statistics loss lowered the asked class's share of generated objects in two of three
-            # pairs of runs of bench/replace.py (docs/benchmarks.md, "Object replacement")
-            model = ng.ImageGAN(mode=mode, **({"patch_loss": 0.0} if classes is not None else {}))
+        else:  # the default patch_loss chooses by the data (off for class-conditional samples)
+            model = ng.ImageGAN(mode=mode)
         self._source, self._rgb = layer.name, bool(layer.rgb)
         if model is not current:
             self._checkpoint = None

@@ -67,13 +67,15 @@ class ImageGANConfig:
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
-    patch_loss : float
+    patch_loss : float or None
         Weight of a patch-statistics loss added to the generator's adversarial
         loss (texture mode, and samples mode for images learnt by one DCGAN, i.e.
         up to 32 pixels per side): the sliced Wasserstein distance between the 5 x 5
         neighbourhoods of generated crops and of the source, on every band of a
         Laplacian pyramid (the patch-matching of GPDM, on raw pixels). 0 turns it
-        off (the generator then learns from the discriminator alone). After 5
+        off (the generator then learns from the discriminator alone). None (the
+        default) chooses by the data: 1 for textures and for samples without
+        classes, 0 for class-conditional samples (given ``classes``). After 5
         minutes on 2 CPU cores it gave patch SWD 83 / 45 / 40 on skimage's brick,
         grass and gravel, against 86 / 78 / 69 without (docs/benchmarks.md), at
         about 80 % of the steps per second. In samples mode it holds the generated
@@ -83,10 +85,9 @@ class ImageGANConfig:
         0.95-0.97 of the real faces', against 0.525 at 6500 and 0.591 at 27000
         steps and contrast 0.88 without, at about half the steps per second
         (docs/benchmarks.md, "The patch-statistics loss holds the contrast").
-        For class-conditional samples set 0 (the Generate (GAN) dock does): on
-        object crops it lowered the share of generated objects of the asked
-        class in two of three pairs of runs (79 % against 91 %;
-        docs/benchmarks.md, "Object replacement").
+        With classes it is off by default: on object crops it lowered the share
+        of generated objects of the asked class in two of three pairs of runs
+        (79 % against 91 %; docs/benchmarks.md, "Object replacement").
     """
 
     mode: str = "samples"
@@ -99,7 +100,7 @@ class ImageGANConfig:
     ema: float = 0.999
     augment: bool | str = False
     flip: bool = True
-    patch_loss: float = 1.0
+    patch_loss: float | None = None
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -115,10 +116,18 @@ class ImageGANConfig:
             raise ValueError(f"augment must be True, False or 'adaptive', got {self.augment!r}")
         if not 0 <= self.ema < 1:
             raise ValueError("ema must be in [0, 1)")
-        if isinstance(self.patch_loss, bool) or not (
-            isinstance(self.patch_loss, (int, float)) and 0 <= self.patch_loss < math.inf
+        if self.patch_loss is not None and (
+            isinstance(self.patch_loss, bool)
+            or not (isinstance(self.patch_loss, (int, float)) and 0 <= self.patch_loss < math.inf)
         ):
-            raise ValueError(f"patch_loss must be a finite number >= 0, got {self.patch_loss!r}")
+            raise ValueError(f"patch_loss must be None or a finite number >= 0, got {self.patch_loss!r}")
+
+    def patch_weight(self, conditional: bool) -> float:
+        """The patch-statistics loss's weight for this data: ``patch_loss``, or when
+        it is None, 0 for class-conditional samples and 1 otherwise."""
+        if self.patch_loss is not None:
+            return float(self.patch_loss)
+        return 0.0 if conditional else 1.0
 
     @property
     def width(self) -> int:

@@ -122,9 +122,9 @@ class ImageGAN(GANSampling, TrainableModel):
         ------
         StepRecord
             Losses ``g`` (generator, the total it minimises) and ``d``
-            (discriminator, hinge); with ``patch_loss > 0`` (texture mode, and
-            samples learnt by one DCGAN) also ``patch`` (the patch-statistics
-            term, before its weight).
+            (discriminator, hinge); where the patch-statistics loss is on
+            (``patch_loss``: by default textures, and samples without classes
+            learnt by one DCGAN) also ``patch`` (that term, before its weight).
         """
         max_steps = check_budget(max_steps, time_limit)
         pending = self._resume_from(resume, seed)
@@ -222,7 +222,8 @@ class ImageGAN(GANSampling, TrainableModel):
             augment = diff_augment if self.augment is True else (lambda t: t)
         flip = cfg.flip
         patch_stats = None
-        if cfg.patch_loss > 0 and levels is None:  # texture mode, and samples learnt by one DCGAN
+        patch_weight = cfg.patch_weight(conditional=labels is not None)
+        if patch_weight > 0 and levels is None:  # texture mode, and samples learnt by one DCGAN
             shape = (cfg.crop_size, cfg.crop_size) if cfg.mode == "texture" else tuple(data.shape[-2:])
             patch_stats = patch_statistics(data, shape, flip)
 
@@ -263,7 +264,7 @@ class ImageGAN(GANSampling, TrainableModel):
                 record = {}
                 if patch_stats is not None:
                     loss_p = patch_stats(fake, rng)
-                    loss_g = loss_g + cfg.patch_loss * loss_p
+                    loss_g = loss_g + patch_weight * loss_p
                     record["patch"] = loss_p.detach().item()
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
@@ -335,6 +336,10 @@ class ImageGAN(GANSampling, TrainableModel):
         self.has_channel_axis = bool(state["has_channel_axis"])
         self.low, self.high = (float(v) for v in state["range"])
         self.class_names = state.get("class_names")
+        if self.mode == "samples" and self.config.patch_loss == 1.0 and not any("patch" in h for h in self.history):
+            # saved before 2026-12-07, when 1 was the default whatever the data, by a run in
+            # which the loss never ran (samples mode once ignored it): the data's default again
+            self.config = dataclasses.replace(self.config, patch_loss=None)
         self.pyramid = Pyramid.from_json(state["pyramid"]) if state.get("pyramid") is not None else None
         if self.pyramid is not None and self.mode != "samples":
             raise CheckpointError("only samples mode makes its images coarse to fine")
