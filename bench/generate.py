@@ -18,7 +18,10 @@ Each evaluation generates 100 faces (seed never used in training) and measures
   ``flip=True``; lfw_subset's lighting makes the real faces mirrored tellable from
   them at about 0.75); the floor: the even faces and their mirrors against the odd;
 * patch sliced Wasserstein distance (x1e3, mean over Laplacian-pyramid levels) to the
-  real faces, and its floor (even vs odd faces);
+  real faces, and its floor (even vs odd faces); beside it the same distance for real
+  faces that every other one mirrored, one half against the other (both halves, both
+  choices of which faces: four numbers): where a generator that learns the faces and
+  their mirror images (``flip=True``) without copying them would land;
 * memorisation: median nearest-neighbour distance of generated 12 x 12 patches to
   the training faces over the real-to-real one (near 1: no copying), and the share
   closer than 99 % of real ones;
@@ -161,6 +164,18 @@ def measure(images, faces, opts: dict, c2st_opts: dict, mem_patches: int, whole:
     }
 
 
+def half_mirrored_swd(faces, opts: dict) -> list[float]:
+    """Patch SWD of one half of the real faces, every other one mirrored, to the other
+    half: for the even and the odd half, mirroring the first or the second of each pair."""
+    out = []
+    for a in (0, 1):
+        mine, other = faces[a::2], list(faces[1 - a :: 2])
+        for parity in (0, 1):
+            mixed = [f[:, ::-1] if i % 2 == parity else f for i, f in enumerate(mine)]
+            out.append(float(metrics.sliced_wasserstein(mixed, other, **opts)["mean"]))
+    return out
+
+
 def contrast(images, faces) -> float:
     """Mean standard deviation of each image's pixels over the real faces' (1: the
     same contrast): a generator that drifts towards flat grey faces scores below 1."""
@@ -195,6 +210,7 @@ def main():
     even, odd = ([f for im in faces[k::2] for f in (im, im[:, ::-1])] for k in (0, 1))
     floor_whole = metrics.classifier_test(even, odd, **whole_opts)
     with_mirrors = (whole_opts, list(faces) + [f[:, ::-1] for f in faces])  # the whole-face test's reference
+    flip_swd = half_mirrored_swd(faces, opts)
     gan = ng.ImageGAN(**json.loads(args.faces_options))
     augment_p = []  # adaptive augmentation's probability at each mark (None without it)
 
@@ -221,6 +237,7 @@ def main():
         floor_c2st=floor_c2st.accuracy,
         floor_c2st_whole=floor_whole.accuracy,
         floor_swd=floor_swd["mean"],
+        half_mirrored_swd=flip_swd,
         steps_per_s=rate,
         diversity_real=metrics.diversity(faces),
         conditions={
@@ -239,6 +256,11 @@ def main():
     print(
         f"| real vs real (even / odd faces) | {floor_c2st.accuracy:.3f} | {floor_whole.accuracy:.3f} "
         f"| {floor_swd['mean']:.1f} | 1.00 | - | - | {results['diversity_real']:.3f} | 1.00 |"
+    )
+    ratios = [v / floor_swd["mean"] for v in flip_swd]
+    print(
+        f"| real vs real, every other face of one half mirrored | - | - | {min(flip_swd):.1f}-{max(flip_swd):.1f} "
+        f"| {min(ratios):.2f}-{max(ratios):.2f} | - | - | - | - |"
     )
     for label, r in results["rows"].items():
         print(
