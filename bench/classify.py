@@ -21,7 +21,7 @@ Needs scikit-learn (``pip install -e .[bench]``); the library itself does not.
   fixed by hand (``input_size=32, augment="flips"``, 300 steps), against a random
   forest (500 trees) on ``skimage.measure.regionprops`` shape and intensity features
   of the same 40 objects. Mean over 6 draws of the 40 training objects (single draws
-  of the shape variant differ by up to 0.17, docs/benchmarks.md).
+  of the shape variant differ by up to 0.17, docs/benchmarks/classification.md).
 
 Budgets are in steps (deterministic on CPU for a seed; the defaults' 180 s time limit
 is not reached on 2 cores), and steps/s is printed. The numbers also go to

@@ -153,7 +153,7 @@ def test_training_does_not_stall_the_event_loop(viewer_widget, qtbot, errors, mo
     preview prediction in the GUI thread blocks it for the whole 3 s run): napari's
     own work of creating the preview layer takes 0.1-0.25 s on a 2-core machine, so a
     tight bound would fail on load rather than on design. The measured worst gap is
-    printed and recorded in docs/benchmarks.md.
+    printed and recorded in docs/benchmarks/denoising.md.
     """
     viewer, widget = viewer_widget
     layer = add_source(viewer)

@@ -55,7 +55,7 @@ DETAIL_SIGMA = 8.0
 #: fewer pixels of some value than the source (fewer joints of a brick wall than the
 #: example, so fewer pixels between a brick's face and its mortar), exact histogram
 #: matching stretches that narrow range of the face's faint grain into light flecks
-#: (docs/benchmarks.md, "The polish's stretch, limited"); None: exact matching
+#: (docs/benchmarks/textures_design.md, "The polish's stretch, limited"); None: exact matching
 DETAIL_GAIN: float | None = 1.5
 
 
@@ -209,7 +209,7 @@ def _steps_within(seconds: float, most: int, levels, refs, c: int, subsample: bo
     step of every level is timed, after one untimed step there, and the probe's own
     time is taken from the budget. Timing the finest level alone and scaling by pixel
     counts missed the small levels' fixed cost per step (the projections drawn, the
-    optimiser), and runs overran their budget by about 35 % (docs/benchmarks.md,
+    optimiser), and runs overran their budget by about 35 % (docs/benchmarks/textures.md,
     "GPDM at equal time")."""
     t0 = time.perf_counter()
     per_step = 0.0
@@ -239,7 +239,7 @@ def polish(
     its nearest source patch, and the nearest neighbours of an upsampled, smoother
     estimate are the source's flatter patches: its textures come out with less
     contrast than the source, which a fresh classifier picks up at once
-    (docs/benchmarks.md, "Textures"). This splits every channel into a coarse part (a
+    (docs/benchmarks/textures.md). This splits every channel into a coarse part (a
     Gaussian of :data:`DETAIL_SIGMA` pixels) and the detail above it, maps the
     detail's histogram onto that of the source's detail, stretching no range of its
     values by more than :data:`DETAIL_GAIN` times the overall stretch
@@ -293,7 +293,7 @@ def match_detail(
     the coarse part is kept. Matching the whole histogram instead would also force the
     source's shares of dark and bright areas onto an image whose layout holds other
     shares, stretching a smooth background into dark or bright blotches where it has
-    less of the source's dark or bright structure (docs/benchmarks.md, "The polish
+    less of the source's dark or bright structure (docs/benchmarks/textures_design.md, "The polish
     matches detail, not the whole histogram"). ``gain``: the most the mapping may
     stretch any range of values, as a multiple of the overall stretch (the ratio of
     the interquartile ranges; :func:`limited_match`); None: exact histogram matching.

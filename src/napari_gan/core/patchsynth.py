@@ -77,7 +77,7 @@ def synthesize(
         or at a coarser scale is softer than the example (0.63-0.72 of its detail's
         RMS at that level on four textures), so its nearest patches are the
         example's soft ones and the crisp ones (blades, stones' edges) are rarely
-        copied (docs/benchmarks.md, "The layout's detail, matched before the
+        copied (docs/benchmarks/textures_design.md, "The layout's detail, matched before the
         search"). False: the start as it is.
 
     Returns

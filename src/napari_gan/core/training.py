@@ -68,7 +68,7 @@ def channels_last(net: torch.nn.Module, dims: int = 2) -> torch.nn.Module:
     oneDNN's CPU convolutions (and CUDA's tensor cores) are faster on it, and a
     convolution whose weight is channels-last gives a channels-last output, so
     the whole network follows without converting its input. Measured on 2 CPU
-    cores (docs/benchmarks.md): denoiser training 1.2-1.3x, texture GAN training
+    cores (docs/benchmarks/denoising.md, "Channels-last training"): denoiser training 1.2-1.3x, texture GAN training
     1.2x the steps/s; prediction unchanged. Checkpoints are unaffected (they store
     contiguous tensors).
     """

@@ -16,7 +16,7 @@ does not hold.
 
 Why: the generator of one DCGAN on a 64 x 64 canvas takes about 20 times the
 operations per image of the 16 x 16 one, and in the minutes a CPU user gives it, it
-learns blurred averages (docs/benchmarks.md, "Samples larger than 32 pixels").
+learns blurred averages (docs/benchmarks/nuclei.md, "Samples larger than 32 pixels").
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class ImageGANConfig:
         fit 128 and generated ones resized back; with classes, every stage is told
         the class). On 48 px crops of nuclei, 2 CPU cores: classifier test 0.69 at
         300 s and 0.59 at 1200 s (real vs real 0.58) against 0.98 for one DCGAN on
-        the whole image at 300 s (docs/benchmarks.md, "Samples larger than 32
+        the whole image at 300 s (docs/benchmarks/nuclei.md, "Samples larger than 32
         pixels"). 32 or 64: one DCGAN of that edge; images that fit are learnt at
         their own size, others resized to it (and generated images resized back to
         the data's size).
@@ -40,7 +40,7 @@ class ImageGANConfig:
         discriminator's first block; texture mode: the generator's). None: 16
         (samples) or 24 (texture). On the faces of ``lfw_subset``, 2 CPU cores, a
         pair 16 wide learnt as much per step as one 32 wide and ran three times as
-        many steps (docs/benchmarks.md, "Faces").
+        many steps (docs/benchmarks/faces_earlier.md, "Faces (samples mode), 2026-12-06").
     batch_size : int or None
         Images (samples) or crops (texture) per step; None: 32 (samples) or 8 (texture).
     crop_size : int
@@ -55,7 +55,7 @@ class ImageGANConfig:
         Differentiable augmentation (DiffAugment: translation, cutout, brightness,
         contrast) of the images the discriminator sees. Off by default: on the 100
         faces of ``lfw_subset`` with 5 minutes of CPU training it slowed learning
-        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks.md).
+        (classifier test 0.89 with it, 0.68-0.71 without; docs/benchmarks/faces_earlier.md).
         ``"adaptive"``: each image is augmented with a probability that starts at 0
         and rises only while the discriminator grows sure of the training images
         (adaptive discriminator augmentation, Karras et al. 2020), so a run trains
@@ -63,7 +63,7 @@ class ImageGANConfig:
         long runs on a few hundred images. On the faces it held the discriminator
         there from about 4500 steps on (probability 0.12-0.14) but did not improve
         the 1200 s result: classifier test 0.550 and patch SWD 1.46x the floor's,
-        against 0.582 and 1.22x without (docs/benchmarks.md, "Adaptive augmentation").
+        against 0.582 and 1.22x without (docs/benchmarks/faces_earlier.md, "Adaptive augmentation").
     flip : bool
         Also learn from the horizontally flipped images (not for data with a
         handedness, e.g. text).
@@ -77,17 +77,17 @@ class ImageGANConfig:
         default) chooses by the data: 1 for textures and for samples without
         classes, 0 for class-conditional samples (given ``classes``). After 5
         minutes on 2 CPU cores it gave patch SWD 83 / 45 / 40 on skimage's brick,
-        grass and gravel, against 86 / 78 / 69 without (docs/benchmarks.md), at
+        grass and gravel, against 86 / 78 / 69 without (docs/benchmarks.md in git at e0deeed), at
         about 80 % of the steps per second. In samples mode it holds the generated
         images' contrast, which the discriminator alone lets drift away over a long
         run: on the faces of ``lfw_subset`` over a 27000-step budget, classifier
         test 0.482-0.484 at 2000 to 27000 steps (real vs real 0.482) and contrast
         0.95-0.97 of the real faces', against 0.525 at 6500 and 0.591 at 27000
         steps and contrast 0.88 without, at about half the steps per second
-        (docs/benchmarks.md, "The patch-statistics loss holds the contrast").
+        (docs/benchmarks/faces.md, "The patch-statistics loss holds the contrast").
         With classes it is off by default: on object crops it lowered the share
         of generated objects of the asked class in two of three pairs of runs
-        (79 % against 91 %; docs/benchmarks.md, "Object replacement").
+        (79 % against 91 %; docs/benchmarks/replace.md).
     """
 
     mode: str = "samples"

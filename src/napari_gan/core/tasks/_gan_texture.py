@@ -24,7 +24,7 @@ _TILE_CELLS = 96
 #: texture keeps its central crop (the patch search's memory grows with it)
 _EXEMPLAR_MAX = 1024
 #: pyramid levels of the refinement's patch synthesis; the generator's layout is taken
-#: at 1 / 2**(levels - 1) of the output's size (docs/benchmarks.md, "Textures")
+#: at 1 / 2**(levels - 1) of the output's size (docs/benchmarks/textures.md)
 REFINE_LEVELS = 3
 #: ``refine="example"``: the layout is made at 1 / LAYOUT_SCALE of the output's size,
 #: from the example at 1 / LAYOUT_SCALE of its own
@@ -177,7 +177,7 @@ def example_layout(
     structure from there on: the generator learns no structure wider than its
     discriminator judges (40 px patches) and breaks the courses of a brick wall,
     where the matching, which sees the whole image at its coarsest level, keeps them
-    straight (docs/benchmarks.md, "The generator's layout, reorganised").
+    straight (docs/benchmarks/textures_design.md, "The generator's layout, reorganised").
     Deterministic for a seed."""
     c, sy, sx = example.shape
     small = resize(example, (c, max(PATCH, sy // LAYOUT_SCALE), max(PATCH, sx // LAYOUT_SCALE)), anti_aliasing=True)

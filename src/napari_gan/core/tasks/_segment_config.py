@@ -46,7 +46,7 @@ class SegmenterConfig:
         :func:`~napari_gan.core.tasks._pixelwise.appearance_jitter`). Off by default:
         on real images trained on one half and scored on the other it lowered F1@0.5
         (0.970 -> 0.903 on nuclei, 1.000 -> 0.867 on coins; ``bench/segment_real.py``,
-        docs/benchmarks.md). Flips, quarter turns and a global brightness and contrast
+        docs/benchmarks/segmentation.md). Flips, quarter turns and a global brightness and contrast
         change are always used.
     """
 

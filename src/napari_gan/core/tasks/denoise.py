@@ -409,7 +409,7 @@ class Denoiser(TrainableModel):
         tta : bool
             Test-time augmentation: average the predictions of the eight
             rotations/flips of every tile in Y and X (8x the time). On the
-            benchmark images it adds 0.07-0.16 dB (docs/benchmarks.md).
+            benchmark images it adds 0.07-0.16 dB (docs/benchmarks/denoising.md).
         dtype : {"float32", "input"} or numpy dtype
             ``"input"``: a uint8/uint16 (any integer) image comes back in its own
             dtype, clipped to its range and rounded; a float image as float32.
@@ -440,7 +440,7 @@ class Denoiser(TrainableModel):
         # image of other brightness is brought to the same range and mapped back
         norm = Normalization.fit(arr if not lazy else strided_sample(src), name="image")
         dev = resolve_device(device or self.device or "auto")
-        # channels-last is what oneDNN's CPU convolutions want (prediction speed: docs/benchmarks.md)
+        # channels-last is what oneDNN's CPU convolutions want (prediction speed: docs/benchmarks/denoising.md)
         fmt = torch.channels_last if cfg.dims == 2 else torch.channels_last_3d
         net = self.net.to(dev).eval().to(memory_format=fmt)
 

@@ -377,7 +377,7 @@ class Segmenter(TrainableModel):
         (h-maxima of the interior's shape, ``seed_h_factor``, or peaks of the distance
         map, ``peak_factor``) and its one setting, fitted to the user's objects like
         the network. Ties keep the interior's shape (measured more robust on images
-        the network did not see: docs/benchmarks.md, "Instance segmentation on real
+        the network did not see: docs/benchmarks/segmentation.md, "Instance segmentation on real
         images")."""
         from ..metrics import match_instances
 

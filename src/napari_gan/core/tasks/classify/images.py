@@ -38,7 +38,7 @@ class ImageClassifier(CNNClassifier):
     orientation carries the class (a 6 turned is a 9); :attr:`input_size`,
     :attr:`augment` and :attr:`orientation` say what was chosen. On scikit-learn's
     digits (50/50 split), ``ImageClassifier().fit(images, names)`` chooses 8 px, no
-    flips, and scores 0.9967 (docs/benchmarks.md).
+    flips, and scores 0.9967 (docs/benchmarks/classification.md).
 
     Examples
     --------

@@ -59,7 +59,7 @@ class TranslatorConfig:
         Adam learning rate of the networks (cosine-annealed over the budget). None:
         ``UNPAIRED_LEARNING_RATE`` (2e-4, CycleGAN's) for ``unpaired``, 1e-3 for the
         others; at 1e-3 the unpaired generators fell from 25.9 dB (150 s) to 19.9 dB
-        (300 s) on ``bench/stain_transfer.py --trace 30`` (docs/benchmarks.md).
+        (300 s) on ``bench/stain_transfer.py --trace 30`` (docs/benchmarks/translation.md).
     tile_size, tile_overlap : int
         Tiled prediction (output pixels).
     """

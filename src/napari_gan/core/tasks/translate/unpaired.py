@@ -29,7 +29,7 @@ The discriminators teach B's distribution, the mix of B's content included: wher
 A's images hold more of one tissue than B's, the generator shifts A's colours
 towards B's mix. On ``bench/stain_transfer.py`` the same model reached 33 dB with A
 and B from alternate tiles of one region and 24 dB with A and B from two halves of
-different make-up (docs/benchmarks.md).
+different make-up (docs/benchmarks/translation.md).
 """
 
 from __future__ import annotations
