@@ -31,6 +31,7 @@ from scipy import ndimage as ndi
 from skimage.exposure import match_histograms
 
 from .errors import InputError
+from .sorting import sort_order, sort_values
 from .tiling import spans
 
 PATCH = 7
@@ -87,12 +88,13 @@ def patch_swd(
             # small set alone (the polish of a large image: sorting dominates)
             counts = torch.full((small.shape[1],), reps, dtype=torch.long)
             counts[idx] += 1
-            values, order = torch.sort(small, 1)
+            order = sort_order(small, 1)
+            values = torch.gather(small, 1, order)
             ordered = torch.repeat_interleave(values.flatten(), counts[order].flatten()).reshape(len(small), -1)
-            return (torch.sort(big, 1).values - ordered).abs().mean()
+            return (sort_values(big, 1) - ordered).abs().mean()
         small = torch.cat([small.repeat(1, reps), small[:, idx]], 1)
         px, py = (small, big) if nx < ny else (big, small)
-    return (torch.sort(px, 1).values - torch.sort(py, 1).values).abs().mean()
+    return (sort_values(px, 1) - sort_values(py, 1)).abs().mean()
 
 
 def _directions(c: int, p: int, n: int, gen: torch.Generator) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import _BINOMIAL
+from ..sorting import sort_values
 
 # --------------------------------------------------------------------------- augmentation
 
@@ -166,7 +167,7 @@ class _PatchStatistics:
                 pr = _random_patches(real, pf.shape[0], self.patch, gen)
             dirs = torch.randn(pf.shape[1], self.projections, generator=gen).to(fake.device)
             dirs = dirs / dirs.norm(dim=0, keepdim=True)
-            total = total + (torch.sort(pf @ dirs, dim=0)[0] - torch.sort(pr @ dirs, dim=0)[0]).square().mean()
+            total = total + (sort_values(pf @ dirs, 0) - sort_values(pr @ dirs, 0)).square().mean()
         return total / self.levels
 
 
