@@ -3,11 +3,12 @@
 The patch-statistics losses (the GANs' :mod:`~napari_gan.core.tasks._gan_losses`
 and :mod:`~napari_gan.core.patchdist`'s matching) sort tens of thousands of
 projections along 64 directions at every step, and sorting is most of their time.
-On the CPU, ``torch.sort`` of a (4096, 64) float32 tensor takes about ten times as
-long as NumPy's sort of the same values (whose float sort uses the processor's
-vector instructions), and its gradient, a scatter along the sorted order, is slow
-as well: ``python bench/sorting.py`` prints both. On the CPU, :func:`sort_values`
-sorts with NumPy and carries the gradient back along the same order with NumPy;
+On the CPU, ``torch.sort`` of a (4096, 64) float32 tensor takes 4-7 times as long
+as NumPy's sort of the same values (whose float sort uses the processor's vector
+instructions); the sort that carries a gradient needs the order too (an argsort),
+where NumPy is faster with one thread and about as fast with two
+(``python bench/sorting.py`` prints both). On the CPU, :func:`sort_values` sorts
+with NumPy and carries the gradient back along the same order with NumPy;
 elsewhere (CUDA) it calls ``torch.sort``.
 
 The sorted values are the same as ``torch.sort``'s. Where values tie, the order
