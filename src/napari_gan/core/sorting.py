@@ -44,8 +44,9 @@ class _SortedByNumpy(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        out = np.empty(ctx.order.shape, dtype=grad.numpy().dtype)
-        np.put_along_axis(out, ctx.order, grad.contiguous().numpy(), ctx.dim)
+        g = grad.contiguous().numpy()
+        out = np.empty_like(g)
+        np.put_along_axis(out, ctx.order, g, ctx.dim)
         return torch.from_numpy(out), None
 
 
