@@ -1,6 +1,7 @@
 """What the last step of the texture refinement (``core/patchdist.polish``) should match:
-the whole histogram of the example, or only the histogram of its fine detail, and how
-far that match may stretch the detail's values.
+the whole histogram of the example, or only the histogram of its fine detail, how
+far that match may stretch the detail's values, and how many steps of
+patch-distribution matching follow.
 
 The same generator and the same refined textures before their polish (``--n`` per
 texture), polished each way, so the comparison is paired (no training or layout
@@ -13,11 +14,13 @@ noise between the rows):
   sigma pixels matched (``patchdist.match_detail``; ``--sigmas``: the scales to
   compare, default ``patchdist.DETAIL_SIGMA``), exactly or with its stretch limited
   (``--stretches``: ``match_detail``'s ``gain``, ``exact`` for none; default: exact
-  and ``patchdist.DETAIL_GAIN``).
+  and ``patchdist.DETAIL_GAIN``), each with every step count of ``--steps`` (default
+  ``patchdist.POLISH_STEPS``).
 
 Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
 bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
-300 steps; 0.5 = indistinguishable). Then small examples with no held-out region
+300 steps; 0.5 = indistinguishable), with patch SWD and the share of copied patches
+as bench/textures.py scores them, and the polish's seconds per image. Then small examples with no held-out region
 (a 128 px crop of ``coins``, the 102 px ``microaneurysms``), shown for the eye only:
 where the generator's layout holds less of the example's dark or bright structure
 than the example does, matching the whole histogram stretches the background into
@@ -30,22 +33,25 @@ reference or example | each variant, in the order above).
     python bench/textures.py --only brick,grass,gravel,histology --save-models bench/out/texture_models  # generators
     python bench/texture_polish.py --models bench/out/texture_models --n 4 --stretches exact,2,1.5,1.25   # ~30 min
     python bench/texture_polish.py --only grass --seconds 20 --examples "" --n 1   # smoke run
+    python bench/texture_polish.py --only histology,grass,gravel,moon,brick,wall,hubble --seconds 300 \
+        --examples "" --stretches 1.5 --steps 10,60    # the polish's length, ~90 min
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import numpy as np
 from generate import OUT, SEED_EVAL, to_uint8
 from skimage import data
 from skimage.exposure import match_histograms
 from skimage.io import imsave
-from textures import halves, model_units, texture, texture_generator
+from textures import halves, model_units, score, texture, texture_generator
 
 import napari_gan as ng
-from napari_gan.core import metrics, patchdist
+from napari_gan.core import patchdist
 from napari_gan.core.tasks import _gan_texture as texture_module
 
 FIXED = ("without the polish", "whole histogram")
@@ -59,13 +65,16 @@ def gain_name(gain: float | None) -> str:
     return "exact" if gain is None else f"{gain:g}"
 
 
-def variants(sigmas: list[float], gains: list[float | None]) -> dict[str, dict]:
-    """Each variant's name and the ``match_detail`` the polish uses under it (None:
-    no polish at all)."""
-    out = {FIXED[0]: None, FIXED[1]: {"whole": True}}
+def variants(sigmas: list[float], gains: list[float | None], steps: list[int]) -> dict[str, dict]:
+    """Each variant's name, the ``match_detail`` the polish uses under it and its
+    steps (None: no polish at all)."""
+    out = {FIXED[0]: None, FIXED[1]: {"whole": True, "steps": patchdist.POLISH_STEPS}}
     for sigma in sigmas:
         for gain in gains:
-            out[f"detail, sigma {sigma:g}, stretch {gain_name(gain)}"] = {"sigma": sigma, "gain": gain}
+            for n in steps:
+                name = f"detail, sigma {sigma:g}, stretch {gain_name(gain)}"
+                name += f", {n} steps" if len(steps) > 1 else ""
+                out[name] = {"sigma": sigma, "gain": gain, "steps": n}
     return out
 
 
@@ -95,7 +104,10 @@ def polished(start: list[tuple[np.ndarray, np.ndarray, int]], how: dict | None, 
     elif how is not None:
         patchdist.match_detail = lambda image, source: detail(image, source, how["sigma"], how["gain"])
     try:
-        images = [image if how is None else patchdist.polish(src, image, seed=seed) for src, image, seed in start]
+        images = [
+            image if how is None else patchdist.polish(src, image, seed=seed, steps=how["steps"])
+            for src, image, seed in start
+        ]
     finally:
         patchdist.match_detail = detail
     return [model_units(gan, a) for a in images]
@@ -128,10 +140,13 @@ def main():
         default=f"exact,{gain_name(patchdist.DETAIL_GAIN)}",
         help="comma list of the detail's stretch limits to compare (patchdist.match_detail's gain; exact: none)",
     )
+    ap.add_argument(
+        "--steps", default=str(patchdist.POLISH_STEPS), help="comma list of the polish's step counts to compare"
+    )
     args = ap.parse_args()
     sigmas = [float(s) for s in args.sigmas.split(",") if s]
     gains = [None if g == "exact" else float(g) for g in args.stretches.split(",") if g]
-    ways = variants(sigmas, gains)
+    ways = variants(sigmas, gains, [int(n) for n in args.steps.split(",") if n])
     results, pictures = {}, []
     side = 256
     for name in [s for s in args.only.split(",") if s]:
@@ -142,10 +157,15 @@ def main():
         results[name] = {"steps": gan.steps_trained}
         shown = []
         for variant, how in ways.items():
+            t0 = time.perf_counter()
             images = polished(start, how, gan)
-            c2st = metrics.classifier_test(images, reference, steps=300, seeds=3)
-            results[name][variant] = {"c2st": c2st.accuracy, "c2st_seeds": list(c2st.per_seed)}
-            print(f"{name}: {variant}: classifier test {c2st.accuracy:.3f}", flush=True)
+            seconds = (time.perf_counter() - t0) / len(images)
+            results[name][variant] = score(images, reference, train, {}, quick=False) | {"seconds": seconds}
+            r = results[name][variant]
+            print(
+                f"{name}: {variant}: classifier test {r['c2st']:.3f}, copied {r['copied']:.3f}, {seconds:.1f} s",
+                flush=True,
+            )
             shown.append(images[0])
         lo, hi = np.percentile(train, [0.5, 99.5])
         pictures.append(row_picture(reference[0], shown, lo, hi, side))
@@ -161,7 +181,8 @@ def main():
     print("|---|---|" + "---|" * len(ways))
     for name, r in results.items():
         if not r.get("shown only"):
-            print(f"| {name} | {r['steps']} | " + " | ".join(f"{r[v]['c2st']:.3f}" for v in ways) + " |")
+            cells = (f"{r[v]['c2st']:.3f} ({r[v]['copied']:.0%} copied, {r[v]['seconds']:.0f} s)" for v in ways)
+            print(f"| {name} | {r['steps']} | " + " | ".join(cells) + " |")
     OUT.mkdir(parents=True, exist_ok=True)
     width = max(p.shape[1] for p in pictures)
     grid = np.concatenate([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=255) for p in pictures])

@@ -207,6 +207,28 @@ def test_polish_does_not_stretch_faint_grain_into_flecks():
         match_detail(image, src, gain=0.5)
 
 
+def test_polish_brings_back_small_sparse_objects():
+    """A layout with a quarter of the example's small faint objects (a star field
+    made by a coarse layout, where objects of a few pixels vanish): the polish gives it
+    about the example's density of them again, not a few more, and not noise peaks
+    instead."""
+    from skimage.feature import peak_local_max
+
+    def field(size, dots, seed):
+        rng = np.random.default_rng(seed)
+        image = np.zeros((size, size))
+        ys, xs = rng.integers(0, size, (2, dots))
+        image[ys, xs] = rng.uniform(0.6, 1.4, dots)
+        image = ndi.gaussian_filter(image, 0.8) * 2 * np.pi * 0.64  # blobs of about the dots' heights
+        return (image + rng.normal(0, 0.04, (size, size)) - 0.8)[None].astype(np.float32)
+
+    objects = lambda a: len(peak_local_max(a[0], min_distance=2, threshold_abs=-0.5))  # noqa: E731
+    src, image = field(96, 120, 0), field(96, 30, 1)
+    assert objects(image) < 0.35 * objects(src)
+    out = polish(src, image, seed=0)
+    assert 0.7 * objects(src) <= objects(out) <= 1.3 * objects(src)
+
+
 def test_patch_distance_to_a_smaller_source_set_is_the_repeated_sets_distance():
     """Against a source with fewer patches than the image (the polish of a large
     image), the source's sorted projections are repeated from one sort of the source

@@ -100,8 +100,9 @@ def refine_bytes(size: tuple[int, int], channels: int) -> float:
 
 
 #: share of the refinement's time spent in patch synthesis (the rest: the polish), for
-#: progress: 73 s and 58 s for a 1024 px texture on 2 CPU cores (2026-12-04)
-_SYNTHESIS_SHARE = 0.55
+#: progress: 5 s and 19 s for a 256 px texture, 26 s and 135 s for a 512 px one, on 2
+#: CPU cores with the polish's 60 steps (2026-12-07)
+_SYNTHESIS_SHARE = 0.2
 #: outputs up to this many pixels per side get a layout reorganised by patch-distribution
 #: matching (:func:`example_layout`); larger ones keep the generator's, since the
 #: matching's time grows with the layout's pixel count (``bench/texture_layout.py``)
@@ -116,8 +117,9 @@ LAYOUT_MAX = 1024
 #: (``bench/texture_layout_cost.py``, ``tests/test_core_texture.py``, 2026-12-07)
 LAYOUT_STEPS = STEPS
 LAYOUT_SUBSAMPLE = True
-#: share of a refined texture's time spent making its layout, for progress
-_LAYOUT_SHARE = 0.7
+#: share of a refined texture's time spent making its layout, for progress: 19 s of
+#: 44 s for a 256 px texture, 66 s of 227 s for a 512 px one (2026-12-07)
+_LAYOUT_SHARE = 0.35
 
 
 def reorganises(size: tuple[int, int]) -> bool:
