@@ -142,8 +142,8 @@ class GenerateWidget(DockWidget):
             label="Texture detail",
             tooltip="example's patches: the generator's layout, rearranged at a quarter of the size to match the "
             "training image's patches (straight rows on bricks, tiles and grids), then filled in with sharp detail "
-            "from the image's own patches and its contrast (about 40 s per 256 x 256; textures over 1024 px keep "
-            "the generator's layout; small pieces of the image are copied). "
+            "from the image's own patches and its contrast (about 45 s per 256 x 256 on 2 CPU cores; textures "
+            "over 1024 px keep the generator's layout; small pieces of the image are copied). "
             "example's layout and patches: the same with the layout made from the training image alone, without "
             "the generator. "
             "generator only: what the network alone makes (nothing copied, blurrier). The training "

@@ -17,8 +17,8 @@ from . import exit_status
 #: what ``--detail`` asks of a texture model -> ``ImageGAN.generate(refine=...)``
 DETAIL = {"patches": True, "layout": "example", "generator": False}
 #: how many images are generated unless told (``--count``, the widget's Count): a grid
-#: of samples, but one texture (a refined 512 x 512 texture takes one to two minutes on a
-#: CPU, so 16 of them would keep a user waiting half an hour)
+#: of samples, but one texture (a refined 512 x 512 texture takes about four minutes on
+#: 2 CPU cores, so 16 of them would keep a user waiting an hour)
 COUNT = {"samples": 16, "texture": 1}
 SUFFIXES = (".npy", ".tif", ".tiff", ".zarr")
 
