@@ -20,8 +20,9 @@ noise between the rows):
 Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
 bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
 300 steps; 0.5 = indistinguishable), with patch SWD and the share of copied patches
-as bench/textures.py scores them, and the polish's seconds per image. Then small examples with no held-out region
-(a 128 px crop of ``coins``, the 102 px ``microaneurysms``), shown for the eye only:
+as bench/textures.py scores them, and the polish's seconds per image. Then small
+examples with no held-out region (a 128 px crop of ``coins``, the 102 px
+``microaneurysms``), shown for the eye only:
 where the generator's layout holds less of the example's dark or bright structure
 than the example does, matching the whole histogram stretches the background into
 blotches.

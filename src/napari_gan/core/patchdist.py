@@ -295,19 +295,23 @@ def polish(
             out = _match_tile(src, out, steps, seed, progress)
         else:
             out = _polish_tiles(src, out, steps, seed, progress, tile)
-        out = _with_coarse_of(out, img)
+        out = _keep_coarse(out, img)
     low, high = src.min(axis=(1, 2))[:, None, None], src.max(axis=(1, 2))[:, None, None]
     return np.clip(out, low, high).astype(np.float32)
 
 
-def _with_coarse_of(detail: np.ndarray, image: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
-    """``detail``'s detail above a Gaussian of ``sigma`` pixels on ``image``'s coarse
-    part (both (C, y, x)), a channel at a time: the polish's matching may add the
-    example's fine structure, not change the layout's shares of dark and bright areas."""
-    out = np.empty(detail.shape, np.float32)
-    for c in range(detail.shape[0]):
-        smooth = ndi.gaussian_filter(image[c].astype(np.float32), sigma, mode="reflect")
-        out[c] = smooth + detail[c] - ndi.gaussian_filter(detail[c].astype(np.float32), sigma, mode="reflect")
+def _smooth(plane: np.ndarray, sigma: float) -> np.ndarray:
+    """One channel's coarse part: a Gaussian of ``sigma`` pixels, float32."""
+    return ndi.gaussian_filter(plane.astype(np.float32), sigma, mode="reflect")
+
+
+def _keep_coarse(out: np.ndarray, image: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """``out``'s detail above a Gaussian of ``sigma`` pixels on ``image``'s coarse part
+    (both (C, y, x)), in place in ``out``, a channel at a time: the polish's matching
+    may add the example's fine structure, not change the layout's shares of dark and
+    bright areas."""
+    for c in range(out.shape[0]):
+        out[c] += _smooth(image[c], sigma) - _smooth(out[c], sigma)
     return out
 
 
@@ -327,8 +331,8 @@ def match_detail(
     channel."""
     out = np.empty(image.shape, np.float32)
     for c in range(image.shape[0]):
-        coarse = ndi.gaussian_filter(image[c].astype(np.float32), sigma, mode="reflect")
-        source_detail = source[c] - ndi.gaussian_filter(source[c].astype(np.float32), sigma, mode="reflect")
+        coarse = _smooth(image[c], sigma)
+        source_detail = source[c] - _smooth(source[c], sigma)
         if gain is None:
             out[c] = coarse + match_histograms(image[c] - coarse, source_detail)
         else:

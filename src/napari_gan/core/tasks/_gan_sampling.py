@@ -217,9 +217,10 @@ class GANSampling:
             blades and joints where the generator alone gives blurred blobs; the
             detail is made of pieces of the example, so at the scale of a patch it
             copies (docs/benchmarks/textures.md). About 45 s per 256 x 256 image
-            on 2 CPU cores (2026-12-07; before the polish's 60 steps, 40 s and 10 s
-            with the generator's layout kept: ``bench/texture_layout.py`` prints both); larger ones are refined in
-            tiles (about 2 GB of memory whatever the size;
+            on 2 CPU cores (2026-12-07; before the polish's 60 steps, 40 s, and
+            10 s with the generator's layout kept: ``bench/texture_layout.py``
+            prints both); larger ones are refined in tiles (about 2 GB of memory
+            whatever the size;
             ``bench/texture_large.py``). None (default): True when the model holds
             its example (:attr:`can_refine`). ``"example"``: the same, with the
             matching started from noise, not from the generator's layout, at any size.
