@@ -15,7 +15,9 @@ noise between the rows):
   compare, default ``patchdist.DETAIL_SIGMA``), exactly or with its stretch limited
   (``--stretches``: ``match_detail``'s ``gain``, ``exact`` for none; default: exact
   and ``patchdist.DETAIL_GAIN``), each with every step count of ``--steps`` (default
-  ``patchdist.POLISH_STEPS``).
+  ``patchdist.POLISH_STEPS``); with ``--area-lifts``, each also with the matching's
+  lifts of whole areas kept (``patchdist.undo_area_lifts``, which the polish applies,
+  turned off).
 
 Scored as in bench/textures.py (top 256 rows of each 512 x 512 texture train, the two
 bottom 256 x 256 quadrants are the reference; classifier test on 32 px crops, 3 seeds,
@@ -36,6 +38,8 @@ reference or example | each variant, in the order above).
     python bench/texture_polish.py --only grass --seconds 20 --examples "" --n 1   # smoke run
     python bench/texture_polish.py --only histology,grass,gravel,moon,brick,wall,hubble --seconds 300 \
         --examples "" --stretches 1.5 --steps 10,60    # the polish's length, ~90 min
+    python bench/texture_polish.py --models bench/out/texture_models --examples "" --stretches 1.5 --area-lifts
+        # the lifts of whole areas undone (the default) or kept, on saved generators
 """
 
 from __future__ import annotations
@@ -66,9 +70,10 @@ def gain_name(gain: float | None) -> str:
     return "exact" if gain is None else f"{gain:g}"
 
 
-def variants(sigmas: list[float], gains: list[float | None], steps: list[int]) -> dict[str, dict]:
+def variants(sigmas: list[float], gains: list[float | None], steps: list[int], lifts: bool = False) -> dict[str, dict]:
     """Each variant's name, the ``match_detail`` the polish uses under it and its
-    steps (None: no polish at all)."""
+    steps (None: no polish at all); ``lifts``: each also with the matching's lifts of
+    whole areas kept (``patchdist.undo_area_lifts`` off)."""
     out = {FIXED[0]: None, FIXED[1]: {"whole": True, "steps": patchdist.POLISH_STEPS}}
     for sigma in sigmas:
         for gain in gains:
@@ -76,6 +81,8 @@ def variants(sigmas: list[float], gains: list[float | None], steps: list[int]) -
                 name = f"detail, sigma {sigma:g}, stretch {gain_name(gain)}"
                 name += f", {n} steps" if len(steps) > 1 else ""
                 out[name] = {"sigma": sigma, "gain": gain, "steps": n}
+                if lifts:
+                    out[name + ", area lifts kept"] = {"sigma": sigma, "gain": gain, "steps": n, "keep_lifts": True}
     return out
 
 
@@ -99,7 +106,9 @@ def unpolished(gan, n: int, size: tuple[int, int]) -> list[tuple[np.ndarray, np.
 
 def polished(start: list[tuple[np.ndarray, np.ndarray, int]], how: dict | None, gan) -> list[np.ndarray]:
     """The textures of :func:`unpolished` polished ``how``, in the image's units."""
-    detail = patchdist.match_detail
+    detail, undo = patchdist.match_detail, patchdist.undo_area_lifts
+    if how is not None and how.get("keep_lifts"):
+        patchdist.undo_area_lifts = lambda change: change
     if how is not None and how.get("whole"):
         patchdist.match_detail = lambda image, source: match_histograms(image, source, channel_axis=0)
     elif how is not None:
@@ -110,7 +119,7 @@ def polished(start: list[tuple[np.ndarray, np.ndarray, int]], how: dict | None, 
             for src, image, seed in start
         ]
     finally:
-        patchdist.match_detail = detail
+        patchdist.match_detail, patchdist.undo_area_lifts = detail, undo
     return [model_units(gan, a) for a in images]
 
 
@@ -144,10 +153,13 @@ def main():
     ap.add_argument(
         "--steps", default=str(patchdist.POLISH_STEPS), help="comma list of the polish's step counts to compare"
     )
+    ap.add_argument(
+        "--area-lifts", action="store_true", help="also each variant with the matching's lifts of whole areas kept"
+    )
     args = ap.parse_args()
     sigmas = [float(s) for s in args.sigmas.split(",") if s]
     gains = [None if g == "exact" else float(g) for g in args.stretches.split(",") if g]
-    ways = variants(sigmas, gains, [int(n) for n in args.steps.split(",") if n])
+    ways = variants(sigmas, gains, [int(n) for n in args.steps.split(",") if n], args.area_lifts)
     results, pictures = {}, []
     side = 256
     for name in [s for s in args.only.split(",") if s]:

@@ -229,6 +229,55 @@ def test_polish_brings_back_small_sparse_objects():
     assert 0.7 * objects(src) <= objects(out) <= 1.3 * objects(src)
 
 
+def test_polish_does_not_raise_plateaus_on_dark_faces(monkeypatch):
+    """A brick layout with dark faces only, polished against an example where a fifth
+    of the faces are lighter and pitted: the matching alone raises light plateaus on
+    the dark faces (what 60 steps did to `brick`); the polish undoes the lifts of whole
+    areas, so the faces stay dark, and still gets their grain."""
+    from napari_gan.core import patchdist
+
+    def wall(size, light, seed):
+        rng = np.random.default_rng(seed)
+        yy, xx = np.mgrid[:size, :size]
+        row = yy // 16
+        col = (xx + 16 * (row % 2)) // 32
+        joint = (yy % 16 < 3) | ((xx + 16 * (row % 2)) % 32 < 3)
+        image = -0.5 + rng.normal(0, 0.04, (size, size))
+        lit = (rng.random((row.max() + 1) * 100) < light)[row * 100 + col] & ~joint
+        image[lit] = -0.05 + rng.normal(0, 0.04, lit.sum())
+        image[lit & (rng.random((size, size)) < 0.12)] = -0.55  # pits
+        image[joint] = 0.6
+        return image[None].astype(np.float32), joint, lit
+
+    src, _, lit = wall(128, 0.27, 0)
+    image, joint, _ = wall(96, 0.0, 1)
+    assert lit.mean() > 0.15
+    faces = ~ndi.binary_dilation(joint, iterations=2)
+    raised = lambda a: ((a - image)[0][faces] > 0.2).mean()  # noqa: E731
+    out = polish(src, image, seed=0)
+    assert raised(out) < 0.03
+    assert out[0][joint].mean() > 0.4
+    with monkeypatch.context() as m:
+        m.setattr(patchdist, "undo_area_lifts", lambda change: change)
+        assert raised(polish(src, image, seed=0)) > 0.1  # what the matching alone does here
+
+
+def test_undo_area_lifts_keeps_small_pieces_and_lowerings():
+    """A raised square with pits is undone, pits and rim included; a small raised
+    object, a lowered area and a faint change of any size keep their change."""
+    from napari_gan.core.patchdist import undo_area_lifts
+
+    change = np.full((1, 48, 48), 0.05, np.float32)
+    change[0, 5:25, 5:25] = 0.4
+    change[0, 10:20:3, 10:20:3] = -0.1  # pits: the square stays one area
+    change[0, 35:38, 35:38] = 0.6
+    change[0, 5:25, 32:46] = -0.4
+    out = undo_area_lifts(change.copy())
+    assert (out[0, 3:27, 3:27] == 0).all()
+    assert (out[0, 35:38, 35:38] == 0.6).all() and (out[0, 5:25, 32:46] == -0.4).all()
+    assert (out[0, 30:, 5:30] == 0.05).all()
+
+
 def test_patch_distance_to_a_smaller_source_set_is_the_repeated_sets_distance():
     """Against a source with fewer patches than the image (the polish of a large
     image), the source's sorted projections are repeated from one sort of the source

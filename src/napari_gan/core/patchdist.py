@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage as ndi
 from skimage.exposure import match_histograms
+from skimage.morphology import area_opening, disk
 
 from .errors import InputError
 from .sorting import sort_order, sort_values
@@ -51,6 +52,17 @@ NOISE = 1.5
 #: bench/texture_polish.py --steps 10,60``; docs/benchmarks/textures_design.md,
 #: "The polish's length")
 POLISH_STEPS = 60
+#: :func:`polish`'s matching may add small structure, not lift whole areas: where it
+#: raises a connected area of at least ``LIFT_AREA`` pixels by more than
+#: ``LIFT_STEP`` (on the source's [-1, 1] scale), its change there, grown by
+#: ``LIFT_GROW`` pixels, is undone (:func:`undo_area_lifts`). Without this, 60 steps
+#: raise light, pitted plateaus on a few of `brick`'s dark faces: the example has
+#: some lighter faces and the layout fewer, and matching the example's whole patch
+#: distribution makes them up (docs/benchmarks/textures_design.md, "The plateaus on
+#: brick faces, undone"). A step of 0.1 and 30 pixels also undid the faint objects
+#: the polish gives a star field; undoing lowered areas as well cost the Hubble field
+#: the dimming of its larger bright regions
+LIFT_STEP, LIFT_AREA, LIFT_GROW = 0.15, 60, 3
 #: :func:`polish` works on images larger than this (pixels per side) in overlapping
 #: tiles of this size, so its memory is that of one tile
 POLISH_TILE = 1024
@@ -259,7 +271,9 @@ def polish(
     of that only the detail, on the image's own coarse part: the matching gives the
     image the example's density of small structure (the faint objects of a few
     pixels that a layout made at a quarter of the size has too few of), while the
-    layout's shares of dark and bright areas stay. An image
+    layout's shares of dark and bright areas stay. Where the matching raises a whole
+    area (:data:`LIFT_AREA` pixels or more, by over :data:`LIFT_STEP`), that change
+    is undone (:func:`undo_area_lifts`). An image
     larger than ``tile`` per side is matched tile by tile, each tile against the
     finished pixels of the tiles before it (:func:`_polish_tiles`), so its memory is
     that of one tile.
@@ -374,11 +388,12 @@ def limited_match(values: np.ndarray, reference: np.ndarray, gain: float, knots:
 
 def _match_tile(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, frozen=None) -> np.ndarray:
     """``steps`` steps of patch-distribution matching of ``image`` at its own size,
-    the ``frozen`` pixels kept."""
-    return match_patches(
+    the ``frozen`` pixels kept, less its lifts of whole areas (:func:`undo_area_lifts`)."""
+    start = np.clip(image, -1, 1).astype(np.float32)  # the matching's range; a copy: it moves its start in place
+    matched = match_patches(
         src,
         image.shape[1:],
-        start=image,
+        start=start.copy(),
         start_height=image.shape[1],
         steps=steps,
         seed=seed,
@@ -386,6 +401,24 @@ def _match_tile(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progr
         progress=progress,
         frozen=frozen,
     )
+    return start + undo_area_lifts(matched - start)
+
+
+def undo_area_lifts(
+    change: np.ndarray, step: float = LIFT_STEP, area: int = LIFT_AREA, grow: int = LIFT_GROW
+) -> np.ndarray:
+    """``change`` (C, y, x) with every connected area of at least ``area`` pixels that
+    it raises by more than ``step`` set to 0, grown by ``grow`` pixels (in place, a
+    channel at a time). Smaller pieces (a faint object of a few pixels, the grain) and
+    every lowering keep their change. An area opening of the part beyond ``step``
+    finds the areas (:func:`skimage.morphology.area_opening`): the pits in a raised
+    plateau do not split it, as they would a grey opening by a shape."""
+    for c in range(change.shape[0]):
+        plane = change[c]
+        lifted = area_opening(np.maximum(plane - step, 0), area) > 0
+        if lifted.any():
+            plane[ndi.binary_dilation(lifted, disk(grow))] = 0
+    return change
 
 
 def _polish_tiles(src: np.ndarray, image: np.ndarray, steps: int, seed: int, progress, tile: int) -> np.ndarray:
