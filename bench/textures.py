@@ -23,9 +23,9 @@ generator alone, and refined (``generate(refine=True)``, the default), at the
 ``--snapshot`` mark of one training run and at its end (``--seconds 1200 --snapshot
 300`` shows whether longer training helps), and refined without its last step
 (``patchdist.polish``: the histogram of the source's fine detail and
-``patchdist.POLISH_STEPS`` steps of patch-distribution matching at full resolution); and ``generate(refine="example")``,
-the same refinement of a layout made from the example alone (GPDM at a quarter of
-the size), not by the generator.
+``patchdist.POLISH_STEPS`` steps of patch-distribution matching at full
+resolution); and ``generate(refine="example")``, the same refinement of a layout
+made from the example alone (GPDM at a quarter of the size), not by the generator.
 
 Writes bench/out/textures.json and bench/out/textures.png (per texture: reference
 quadrant | ours refined without the polish | ours refined | generator alone | the

@@ -233,7 +233,7 @@ def test_polish_does_not_raise_plateaus_on_dark_faces(monkeypatch):
     """A brick layout with dark faces only, polished against an example where a fifth
     of the faces are lighter and pitted: the matching alone raises light plateaus on
     the dark faces (what 60 steps did to `brick`); the polish undoes the lifts of whole
-    areas, so the faces stay dark, and still gets their grain."""
+    areas, so the faces stay dark and the joints bright."""
     from napari_gan.core import patchdist
 
     def wall(size, light, seed):
